@@ -1,0 +1,127 @@
+"""``Event``: what detection emits and what travels over MQTT (✦ contract).
+
+One JSON object per event; the JSON Schema lives in ``crampwatch/schemas/event.schema.json``.
+A cramp produces an onset event (``end_s`` null) as soon as it is recognised and an
+update with the same ``id`` when it ends.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import jsonschema
+
+__all__ = [
+    "EVENT_TYPES",
+    "SCHEMA_VERSION",
+    "Event",
+    "event_id",
+    "event_schema",
+    "onset_time_iso",
+    "validate_event",
+]
+
+SCHEMA_VERSION = 1
+EVENT_TYPES: tuple[str, ...] = ("cramp", "leg_movement", "position_change", "signal_issue")
+
+_ID_NAMESPACE = uuid.UUID("6f1c1d0e-7a5b-4c8e-9a51-3f2b8c0d9e11")
+
+
+def event_id(device_id: str, type_: str, onset_s: float, leg: str | None = None) -> str:
+    """A stable id: the same event found again (a replay, a resend) gets the same id.
+
+    Onset is rounded to the millisecond so that float noise cannot change it.
+    """
+    key = f"{device_id}|{leg or ''}|{type_}|{round(onset_s * 1000)}"
+    return str(uuid.uuid5(_ID_NAMESPACE, key))
+
+
+def onset_time_iso(start: datetime | None, onset_s: float) -> str | None:
+    """Wall-clock ISO 8601 UTC time of ``onset_s`` seconds after ``start`` (or None)."""
+    if start is None:
+        return None
+    if start.tzinfo is None:
+        start = start.replace(tzinfo=UTC)
+    t = (start + timedelta(seconds=onset_s)).astimezone(UTC)
+    return t.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class Event:
+    """One detected event. Times are recording seconds (sample clock)."""
+
+    id: str
+    device_id: str
+    type: str
+    onset_s: float
+    end_s: float | None
+    detected_at_s: float
+    confidence: float
+    leg: str | None = None
+    onset_time: str | None = None
+    periodic: bool | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+    schema: int = SCHEMA_VERSION
+
+    @property
+    def ongoing(self) -> bool:
+        return self.end_s is None
+
+    def with_end(self, end_s: float, detected_at_s: float, **details: Any) -> Event:
+        """The update of an ongoing event: same id, its end and new details."""
+        return replace(
+            self, end_s=end_s, detected_at_s=detected_at_s, details={**self.details, **details}
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["onset_s"] = round(float(self.onset_s), 3)
+        d["end_s"] = None if self.end_s is None else round(float(self.end_s), 3)
+        d["detected_at_s"] = round(float(self.detected_at_s), 3)
+        d["confidence"] = round(float(self.confidence), 4)
+        return d
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), separators=(",", ":"), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Event:
+        validate_event(d)
+        return cls(
+            id=d["id"],
+            device_id=d["device_id"],
+            type=d["type"],
+            onset_s=float(d["onset_s"]),
+            end_s=None if d["end_s"] is None else float(d["end_s"]),
+            detected_at_s=float(d["detected_at_s"]),
+            confidence=float(d["confidence"]),
+            leg=d.get("leg"),
+            onset_time=d.get("onset_time"),
+            periodic=d.get("periodic"),
+            details=dict(d.get("details") or {}),
+            schema=int(d["schema"]),
+        )
+
+
+@cache
+def event_schema() -> dict[str, Any]:
+    """The event JSON Schema shipped with the package."""
+    text = resources.files("crampwatch").joinpath("schemas/event.schema.json").read_text()
+    return json.loads(text)
+
+
+@cache
+def _validator() -> jsonschema.protocols.Validator:
+    cls = jsonschema.validators.validator_for(event_schema())
+    return cls(event_schema(), format_checker=cls.FORMAT_CHECKER)
+
+
+def validate_event(d: Any) -> None:
+    """Raise ``jsonschema.ValidationError`` if ``d`` is not a valid event object."""
+    _validator().validate(d)

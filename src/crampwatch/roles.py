@@ -1,0 +1,44 @@
+"""Channel roles of the sensor montage (✦ contract, see ARCHITECTURE.md).
+
+| role | what | units |
+|---|---|---|
+| ``emg_calf`` | surface EMG over gastrocnemius (required) | µV |
+| ``emg_tibialis`` | surface EMG over tibialis anterior (optional) | µV |
+| ``acc_x``/``acc_y``/``acc_z`` | 3-axis accelerometer on the shin (required) | g |
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ACC_ROLES",
+    "DEFAULT_LABELS",
+    "EMG_ROLES",
+    "OPTIONAL_ROLES",
+    "REQUIRED_ROLES",
+    "ROLES",
+    "UNITS",
+]
+
+EMG_ROLES: tuple[str, ...] = ("emg_calf", "emg_tibialis")
+ACC_ROLES: tuple[str, ...] = ("acc_x", "acc_y", "acc_z")
+ROLES: tuple[str, ...] = EMG_ROLES + ACC_ROLES
+REQUIRED_ROLES: tuple[str, ...] = ("emg_calf", *ACC_ROLES)
+OPTIONAL_ROLES: tuple[str, ...] = ("emg_tibialis",)
+
+UNITS: dict[str, str] = {
+    "emg_calf": "uV",
+    "emg_tibialis": "uV",
+    "acc_x": "g",
+    "acc_y": "g",
+    "acc_z": "g",
+}
+
+# EDF labels written by the simulator and recorder; also the default match patterns
+# (case-insensitive, surrounding whitespace ignored).
+DEFAULT_LABELS: dict[str, str] = {
+    "emg_calf": "EMG Calf",
+    "emg_tibialis": "EMG Tibialis",
+    "acc_x": "Acc X",
+    "acc_y": "Acc Y",
+    "acc_z": "Acc Z",
+}

@@ -1,0 +1,1 @@
+"""crampwatch.service: the overnight service and the demo."""
