@@ -48,7 +48,7 @@ def onset_time_iso(start: datetime | None, onset_s: float) -> str | None:
         return None
     if start.tzinfo is None:
         start = start.replace(tzinfo=UTC)
-    t = (start + timedelta(seconds=onset_s)).astimezone(UTC)
+    t = (start + timedelta(seconds=round(onset_s, 3))).astimezone(UTC)
     return t.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
