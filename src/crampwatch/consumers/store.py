@@ -9,6 +9,7 @@ on D+1 (local wall clock of the onset; UTC when no zone is known).
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,7 +21,7 @@ from typing import Any, Literal
 from crampwatch.errors import CrampwatchError
 from crampwatch.events import Event
 
-__all__ = ["EventStore", "StoredEvent", "UpsertResult", "night_of"]
+__all__ = ["EventStore", "StoredEvent", "UpsertResult", "default_db_path", "night_of"]
 
 UpsertResult = Literal["new", "updated", "duplicate"]
 
@@ -61,6 +62,16 @@ CREATE TABLE IF NOT EXISTS recordings (
     PRIMARY KEY (device_id, night, path)
 );
 """
+
+
+def default_db_path() -> Path:
+    """Where the logger writes and the review reads when ``--db`` is not given:
+    ``$CRAMPWATCH_DB``, else ``$XDG_DATA_HOME/crampwatch/events.db``
+    (``~/.local/share/crampwatch/events.db``)."""
+    if os.environ.get("CRAMPWATCH_DB"):
+        return Path(os.environ["CRAMPWATCH_DB"])
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "crampwatch" / "events.db"
 
 
 def night_of(t: datetime) -> str:
@@ -209,6 +220,21 @@ class EventStore:
             )
             out.append(StoredEvent(Event.from_dict(json.loads(js)), n, rec, labels))
         return out
+
+    def night_of_event(self, event_id: str) -> str | None:
+        """The night an event was filed under (None if unknown)."""
+        row = self._db.execute("SELECT night FROM events WHERE id = ?", (event_id,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def night_counts(self, night: str, device_id: str) -> tuple[int, int, float]:
+        """``(cramps, periodic leg movements, latest detected_at_s)`` of a device's night."""
+        row = self._db.execute(
+            "SELECT COALESCE(SUM(type = 'cramp'), 0),"
+            " COALESCE(SUM(type = 'leg_movement' AND periodic = 1), 0),"
+            " COALESCE(MAX(detected_at_s), 0) FROM events WHERE night = ? AND device_id = ?",
+            (night, device_id),
+        ).fetchone()
+        return int(row[0]), int(row[1]), float(row[2])
 
     def count(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM events").fetchone()[0])

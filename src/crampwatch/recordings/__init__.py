@@ -1,1 +1,24 @@
-"""crampwatch.recordings."""
+"""Recordings: read EDF/EDF+/BDF into channel roles, write EDF+, replay as blocks.
+
+- :func:`read_recording` — EDF, EDF+ and BDF; labels matched to roles by default
+  patterns (see :mod:`crampwatch.recordings.channels`) or an explicit map; units
+  converted to µV and g.
+- :func:`write_edf` — EDF+ with the montage's labels, units and rates, annotations as TALs.
+- :func:`iter_blocks` — the recording as ``SampleBlock`` s, for offline detection and
+  the live replay source.
+"""
+
+from crampwatch.recordings.channels import DEFAULT_PATTERNS, parse_channel_options
+from crampwatch.recordings.edf import read_recording, write_edf
+from crampwatch.recordings.model import Annotation, Recording
+from crampwatch.recordings.replay import iter_blocks
+
+__all__ = [
+    "DEFAULT_PATTERNS",
+    "Annotation",
+    "Recording",
+    "iter_blocks",
+    "parse_channel_options",
+    "read_recording",
+    "write_edf",
+]

@@ -1,0 +1,164 @@
+"""Benchmark: the streaming signal pipeline over a night, against NeuroKit2.
+
+Usage: ``python bench/bench_signal.py [--hours 8] [--nk-minutes 20] [--synthetic]``
+
+Builds a night (EMG calf + tibialis at 1 kHz, accelerometer at 100 Hz) with the
+simulator (``crampwatch.simulate.simulate_night``) when it is importable, else with
+a simple synthetic signal, and feeds it to :class:`crampwatch.signal.SignalPipeline`
+in 60-s blocks and in 1-s blocks (all roles interleaved, features included). Only the
+``push``/``flush`` calls are timed. Then runs NeuroKit2's ``emg_process`` on the calf
+channel (first ``--nk-minutes``, at its 1 kHz rate) and prints both real-time factors
+(recording seconds per second of computing, one core) and their ratio. It prints; it
+does not judge (exit 0 below the target as well).
+"""
+
+from __future__ import annotations
+
+import os
+
+# One core: pin BLAS/OpenMP thread pools before numpy is imported, and the process.
+for _var in (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+):
+    os.environ[_var] = "1"
+
+import argparse  # noqa: E402
+import time  # noqa: E402
+import warnings  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from crampwatch.blocks import SampleBlock  # noqa: E402
+from crampwatch.signal import SignalPipeline  # noqa: E402
+
+TARGET_RTF = 10_000
+EMG_FS, ACC_FS = 1000.0, 100.0
+
+
+def pin_one_core() -> str:
+    """Restrict this process to one CPU (Linux); return a description."""
+    try:
+        cpu = min(os.sched_getaffinity(0))
+        os.sched_setaffinity(0, {cpu})
+        return f"pinned to CPU {cpu}"
+    except (AttributeError, OSError):
+        return "not pinned (no sched_setaffinity)"
+
+
+def synthetic_night(hours: float, seed: int = 0) -> dict[str, np.ndarray]:
+    """Resting EMG with bursts, 50 Hz hum, DC offset; shin turning now and then."""
+    rng = np.random.default_rng(seed)
+    n_e, n_a = round(hours * 3600 * EMG_FS), round(hours * 3600 * ACC_FS)
+    sig = {}
+    for role in ("emg_calf", "emg_tibialis"):
+        x = rng.standard_normal(n_e)
+        x *= 4.0
+        gain = np.ones(n_e // 1000 + 1)
+        gain[rng.integers(0, gain.size, gain.size // 200)] = 30.0  # 1-s bursts
+        x *= np.repeat(gain, 1000)[:n_e]
+        x += 300.0 + 5.0 * np.sin(2 * np.pi * 50.0 * np.arange(n_e) / EMG_FS)
+        sig[role] = x
+    posture = np.repeat(rng.integers(0, 3, n_a // 60_000 + 1), 60_000)[:n_a]  # 10-min postures
+    for i, role in enumerate(("acc_x", "acc_y", "acc_z")):
+        sig[role] = (posture == i) + 0.01 * rng.standard_normal(n_a)
+    return sig
+
+
+def build_night(hours: float, synthetic: bool) -> tuple[dict[str, np.ndarray], str]:
+    if not synthetic:
+        try:
+            from crampwatch.simulate import simulate_night
+
+            night = simulate_night(hours, 1, emg_fs_hz=EMG_FS, acc_fs_hz=ACC_FS)
+            rec = night.recording
+            sig = {r: np.asarray(rec.signals[r], dtype=np.float64) for r in rec.signals}
+            if all(rec.fs_hz[r] == (EMG_FS if r.startswith("emg") else ACC_FS) for r in sig):
+                return sig, "crampwatch.simulate.simulate_night(seed=1)"
+        except Exception as exc:  # the simulator is optional here: fall back, say why
+            print(f"(simulator not usable: {type(exc).__name__}: {exc}; synthetic night)")
+    return synthetic_night(hours), "synthetic (noise, bursts, hum, postures)"
+
+
+def run_pipeline(sig: dict[str, np.ndarray], block_s: float) -> tuple[float, int]:
+    """Seconds spent in push/flush feeding ``block_s`` blocks; number of frames."""
+    fs = {r: (EMG_FS if r.startswith("emg") else ACC_FS) for r in sig}
+    pipe = SignalPipeline(fs)
+    duration = min(x.size / fs[r] for r, x in sig.items())
+    n_blocks = int(np.ceil(duration / block_s))
+    blocks = []
+    spent, frames = 0.0, 0
+    for b in range(n_blocks):
+        blocks.clear()
+        for role, x in sig.items():
+            f = fs[role]
+            i0, i1 = round(b * block_s * f), round((b + 1) * block_s * f)
+            blocks.append(SampleBlock(role, i0 / f, f, x[i0:i1]))
+        t0 = time.perf_counter()
+        for blk in blocks:
+            frames += len(pipe.push(blk))
+        spent += time.perf_counter() - t0
+    t0 = time.perf_counter()
+    frames += len(pipe.flush())
+    spent += time.perf_counter() - t0
+    return spent, frames
+
+
+def run_neurokit(calf: np.ndarray, minutes: float) -> tuple[float, float]:
+    """NeuroKit2 ``emg_process`` on the first ``minutes`` of the calf channel at 1 kHz:
+    (compute seconds, recording seconds)."""
+    import neurokit2 as nk
+
+    seg = calf[: round(minutes * 60 * EMG_FS)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t0 = time.perf_counter()
+        nk.emg_process(seg, sampling_rate=int(EMG_FS))
+        spent = time.perf_counter() - t0
+    return spent, seg.size / EMG_FS
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--hours", type=float, default=8.0, help="night length (default 8)")
+    ap.add_argument("--nk-minutes", type=float, default=20.0, help="NeuroKit2 segment")
+    ap.add_argument("--synthetic", action="store_true", help="do not use the simulator")
+    ap.add_argument("--no-small-blocks", action="store_true", help="skip the 1-s-block run")
+    args = ap.parse_args()
+
+    print(f"one core: {pin_one_core()}; BLAS/OpenMP threads = 1")
+    t0 = time.perf_counter()
+    sig, source = build_night(args.hours, args.synthetic)
+    rec_s = min(x.size / (EMG_FS if r.startswith("emg") else ACC_FS) for r, x in sig.items())
+    print(
+        f"night: {rec_s / 3600:.2f} h, roles {sorted(sig)}, EMG {EMG_FS:g} Hz, "
+        f"acc {ACC_FS:g} Hz, from {source} (built in {time.perf_counter() - t0:.1f} s)"
+    )
+
+    results = {}
+    for block_s in (60.0,) if args.no_small_blocks else (60.0, 1.0):
+        spent, frames = run_pipeline(sig, block_s)
+        results[block_s] = rec_s / spent
+        print(
+            f"signal pipeline, {block_s:g}-s blocks: {spent:.2f} s for {frames} frames -> "
+            f"{rec_s / spent:,.0f}x real time"
+        )
+
+    nk_spent, nk_rec = run_neurokit(sig["emg_calf"], args.nk_minutes)
+    nk_rtf = nk_rec / nk_spent
+    print(
+        f"neurokit2 emg_process, calf {nk_rec / 60:.0f} min at {EMG_FS:g} Hz: "
+        f"{nk_spent:.2f} s -> {nk_rtf:,.0f}x real time"
+    )
+    best = results[60.0]
+    print(
+        f"signal pipeline: {best:.0f}x real time (target >= {TARGET_RTF}x) | "
+        f"neurokit2 emg_process: {nk_rtf:.0f}x | ratio {best / nk_rtf:.1f}"
+    )
+
+
+if __name__ == "__main__":
+    main()

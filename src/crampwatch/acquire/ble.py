@@ -1,0 +1,392 @@
+"""Bluetooth LE sensor source: Bleak client that streams one sensor all night.
+
+Per connection: resolve the device (scan by address or name), connect with
+``bleak_retry_connector.establish_connection`` (it forwards ``backend=`` to
+:class:`bleak.BleakClient`, so the Bleak backend is injectable: tests pass a bumble-driven
+backend, production gets the platform default), ask for a large MTU, read the device info
+and battery, send the profile's configure commands, subscribe to every notify
+characteristic **exactly once**, send the start commands, then decode.
+
+The notification callback only timestamps the bytes and queues them (it must not block
+the Bleak event path); decoding and block assembly run in :meth:`BleSensorSource.stream`.
+After any drop the source reconnects with exponential backoff, forever unless
+``max_connect_attempts`` says otherwise. Each connection gets a **new** ``BleakClient``
+and its callbacks are tagged with a connection number, so a late callback of an old
+connection (or a backend that doubles callbacks after reconnect, a known Bleak regression)
+is counted in ``stats["stale_callbacks"]`` and never reaches the decoder twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import struct
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from bleak import BleakClient, BleakScanner
+from bleak.backends.client import BaseBleakClient
+from bleak.backends.device import BLEDevice
+from bleak.backends.scanner import BaseBleakScanner
+from bleak_retry_connector import establish_connection
+
+from crampwatch.acquire.assembler import BlockAssembler
+from crampwatch.acquire.base import Source, SourceNotice
+from crampwatch.acquire.decoders import make_decoder
+from crampwatch.acquire.profiles import Profile, get_profile
+from crampwatch.blocks import SampleBlock
+from crampwatch.errors import CrampwatchError
+
+__all__ = ["BleSensorSource", "ClockSync", "is_address"]
+
+logger = logging.getLogger(__name__)
+
+_ADDRESS = re.compile(r"^([0-9A-Fa-f]{2}[:-]){5}[0-9A-Fa-f]{2}$|^[0-9A-Fa-f-]{36}$")
+_DISCONNECTED = object()
+_QUEUE_MAX = 20_000  # ~6 min of reference packets; beyond that the consumer is stuck
+
+
+def is_address(text: str) -> bool:
+    """True for a Bluetooth address (``AA:BB:..``) or a macOS device UUID."""
+    return bool(_ADDRESS.match(text))
+
+
+class ClockSync:
+    """Map the sensor sample clock to the host clock.
+
+    The host receives each packet some latency after its last sample was taken; the
+    smallest ``host_s - t_end_s`` over a sliding window (lower envelope) estimates the
+    offset with the least radio jitter, and follows slow crystal drift as the window moves.
+    """
+
+    def __init__(self, window: int = 512) -> None:
+        self._offsets: deque[float] = deque(maxlen=window)
+        self.offset_s: float | None = None
+
+    def update(self, t_end_s: float, host_s: float) -> None:
+        """Record one packet: its sample-clock end (s) and host arrival time (s)."""
+        self._offsets.append(host_s - t_end_s)
+        self.offset_s = min(self._offsets)
+
+    def host_time_of(self, t_s: float) -> float | None:
+        """Host-clock time (same clock as the source's ``clock``) of sample time ``t_s``."""
+        return None if self.offset_s is None else t_s + self.offset_s
+
+
+class BleSensorSource(Source):
+    """One BLE sensor (one leg) as a :class:`Source`.
+
+    Parameters
+    ----------
+    profile:
+        A :class:`Profile` or a profile name (see ``crampwatch devices``).
+    address_or_name:
+        Bluetooth address (or macOS UUID), or the advertised name of the sensor.
+    device_id, leg:
+        Copied into notices / blocks (``leg``: ``"left"``, ``"right"`` or ``None``).
+    backend, scanner_backend:
+        Bleak client / scanner backend classes; ``None`` = the platform default.
+    reconnect_backoff_s:
+        (first, maximum) wait between connection attempts, s; doubles per failure.
+    connect_timeout_s:
+        Bound on one connection attempt (scan + connect + set-up), s.
+    scan_timeout_s:
+        How long to look for the advertisement before a direct connection attempt, s.
+    max_connect_attempts:
+        Consecutive failures after which :meth:`stream` raises :class:`CrampwatchError`;
+        ``None`` retries all night.
+    block_s:
+        Target block duration, s (``0``: one block per packet, lowest latency).
+    clock:
+        Host clock in s (injected so tests can run a night faster than real time).
+    mtu:
+        ATT MTU to ask for (bytes); reference packets need >= the profile's ``min_mtu``.
+    """
+
+    def __init__(
+        self,
+        profile: Profile | str,
+        address_or_name: str,
+        *,
+        device_id: str,
+        leg: str | None = None,
+        backend: type[BaseBleakClient] | None = None,
+        scanner_backend: type[BaseBleakScanner] | None = None,
+        reconnect_backoff_s: tuple[float, float] = (0.5, 30.0),
+        connect_timeout_s: float = 20.0,
+        scan_timeout_s: float = 5.0,
+        max_connect_attempts: int | None = None,
+        block_s: float = 0.1,
+        clock: Callable[[], float] = time.monotonic,
+        mtu: int = 247,
+    ) -> None:
+        self.profile = get_profile(profile) if isinstance(profile, str) else profile
+        self.target = address_or_name
+        self.device_id = device_id
+        self.leg = leg
+        self._backend = backend
+        self._scanner_backend = scanner_backend
+        self._backoff = reconnect_backoff_s
+        self._connect_timeout_s = connect_timeout_s
+        self._scan_timeout_s = scan_timeout_s
+        self._max_attempts = max_connect_attempts
+        self._clock = clock
+        self._mtu = mtu
+        self._decoder = make_decoder(self.profile)
+        self._assembler = BlockAssembler(self.profile, leg=leg, block_s=block_s)
+        self.clock_sync = ClockSync()
+        self._generation = 0
+        self._queue: asyncio.Queue | None = None
+        self._client: BleakClient | None = None
+        self._device: BLEDevice | None = None
+        self.stats: dict[str, int] = {
+            "connections": 0,
+            "reconnects": 0,
+            "connect_failures": 0,
+            "notifications": 0,
+            "stale_callbacks": 0,
+            "queue_overflow": 0,
+            "packets": 0,
+            "bad_packets": 0,
+            "gaps": 0,
+            "lost_packets": 0,
+            "duplicates": 0,
+        }
+
+    # ------------------------------------------------------------------ Source API
+    @property
+    def fs_hz(self) -> dict[str, float]:
+        """Sampling rate per role, Hz (the device's info characteristic may refine it)."""
+        return dict(self._assembler.rates_hz)
+
+    @property
+    def client(self) -> BleakClient | None:
+        """The connected Bleak client (e.g. to write the profile's alert command)."""
+        return self._client
+
+    async def alert(self) -> bool:
+        """Send the profile's alert commands (Myo: vibrate); False if none or not connected."""
+        client = self._client
+        if not self.profile.alert or client is None or not client.is_connected:
+            return False
+        for command in self.profile.alert:
+            await client.write_gatt_char(
+                self.profile.command_uuid, command, response=self.profile.command_with_response
+            )
+        return True
+
+    async def stream(self) -> AsyncIterator[SampleBlock | SourceNotice]:
+        """Connect, stream, reconnect after every drop; runs until cancelled."""
+        backoff = self._backoff[0]
+        failures = 0
+        while True:
+            try:
+                client = await self._connect()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                failures += 1
+                self.stats["connect_failures"] += 1
+                message = f"sensor {self.target!r} ({self.profile.name}): {_describe(exc)}"
+                logger.warning("connection attempt %d failed: %s", failures, message)
+                if self._max_attempts is not None and failures >= self._max_attempts:
+                    raise CrampwatchError(message) from exc
+                yield SourceNotice(
+                    "error",
+                    t_s=self._t_now(),
+                    detail={"message": message, "retry_in_s": backoff, "attempt": failures},
+                )
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self._backoff[1])
+                continue
+            failures = 0
+            backoff = self._backoff[0]
+            try:
+                async for item in self._session(client):
+                    yield item
+            finally:
+                self._client = None
+                await _quietly(client.disconnect(), 2.0)
+
+    # ------------------------------------------------------------------ connection
+    async def _connect(self) -> BleakClient:
+        self._generation += 1
+        generation = self._generation
+        async with asyncio.timeout(self._connect_timeout_s + self._scan_timeout_s + 5.0):
+            device = await self._resolve_device()
+            return await establish_connection(
+                BleakClient,
+                device,
+                self.target,
+                disconnected_callback=lambda _c: self._on_disconnected(generation),
+                max_attempts=1,  # our own loop does the all-night retrying and backoff
+                use_services_cache=False,
+                backend=self._backend,
+                timeout=self._connect_timeout_s,
+            )
+
+    async def _resolve_device(self) -> BLEDevice:
+        if self._device is not None:
+            return self._device
+        kwargs: dict[str, Any] = {"backend": self._scanner_backend}
+        if is_address(self.target):
+            found = await BleakScanner.find_device_by_address(
+                self.target, timeout=self._scan_timeout_s, **kwargs
+            )
+            # Not seen advertising: still try a direct connection, it gives the clear error.
+            device = found or BLEDevice(self.target, None, None)
+        else:
+            device = await BleakScanner.find_device_by_name(
+                self.target, timeout=self._scan_timeout_s, **kwargs
+            )
+            if device is None:
+                raise CrampwatchError(
+                    f"no BLE sensor named {self.target!r} seen in {self._scan_timeout_s:g} s"
+                )
+        self._device = device
+        return device
+
+    def _on_disconnected(self, generation: int) -> None:
+        if generation == self._generation and self._queue is not None:
+            self._queue.put_nowait(_DISCONNECTED)
+
+    def _on_notify(self, generation: int, uuid: str, data: bytearray) -> None:
+        # Runs in Bleak's notification path: timestamp, copy, queue, nothing else.
+        if generation != self._generation or self._queue is None:
+            self.stats["stale_callbacks"] += 1
+            return
+        self.stats["notifications"] += 1
+        try:
+            self._queue.put_nowait((self._clock(), uuid, bytes(data)))
+        except asyncio.QueueFull:
+            self.stats["queue_overflow"] += 1  # becomes a sequence gap downstream
+
+    async def _setup(self, client: BleakClient) -> dict[str, Any]:
+        """MTU, info, battery, commands, subscriptions; returns details for the notice."""
+        profile = self.profile
+        backend = getattr(client, "_backend", None)
+        if hasattr(backend, "_acquire_mtu"):
+            # BlueZ only learns the MTU BlueZ negotiated through this private call
+            # (bleak docs); other backends exchange it during connect.
+            await _quietly(backend._acquire_mtu(), 5.0)
+        mtu = client.mtu_size
+        if mtu < profile.min_mtu:
+            logger.warning("MTU %d < %d needed by %s", mtu, profile.min_mtu, profile.name)
+        detail: dict[str, Any] = {"address": client.address, "mtu": mtu}
+        if profile.info_uuid:
+            rates = await self._read_info(client)
+            if rates:
+                self._assembler.rates_hz.update(rates)
+        if profile.battery_uuid:
+            with contextlib.suppress(Exception):
+                value = await client.read_gatt_char(profile.battery_uuid)
+                detail["battery_percent"] = int(value[0])
+        for command in profile.configure:
+            await client.write_gatt_char(
+                profile.command_uuid, command, response=profile.command_with_response
+            )
+        generation = self._generation
+        for uuid in dict.fromkeys(profile.notify_uuids):  # each exactly once
+            await client.start_notify(
+                uuid,
+                lambda _char, data, _u=uuid: self._on_notify(generation, _u, data),
+            )
+        for command in profile.start:
+            await client.write_gatt_char(
+                profile.command_uuid, command, response=profile.command_with_response
+            )
+        return detail
+
+    async def _read_info(self, client: BleakClient) -> dict[str, float]:
+        try:
+            raw = bytes(await client.read_gatt_char(self.profile.info_uuid))
+            _v, channels, emg_fs, acc_fs, _ne, _na = struct.unpack_from("<BBHHBB", raw)
+        except Exception as exc:  # the info characteristic is optional in practice
+            logger.info("no device info (%s); using profile rates", exc)
+            return {}
+        rates = {"acc_x": float(acc_fs), "acc_y": float(acc_fs), "acc_z": float(acc_fs)}
+        for role in ("emg_calf", "emg_tibialis")[: max(1, min(2, channels))]:
+            rates[role] = float(emg_fs)
+        return {r: fs for r, fs in rates.items() if fs > 0}
+
+    # ------------------------------------------------------------------ one connection
+    async def _session(self, client: BleakClient) -> AsyncIterator[SampleBlock | SourceNotice]:
+        self._queue = asyncio.Queue(maxsize=_QUEUE_MAX)
+        self._client = client
+        self._decoder.reset()
+        self._assembler.new_connection()
+        self.stats["connections"] += 1
+        if self.stats["connections"] > 1:
+            self.stats["reconnects"] += 1
+        detail = await self._setup(client)
+        detail["connection"] = self.stats["connections"]
+        yield SourceNotice("connected", t_s=self._t_now(), detail=detail)
+        if "battery_percent" in detail:
+            yield SourceNotice(
+                "battery", t_s=self._t_now(), detail={"percent": detail["battery_percent"]}
+            )
+        bad_seen = self._decoder.stats.bad_packets
+        while True:
+            item = await self._queue.get()
+            if item is _DISCONNECTED:
+                break
+            host_s, uuid, data = item
+            packet = self._decoder.decode(data, uuid)
+            if packet is None:
+                self.stats["bad_packets"] = self._decoder.stats.bad_packets
+                if self._decoder.stats.bad_packets > bad_seen:
+                    yield self._bad_notice(self._decoder.stats.bad_packets - bad_seen)
+                    bad_seen = self._decoder.stats.bad_packets
+                continue
+            self.stats["packets"] += 1
+            for out in self._assembler.push(packet, host_s):
+                yield out
+            state = self._assembler._streams[packet.stream]
+            self.clock_sync.update(state.next_t, host_s)
+        for block in self._assembler.flush():
+            yield block
+        self.stats.update(
+            {k: self._assembler.stats[k] for k in ("gaps", "lost_packets", "duplicates")}
+        )
+        self._queue = None
+        yield SourceNotice(
+            "disconnected",
+            t_s=self._t_now(),
+            detail={"address": client.address, "connection": self.stats["connections"]},
+        )
+
+    def _bad_notice(self, count: int) -> SourceNotice:
+        self.stats["bad_packets"] = self._decoder.stats.bad_packets
+        return SourceNotice(
+            "bad_packet",
+            t_s=self._t_now(),
+            detail={
+                "count": count,
+                "total": self._decoder.stats.bad_packets,
+                "reasons": dict(self._decoder.stats.reasons),
+            },
+        )
+
+    def _t_now(self) -> float | None:
+        end = self._assembler._last_end_t
+        return end if self.stats["packets"] else None
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError):
+        return "not reachable (connection timed out)"
+    text = str(exc) or type(exc).__name__
+    return text.splitlines()[0]
+
+
+async def _quietly(awaitable, timeout_s: float) -> None:
+    """Await a best-effort clean-up step (disconnect, MTU query) without letting it hang."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            await awaitable
+    except Exception as exc:  # clean-up must never mask the real outcome
+        logger.debug("ignored during clean-up: %r", exc)

@@ -1,0 +1,159 @@
+"""``Subscriber``: the MQTT plumbing the consumers share (logger, alarm).
+
+A persistent session (stable client id; clean session off, or in MQTT 5 clean start
+off with a week's session expiry) so that the broker keeps QoS 1 messages for a
+consumer that is away, and resends them when it is back. paho acknowledges a QoS 1
+message once the handler returned, so a handler that stores before returning gives
+at-least-once delivery; the event ``id`` makes the repeats harmless.
+
+A handler error (malformed JSON, schema violation, a bug) is logged and counted and
+never stops the consumer: paho's network thread must survive any message.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import jsonschema
+import paho.mqtt.client as mqtt
+
+from crampwatch.events import Event
+from crampwatch.publish.config import BrokerConfig, connect_client, make_client, probe_protocol
+
+__all__ = ["InvalidMessage", "Subscriber", "parse_event", "parse_json_object"]
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[str, bytes], None]
+
+
+class InvalidMessage(ValueError):
+    """A message that is not what its topic promises (bad JSON, schema violation)."""
+
+
+def parse_json_object(payload: bytes) -> dict[str, Any]:
+    """Decode a JSON object from a UTF-8 payload, or raise :class:`InvalidMessage`."""
+    try:
+        obj = json.loads(payload.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidMessage(f"not JSON: {exc}") from exc
+    if not isinstance(obj, dict):
+        raise InvalidMessage(f"not a JSON object: {type(obj).__name__}")
+    return obj
+
+
+def parse_event(payload: bytes) -> Event:
+    """Decode and validate (event JSON Schema) an event payload, or raise
+    :class:`InvalidMessage`."""
+    obj = parse_json_object(payload)
+    try:
+        return Event.from_dict(obj)
+    except jsonschema.ValidationError as exc:
+        raise InvalidMessage(f"schema violation: {exc.message}") from exc
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InvalidMessage(f"bad event: {exc}") from exc
+
+
+class Subscriber:
+    """A persistent-session MQTT subscriber running in paho's network thread.
+
+    ``handler(topic, payload)`` is called for every message; raising
+    :class:`InvalidMessage` counts it in :attr:`invalid`, any other exception in
+    :attr:`errors`; neither stops the subscriber.
+    """
+
+    def __init__(
+        self,
+        config: BrokerConfig,
+        client_id: str,
+        subscriptions: Sequence[str],
+        handler: Handler,
+        *,
+        persistent: bool = True,
+        reconnect_min_s: float = 0.5,
+        reconnect_max_s: float = 15.0,
+    ) -> None:
+        self.config = config
+        self.client_id = client_id
+        self.subscriptions = tuple(subscriptions)
+        self.handler = handler
+        self.persistent = persistent
+        self._backoff = (reconnect_min_s, reconnect_max_s)
+        self._client: mqtt.Client | None = None
+        self._subscribed = threading.Event()
+        self._sub_mid: int | None = None
+        self.invalid = 0
+        self.errors = 0
+        self.received = 0
+        self.connects = 0
+
+    def start(self) -> None:
+        """Connect in the background (reconnecting with backoff until :meth:`stop`)."""
+        protocol = probe_protocol(self.config)
+        client = make_client(
+            self.config, self.client_id, persistent=self.persistent, protocol=protocol
+        )
+        client.reconnect_delay_set(*self._backoff)  # type: ignore[arg-type]
+        client.on_connect = self._on_connect
+        client.on_subscribe = self._on_subscribe
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        self._client = client
+        connect_client(client, self.config, persistent=self.persistent)
+        client.loop_start()
+
+    def stop(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            client.disconnect()
+            client.loop_stop()
+
+    def wait_subscribed(self, timeout_s: float) -> bool:
+        """True once the broker confirmed the subscriptions (within ``timeout_s`` s)."""
+        return self._subscribed.wait(timeout_s)
+
+    def publish(self, topic: str, payload: str, *, retain: bool = False) -> None:
+        """QoS 1 publish on this connection (queued by paho while offline)."""
+        if self._client is not None:
+            self._client.publish(topic, payload, qos=1, retain=retain)
+
+    def _on_connect(
+        self, client: mqtt.Client, _u: Any, flags: Any, reason_code: Any, _p: Any
+    ) -> None:
+        if reason_code.is_failure:
+            log.error("%s: broker %s refused: %s", self.client_id, self.config.address, reason_code)
+            return
+        self.connects += 1
+        log.info(
+            "%s connected to %s (session present: %s)",
+            self.client_id,
+            self.config.address,
+            flags.session_present,
+        )
+        # Subscribing again is harmless with a stored session and needed without one.
+        _result, mid = client.subscribe([(t, 1) for t in self.subscriptions])
+        self._sub_mid = mid
+
+    def _on_subscribe(self, _c: Any, _u: Any, mid: int, _rc: Any, _p: Any) -> None:
+        if mid == self._sub_mid:
+            self._subscribed.set()
+
+    def _on_disconnect(self, _c: Any, _u: Any, _f: Any, reason_code: Any, _p: Any) -> None:
+        self._subscribed.clear()
+        if self._client is not None:
+            log.warning("%s disconnected (%s); retrying", self.client_id, reason_code)
+
+    def _on_message(self, _c: Any, _u: Any, msg: mqtt.MQTTMessage) -> None:
+        self.received += 1
+        try:
+            self.handler(msg.topic, msg.payload)
+        except InvalidMessage as exc:
+            self.invalid += 1
+            log.warning("invalid message on %s ignored: %s", msg.topic, exc)
+        except Exception:
+            self.errors += 1
+            log.exception("error handling a message on %s", msg.topic)

@@ -1,0 +1,144 @@
+"""``crampwatch logger`` and ``crampwatch alarm``: the MQTT consumers on their own.
+
+Both take ``--broker URL`` (``mqtt://[user:pass@]host:port``, ``mqtts://…``, or
+``embedded`` to start the in-process broker); standing alone they default to a broker
+on this machine, ``mqtt://localhost:1883``. An unreachable broker is one error line
+and exit status 2. Both run until Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import select
+import sys
+import termios
+import time
+import tty
+from collections.abc import Iterator
+from pathlib import Path
+
+import click
+
+from crampwatch.consumers.alarm import Alarm
+from crampwatch.consumers.logger import EventLogger
+from crampwatch.consumers.outputs import default_outputs
+from crampwatch.consumers.store import default_db_path
+from crampwatch.errors import CrampwatchError
+from crampwatch.publish.broker import broker_for
+from crampwatch.publish.config import check_reachable
+
+__all__ = ["alarm", "logger"]
+
+DEFAULT_BROKER = "mqtt://localhost:1883"
+
+_broker_option = click.option(
+    "--broker",
+    "broker_url",
+    default=DEFAULT_BROKER,
+    show_default=True,
+    help="mqtt://[user:pass@]host:port, mqtts://…, or 'embedded'.",
+)
+_client_id_option = click.option(
+    "--client-id", default=None, help="MQTT client id (keeps the persistent session)."
+)
+
+
+@click.command("logger")
+@_broker_option
+@click.option(
+    "--db",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help=f"Event store (default: $CRAMPWATCH_DB or {default_db_path()}).",
+)
+@_client_id_option
+def logger(broker_url: str, db: Path | None, client_id: str | None) -> None:
+    """Store every device's events from MQTT in SQLite, grouped into nights."""
+    db_path = db or default_db_path()
+    with broker_for(broker_url) as config:
+        check_reachable(config)
+        event_logger = EventLogger(config, db_path, client_id=client_id)
+        event_logger.start()
+        try:
+            if not event_logger.wait_subscribed(10.0):
+                raise CrampwatchError(f"broker {config.address} did not confirm the subscription")
+            click.echo(f"logging events from {config.address} into {db_path} (Ctrl-C stops)")
+            with contextlib.suppress(KeyboardInterrupt):
+                while True:
+                    time.sleep(1.0)
+        finally:
+            c = event_logger.counters
+            event_logger.stop()
+            click.echo(
+                f"stored {c.stored} events ({c.updated} updates, {c.duplicates} duplicates "
+                f"dropped, {c.invalid} invalid messages, {c.labels} labels)"
+            )
+
+
+@click.command("alarm")
+@_broker_option
+@click.option(
+    "--escalate-after",
+    type=click.FloatRange(min=1.0),
+    default=60.0,
+    show_default=True,
+    help="Seconds without acknowledgement before the alarm gets louder.",
+)
+@click.option(
+    "--prompt-step",
+    type=click.FloatRange(min=1.0),
+    default=20.0,
+    show_default=True,
+    help="Seconds each stretch prompt stays on screen.",
+)
+@click.option("--no-sound", is_flag=True, help="Terminal bell only, no audio player.")
+@_client_id_option
+def alarm(
+    broker_url: str,
+    escalate_after: float,
+    prompt_step: float,
+    no_sound: bool,
+    client_id: str | None,
+) -> None:
+    """Wake alert with stretch prompts on a cramp onset (keys: a = awake, n = not a cramp)."""
+    with broker_for(broker_url) as config:
+        check_reachable(config)
+        the_alarm = Alarm(
+            config,
+            default_outputs(sound=not no_sound),
+            escalate_after_s=escalate_after,
+            prompt_step_s=prompt_step,
+            client_id=client_id,
+        )
+        the_alarm.start()
+        try:
+            if not the_alarm.wait_subscribed(10.0):
+                raise CrampwatchError(f"broker {config.address} did not confirm the subscription")
+            click.echo(f"alarm armed on {config.address}: a = I'm awake, n = not a cramp, q = quit")
+            with contextlib.suppress(KeyboardInterrupt):
+                for key in _keys():
+                    if key in ("a", " ", "\n", "\r"):
+                        the_alarm.acknowledge("ack", source="key")
+                    elif key == "n":
+                        the_alarm.acknowledge("not_a_cramp", source="key")
+                    elif key == "q":
+                        break
+        finally:
+            the_alarm.stop()
+
+
+def _keys(poll_s: float = 0.2) -> Iterator[str]:
+    """Single key presses from a terminal stdin (nothing, forever, without one)."""
+    if not sys.stdin.isatty():
+        while True:
+            time.sleep(1.0)
+            yield ""
+    fd = sys.stdin.fileno()
+    saved = termios.tcgetattr(fd)
+    try:
+        tty.setcbreak(fd)  # keys arrive one by one, without Enter
+        while True:
+            ready, _, _ = select.select([sys.stdin], [], [], poll_s)
+            yield sys.stdin.read(1).lower() if ready else ""
+    finally:
+        termios.tcsetattr(fd, termios.TCSADRAIN, saved)

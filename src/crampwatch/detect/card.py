@@ -1,0 +1,152 @@
+"""``models/MODEL_CARD.md``: what the shipped model was trained on and how well it does."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from crampwatch.detect.features import MODEL_FEATURES
+from crampwatch.detect.model import CrampModel
+
+__all__ = ["write_model_card"]
+
+_TARGETS = {
+    "cramp_sensitivity": ("cramp sensitivity", "≥ 0.95", 3),
+    "false_alarms_per_8h": ("false alarms per 8 h", "≤ 0.1", 3),
+    "latency_p50_s": ("alarm latency p50 (s)", "≤ 3", 2),
+    "latency_p95_s": ("alarm latency p95 (s)", "≤ 6", 2),
+    "lm_precision": ("leg-movement precision", "", 3),
+    "lm_recall": ("leg-movement recall", "", 3),
+    "lm_f1": ("leg-movement F1", "≥ 0.9", 3),
+    "plm_index_error_per_h": ("PLM-index error (/h)", "≤ 2", 2),
+    "cramps": ("truth cramps", "", 0),
+    "hours": ("hours scored", "", 1),
+}
+
+
+def _f(v: Any, d: int) -> str:
+    if isinstance(v, float):
+        return "n/a" if math.isnan(v) else f"{v:.{d}f}"
+    return str(v)
+
+
+def _event_table(results: Mapping[str, Mapping[str, Any]]) -> str:
+    if not results:
+        return "_not evaluated in this run (`--eval-nights 0`)_\n"
+    names = list(results)
+    lines = ["| metric | target | " + " | ".join(names) + " |", "|---|---|" + "---|" * len(names)]
+    for key, (label, target, d) in _TARGETS.items():
+        lines.append(f"| {label} | {target} | " + " | ".join(_f(results[n][key], d) for n in names) + " |")
+    lines.append(
+        "| false cramps caused by | | "
+        + " | ".join(
+            ", ".join(f"{k} {v}" for k, v in sorted(results[n]["false_alarm_causes"].items())) or "-"
+            for n in names
+        )
+        + " |"
+    )
+    lines.append("| seeds | | " + " | ".join(str(results[n].get("seeds", "-")) for n in names) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _frame_table(frames: Mapping[str, Mapping[str, float]]) -> str:
+    if not frames:
+        return "_no validation nights_\n"
+    lines = ["| class | precision | recall | F1 | frames |", "|---|---|---|---|---|"]
+    for c, m in frames.items():
+        lines.append(
+            f"| {c} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} | {m['frames']} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def write_model_card(
+    path: str | Path,
+    model: CrampModel,
+    *,
+    config: Mapping[str, Any],
+    frame_metrics: Mapping[str, Mapping[str, float]],
+    event_metrics: Mapping[str, Mapping[str, Any]],
+    train_command: str,
+    eval_command: str,
+) -> Path:
+    """Write the model card (Markdown) next to the model and return its path."""
+    path = Path(path)
+    thr = dict(model.thresholds)
+    cfg = "\n".join(f"- **{k}**: {v}" for k, v in config.items())
+    text = f"""# crampwatch detector — model card
+
+**Not a medical device.** This model supports a sleep aid that wakes a sleeper at the
+start of a nocturnal leg cramp; it does not diagnose anything.
+
+## What it is
+
+A `HistGradientBoostingClassifier` (scikit-learn) over 0.1-s feature frames, classes
+`{", ".join(model.classes)}`, saved with **skops** (`crampwatch-detector.skops`; loading
+checks the archive's untrusted types against an explicit allow-list and refuses
+anything else). Its cramp probability feeds a rule-guarded alarm
+(`crampwatch.detect.trackers.CrampTracker`): the alarm fires only when the cramp
+probability stays ≥ `p_on` for `k_frames` consecutive frames **and** the calf 1-s
+envelope is ≥ 3 × its resting level, the calf signal is clean with no gap for 3 s, and
+shin motion over the last second is < 0.35 g. Otherwise it abstains. Leg movements,
+periodicity, position changes and signal issues are rule-based (WASM 2016 / AASM,
+gravity angle, quality fractions) and do not depend on the classifier.
+
+Alarm thresholds (chosen on validation nights, never on evaluation nights):
+`{thr}`
+
+## Training data
+
+{cfg}
+
+Reproduce: `{train_command} --output models/` (also `make model`).
+Simulated nights mix EMG rates 200/500/1000/2000 Hz, accelerometer 25/50/100 Hz, with
+the tibialis channel in ~70 % of nights (rates and montage drawn from each seed by
+`crampwatch.detect.training.night_config`); cramps are made more frequent (boost) so
+that the classifier sees enough onsets. Frame labels come from the truth intervals
+(priority signal issue > cramp > turning/stretch > leg movement > restless bout >
+rest); prodrome frames are left out (weight 0) and the first 6 s of each cramp weigh 4×.
+
+## Features ({len(model.features)})
+
+Unit-free by design — ratios of each EMG envelope to its own running resting level
+(log10, current/1 s/3 s, 1-s minimum, 3-s spread, 1-s rise, time continuously active),
+spectral shape (zero crossings, slope sign changes, mean/median frequency,
+high-frequency share), quality fractions (saturation, flat line, mains, pops), the
+calf/tibialis ratio, shin motion and tilt (g, degrees), gap and tibialis-present flags.
+Absolute µV amplitudes are **not** model inputs (they differ between amplifiers,
+electrodes and people; the simulator's scale must not be learned).
+
+`{", ".join(MODEL_FEATURES)}`
+
+## Frame classifier on validation nights (per class)
+
+{_frame_table(frame_metrics)}
+## Event-level metrics on held-out nights (never seen in training or validation)
+
+Command: `{eval_command}` (seeds 20000+ in distribution, 30000+ shifted: other noise
+levels, 60 Hz mains, EMG 250/400/800/1600 Hz, accelerometer 20/32/64/200 Hz, more
+electrode artefacts and confounders).
+
+{_event_table(event_metrics)}
+Matching (see `crampwatch.detect.metrics`): an alarm is a hit when its time lies within
+[truth onset − prodrome − 5 s, truth end]; latency = alarm time − truth onset of the
+sustained contraction; leg movements match on interval overlap.
+
+## Known limits
+
+- Trained and evaluated on simulated nights only; real nights differ (other
+  artefacts, partial cramps in other muscles, bilateral movements). Retrain with
+  labelled EDF+ nights: `crampwatch train --from-edf DIR`.
+- Without the tibialis channel, leg movements are scored on the calf EMG: movements
+  that are mostly dorsiflexion (tibialis anterior) are missed, so leg-movement recall
+  and the PLM index are lower; cramp detection uses calf + accelerometer and is not
+  affected by the missing channel.
+- One leg per sensor set: bilateral movements (15-s limit) need both legs' events.
+- The alarm waits for sustained calf activity; very short cramps (< 2 s) and cramps
+  that start with large leg motion may be missed or late.
+"""
+    path.write_text(text)
+    return path

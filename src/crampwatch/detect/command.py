@@ -1,0 +1,318 @@
+"""CLI verbs ``detect``, ``evaluate`` and ``train`` (the I/O edge of ``crampwatch.detect``)."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from crampwatch.errors import CrampwatchError
+
+__all__ = ["detect", "evaluate", "train"]
+
+
+def _load_model(path: str | None):
+    from crampwatch.detect.model import default_model, load_model
+
+    return load_model(path) if path else default_model()
+
+
+def _progress(total_s: float, label: str):
+    """A rich progress bar on a terminal (stderr), nothing otherwise."""
+    if not sys.stderr.isatty():
+        return None, None
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    prog = Progress(
+        TextColumn(label),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeRemainingColumn(),
+        transient=True,
+    )
+    task = prog.add_task(label, total=max(total_s, 1e-9))
+    return prog, lambda t: prog.update(task, completed=t)
+
+
+@click.command("detect")
+@click.argument("rec", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--channel",
+    "channels",
+    multiple=True,
+    metavar="ROLE=LABEL",
+    help="Map a channel role to an EDF label, e.g. emg_calf='Gastroc L'.",
+)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write JSON Lines here (default: stdout).")
+@click.option("--device-id", default="offline", show_default=True)
+@click.option("--leg", type=click.Choice(["left", "right"]), default=None)
+@click.option("--block-s", type=float, default=5.0, show_default=True,
+              help="Replay block length; results do not depend on it.")
+@click.option("--model", "model_path", type=click.Path(dir_okay=False), default=None,
+              help="Model file (default: shipped model or $CRAMPWATCH_MODEL).")
+def detect(
+    rec: Path,
+    channels: Sequence[str],
+    output: Path | None,
+    device_id: str,
+    leg: str | None,
+    block_s: float,
+    model_path: str | None,
+) -> None:
+    """Replay a recording through the streaming detector; one JSON event per line."""
+    from crampwatch.detect.streaming import detect_recording
+    from crampwatch.recordings import parse_channel_options, read_recording
+
+    if not block_s > 0:
+        raise CrampwatchError(f"--block-s must be positive, got {block_s}")
+    if not rec.is_file():
+        raise CrampwatchError(f"recording not found: {rec}")
+    channel_map = parse_channel_options(list(channels)) if channels else None
+    recording = read_recording(rec, channel_map)
+    model = _load_model(model_path)
+    prog, cb = _progress(recording.duration_s, f"detect {rec.name}")
+    try:
+        if prog:
+            prog.start()
+        events = detect_recording(
+            recording, device_id=device_id, block_s=block_s, model=model, leg=leg, progress=cb
+        )
+    finally:
+        if prog:
+            prog.stop()
+    lines = "".join(ev.to_json() + "\n" for ev in events)
+    if output is None:
+        click.echo(lines, nl=False)
+    else:
+        try:
+            output.write_text(lines)
+        except OSError as exc:
+            raise CrampwatchError(f"cannot write {output}: {exc.strerror}") from None
+
+
+def _truth_for(rec: Path):
+    """Ground truth of a recording: ``<stem>.truth.json`` beside it, else its EDF+
+    annotations."""
+    from crampwatch.simulate import read_truth, truth_path_for
+
+    cand = truth_path_for(rec)
+    return read_truth(cand if cand.is_file() else rec)
+
+
+def _fmt(v: Any, digits: int = 2) -> str:
+    if isinstance(v, float):
+        return "n/a" if math.isnan(v) else f"{v:.{digits}f}"
+    return str(v)
+
+
+_ROWS = (
+    ("nights", "nights", 0),
+    ("hours", "hours", 1),
+    ("cramps", "truth cramps", 0),
+    ("cramp_sensitivity", "cramp sensitivity (≥ 0.95)", 3),
+    ("false_alarms_per_8h", "false alarms / 8 h (≤ 0.1)", 3),
+    ("latency_p50_s", "latency p50, s (≤ 3)", 2),
+    ("latency_p95_s", "latency p95, s (≤ 6)", 2),
+    ("lm_precision", "leg movement precision", 3),
+    ("lm_recall", "leg movement recall", 3),
+    ("lm_f1", "leg movement F1 (≥ 0.9)", 3),
+    ("plm_index_error_per_h", "PLM index error, /h (≤ 2)", 2),
+)
+
+
+def metrics_table(results: dict[str, dict[str, Any]]):
+    """A rich table: one column per evaluated set."""
+    from rich.table import Table
+
+    table = Table(title="crampwatch detection: event-level metrics")
+    table.add_column("metric")
+    for name in results:
+        table.add_column(name, justify="right")
+    for key, label, digits in _ROWS:
+        table.add_row(label, *[_fmt(r[key], digits) for r in results.values()])
+    table.add_row(
+        "false cramps caused by",
+        *[
+            ", ".join(f"{k}: {v}" for k, v in sorted(r["false_alarm_causes"].items())) or "-"
+            for r in results.values()
+        ],
+    )
+    return table
+
+
+def evaluate_simulated(
+    nights: int, hours: float, seed_base: int, variant: str, model, progress=None
+) -> dict[str, Any]:
+    """Simulate held-out nights, replay them through the detector, score them."""
+    from crampwatch.detect.metrics import score_night, summarize
+    from crampwatch.detect.streaming import detect_recording
+    from crampwatch.detect.training import simulated_night
+
+    scores = []
+    for i in range(nights):
+        s = seed_base + i
+        night = simulated_night(s, hours, variant)
+        events = detect_recording(night.recording, device_id="eval", model=model)
+        scores.append(
+            score_night(events, night.truth, night.recording.duration_s / 3600, label=str(s))
+        )
+        if progress:
+            progress(f"{variant} night seed {s}")
+    out = summarize(scores)
+    out["seeds"] = f"{seed_base}..{seed_base + nights - 1}"
+    return out
+
+
+@click.command("evaluate")
+@click.argument("recs", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--nights", type=int, default=4, show_default=True)
+@click.option("--hours", type=float, default=2.0, show_default=True)
+@click.option("--seed", type=int, default=None, help="First seed (default 20000 / 30000).")
+@click.option(
+    "--variant", type=click.Choice(["train", "shifted", "both"]), default="both", show_default=True
+)
+@click.option("--model", "model_path", type=click.Path(dir_okay=False), default=None)
+@click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
+def evaluate(
+    recs: Sequence[Path],
+    nights: int,
+    hours: float,
+    seed: int | None,
+    variant: str,
+    model_path: str | None,
+    as_json: bool,
+) -> None:
+    """Event-level metrics against ground truth (simulated held-out nights or REC files)."""
+    from crampwatch.detect.metrics import score_night, summarize
+    from crampwatch.detect.streaming import detect_recording
+    from crampwatch.detect.training import EVAL_SEED_BASE, SHIFTED_SEED_BASE
+    from crampwatch.recordings import read_recording
+
+    if nights < 1 or hours <= 0:
+        raise CrampwatchError("--nights must be ≥ 1 and --hours > 0")
+    model = _load_model(model_path)
+    results: dict[str, dict[str, Any]] = {}
+    if recs:
+        scores = []
+        for rec in recs:
+            if not rec.is_file():
+                raise CrampwatchError(f"recording not found: {rec}")
+            recording = read_recording(rec)
+            truth = _truth_for(rec)
+            events = detect_recording(recording, device_id="eval", model=model)
+            scores.append(score_night(events, truth, recording.duration_s / 3600, label=rec.name))
+        results["recordings"] = summarize(scores)
+    else:
+        variants = ["train", "shifted"] if variant == "both" else [variant]
+        for v in variants:
+            base = seed if seed is not None else (EVAL_SEED_BASE if v == "train" else SHIFTED_SEED_BASE)
+            name = "in-distribution" if v == "train" else "shifted"
+            results[name] = evaluate_simulated(nights, hours, base, v, model)
+    if as_json:
+        click.echo(json.dumps(results, indent=2, default=str))
+        return
+    from rich.console import Console
+
+    Console().print(metrics_table(results))
+
+
+@click.command("train")
+@click.option("--nights", type=int, default=16, show_default=True, help="Training nights.")
+@click.option("--val-nights", type=int, default=6, show_default=True)
+@click.option("--hours", type=float, default=1.5, show_default=True)
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--eval-nights", type=int, default=4, show_default=True,
+              help="Held-out nights per variant for the model card (0: skip).")
+@click.option("--eval-hours", type=float, default=2.0, show_default=True)
+@click.option("--output", type=click.Path(file_okay=False, path_type=Path), default=Path("models"),
+              show_default=True)
+@click.option("--from-edf", "from_edf", type=click.Path(file_okay=False, exists=True, path_type=Path),
+              default=None, help="Train on labelled EDF+ recordings in DIR instead.")
+def train(
+    nights: int,
+    val_nights: int,
+    hours: float,
+    seed: int,
+    eval_nights: int,
+    eval_hours: float,
+    output: Path,
+    from_edf: Path | None,
+) -> None:
+    """Fit the detection model (simulated nights with fixed seeds, or labelled EDF+)."""
+    from crampwatch.detect.card import write_model_card
+    from crampwatch.detect.model import MODEL_FILENAME, save_model
+    from crampwatch.detect.training import (
+        EVAL_SEED_BASE,
+        SHIFTED_SEED_BASE,
+        VALIDATION_OFFSET,
+        frame_report,
+        labelled_recordings,
+        labelled_simulated,
+        train_from_nights,
+    )
+
+    t0 = time.perf_counter()
+
+    def say(msg: str) -> None:
+        click.echo(f"[{time.perf_counter() - t0:6.1f} s] {msg}", err=True)
+
+    if from_edf is not None:
+        files = sorted(from_edf.glob("*.edf")) + sorted(from_edf.glob("*.bdf"))
+        if len(files) < 2:
+            raise CrampwatchError(f"{from_edf}: need at least 2 EDF+ recordings (train + validation)")
+        from crampwatch.recordings import read_recording
+
+        pairs = [(read_recording(f), _truth_for(f)) for f in files]
+        labelled = labelled_recordings(pairs, progress=say)
+        n_val = max(1, len(labelled) // 4)
+        train_n, val_n = labelled[:-n_val], labelled[-n_val:]
+        config = {"source": str(from_edf), "files": [f.name for f in files]}
+    else:
+        if nights < 1:
+            raise CrampwatchError("--nights must be ≥ 1")
+        train_seeds = [seed + i for i in range(nights)]
+        val_seeds = [seed + VALIDATION_OFFSET + i for i in range(val_nights)]
+        say(f"simulating {nights} training + {val_nights} validation nights of {hours} h")
+        train_n = labelled_simulated(train_seeds, hours, "train", cramp_boost=20.0, progress=say)
+        val_n = labelled_simulated(val_seeds, hours, "train", cramp_boost=10.0, progress=say)
+        config = {
+            "source": "simulator",
+            "train_seeds": f"{train_seeds[0]}..{train_seeds[-1]}",
+            "val_seeds": f"{val_seeds[0]}..{val_seeds[-1]}" if val_seeds else "-",
+            "hours": hours,
+            "cramp_boost": "20x (train), 10x (validation)",
+        }
+    model = train_from_nights(train_n, val_n, seed=seed, meta=config, progress=say)
+    say(f"alarm thresholds chosen on validation nights: {dict(model.thresholds)}")
+    frames = frame_report(model, val_n) if val_n else {}
+    output.mkdir(parents=True, exist_ok=True)
+    path = save_model(model, output / MODEL_FILENAME)
+    say(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)")
+    results: dict[str, dict[str, Any]] = {}
+    if eval_nights > 0:
+        for v, base in (("train", EVAL_SEED_BASE), ("shifted", SHIFTED_SEED_BASE)):
+            name = "in-distribution" if v == "train" else "shifted"
+            results[name] = evaluate_simulated(
+                eval_nights, eval_hours, base, v, model, progress=say
+            )
+        from rich.console import Console
+
+        Console(stderr=True).print(metrics_table(results))
+    card = write_model_card(
+        output / "MODEL_CARD.md",
+        model,
+        config=config,
+        frame_metrics=frames,
+        event_metrics=results,
+        eval_command=f"crampwatch evaluate --nights {eval_nights} --hours {eval_hours}",
+        train_command=f"crampwatch train --nights {nights} --val-nights {val_nights} "
+        f"--hours {hours} --seed {seed}",
+    )
+    say(f"wrote {card}")

@@ -1,0 +1,149 @@
+"""Model inputs: unit-free frame features plus short causal history, computed in streaming.
+
+The classifier sees only features that mean the same thing on any amplifier and any
+simulator: ratios of the EMG envelope to its own resting level (log10), spectral shape
+(zero crossings, slope sign changes, mean/median frequency, high-frequency fraction),
+signal-quality fractions, the calf/tibialis ratio and shin motion in g. Absolute µV
+amplitudes are left out on purpose: they depend on electrodes, skin and the simulator's
+choice of scale, and a model that learned them would not transfer to real recordings.
+
+History features (last 1–3 s of 0.1-s frames) are computed from a tail buffer of the
+previous frames with the same arithmetic whatever the block size, so replaying a
+recording in 20-ms or 5-s blocks yields bit-identical inputs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+__all__ = ["ACTIVE_REL", "MODEL_FEATURES", "ContextFeatures", "column_or_nan"]
+
+ACTIVE_REL = 2.0  # a muscle is "active" when its envelope is ≥ 2 × its resting level
+_HIST = 30  # frames of history kept (3 s at 0.1 s)
+_MAX_RUN = 300  # run-length features saturate at 30 s
+
+_FRAME_COLUMNS = [
+    f"{m}_{c}"
+    for m in ("calf", "tib")
+    for c in (
+        "zc_hz",
+        "ssc_hz",
+        "mnf_hz",
+        "mdf_hz",
+        "hf_frac",
+        "mains_ratio",
+        "sat_frac",
+        "flat_frac",
+        "pop",
+        "quality",
+    )
+] + [
+    "calf_tib_ratio",
+    "acc_motion_g",
+    "acc_motion1s_g",
+    "tilt_change_deg",
+    "tilt_from_rest_deg",
+    "gap",
+    "has_tib",
+]
+
+_DERIVED = [
+    f"{m}_{c}"
+    for m in ("calf", "tib")
+    for c in (
+        "lrel",
+        "lrel1s",
+        "lrel3s",
+        "lrel_min1s",
+        "lrel_std3s",
+        "lrel_rise1s",
+        "active_s",
+    )
+] + ["motion_max3s", "motion_mean3s"]
+
+MODEL_FEATURES: tuple[str, ...] = tuple(_FRAME_COLUMNS + _DERIVED)
+
+
+def column_or_nan(frames, name: str) -> np.ndarray:
+    """A column of a ``FeatureFrames`` or all-NaN when the pipeline does not provide it."""
+    try:
+        return np.asarray(frames.column(name), dtype=np.float64)
+    except (KeyError, ValueError):
+        return np.full(len(frames), np.nan)
+
+
+def _log_ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = num / den
+    return np.log10(np.clip(r, 1e-3, 1e6))
+
+
+def _windowed(hist: np.ndarray, new_n: int, w: int, fn: Callable) -> np.ndarray:
+    """``fn`` over the last ``w`` values ending at each of the ``new_n`` newest rows.
+
+    ``hist`` holds (tail + new) values; windows that reach before the first value are
+    padded with NaN, so the first frames of a recording see a short history.
+    """
+    pad = np.full(w - 1, np.nan)
+    x = np.concatenate([pad, hist])
+    win = sliding_window_view(x, w)[-new_n:]
+    with np.errstate(all="ignore"), np.testing.suppress_warnings() as sup:
+        sup.filter(RuntimeWarning)
+        return fn(win, axis=1)
+
+
+class ContextFeatures:
+    """Streaming builder of the model input matrix (:data:`MODEL_FEATURES` columns)."""
+
+    def __init__(self) -> None:
+        self._tail: dict[str, np.ndarray] = {}
+        self._run: dict[str, int] = {"calf": 0, "tib": 0}
+
+    def update(self, frames) -> np.ndarray:
+        """Model inputs for the new ``frames`` (rows aligned with ``frames.t_s``)."""
+        n = len(frames)
+        cols: dict[str, np.ndarray] = {c: column_or_nan(frames, c) for c in _FRAME_COLUMNS}
+        for m in ("calf", "tib"):
+            env = column_or_nan(frames, f"{m}_env_uv")
+            rest = column_or_nan(frames, f"{m}_rest_uv")
+            lrel = _log_ratio(env, rest)
+            lrel[~np.isfinite(env) | ~np.isfinite(rest)] = np.nan
+            cols[f"{m}_lrel"] = lrel
+            for src, dst in (("env1s", "lrel1s"), ("env3s", "lrel3s")):
+                e = column_or_nan(frames, f"{m}_{src}_uv")
+                v = _log_ratio(e, rest)
+                v[~np.isfinite(e) | ~np.isfinite(rest)] = np.nan
+                cols[f"{m}_{dst}"] = v
+            hist = self._history(f"{m}_lrel", lrel)
+            cols[f"{m}_lrel_min1s"] = _windowed(hist, n, 10, np.nanmin)
+            cols[f"{m}_lrel_std3s"] = _windowed(hist, n, 30, np.nanstd)
+            lag = np.concatenate([np.full(10, np.nan), hist])[-n - 10 : -10] if n else lrel
+            cols[f"{m}_lrel_rise1s"] = lrel - lag
+            cols[f"{m}_active_s"] = self._run_length(m, lrel >= np.log10(ACTIVE_REL)) * 0.1
+        mot = cols["acc_motion_g"]
+        hist = self._history("acc_motion_g", mot)
+        cols["motion_max3s"] = _windowed(hist, n, 30, np.nanmax)
+        cols["motion_mean3s"] = _windowed(hist, n, 30, np.nanmean)
+        return np.column_stack([cols[c] for c in MODEL_FEATURES]) if n else np.empty((0, 0))
+
+    def _history(self, key: str, new: np.ndarray) -> np.ndarray:
+        tail = self._tail.get(key, np.empty(0))
+        hist = np.concatenate([tail, new])
+        self._tail[key] = hist[-_HIST:]
+        return hist
+
+    def _run_length(self, key: str, active: np.ndarray) -> np.ndarray:
+        """Frames since the muscle became continuously active (0 when inactive)."""
+        n = active.shape[0]
+        if n == 0:
+            return np.empty(0)
+        idx = np.arange(1, n + 1)
+        # index of the last inactive frame at or before each frame (0 = before chunk)
+        last_off = np.maximum.accumulate(np.where(active, 0, idx))
+        run = np.where(last_off == 0, self._run[key] + idx, idx - last_off)
+        run = np.where(active, run, 0)
+        self._run[key] = int(run[-1])
+        return np.minimum(run, _MAX_RUN).astype(np.float64)

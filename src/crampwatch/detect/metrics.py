@@ -1,0 +1,193 @@
+"""Event-level scoring of detected events against ground truth.
+
+Matching rules (documented in ``models/MODEL_CARD.md``):
+
+- **cramp alarm**: the onset event of a detected cramp (its first emission) is a *hit*
+  when its alarm time ``detected_at_s`` lies in ``[truth onset − prodrome − 5 s,
+  truth end]`` of a truth cramp (the prodrome is the slow calf rise before the
+  sustained contraction; waking the sleeper during it is welcome). Each truth cramp is
+  matched at most once; further alarms inside an already matched cramp are counted as
+  ``duplicates``, not false alarms. Latency = alarm time − truth onset (negative when
+  the alarm came during the prodrome).
+- **false alarm**: an alarm that matches no truth cramp; it is attributed to the truth
+  event overlapping the alarm time ± 2 s (``position_change``/``stretch``/
+  ``leg_movement``/``restless_bout``/``signal_issue``), else ``none``.
+- **leg movement**: a detected and a truth leg movement match when their intervals
+  overlap (one-to-one, greedy in onset order); precision, recall and F1 over matches.
+- **PLM index**: periodic leg movements per hour, detected vs truth (truth periodic
+  flags come with the truth; else WASM 2016 is applied to the truth onsets).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from crampwatch.events import Event
+
+__all__ = [
+    "NightScore",
+    "final_events",
+    "first_emissions",
+    "score_night",
+    "summarize",
+]
+
+_PRE_MARGIN_S = 5.0
+_CONFOUNDER_PAD_S = 2.0
+_CONFOUNDER_ORDER = ("signal_issue", "position_change", "stretch", "restless_bout", "leg_movement")
+
+
+@dataclass
+class NightScore:
+    """Counts for one night (sum them over nights with :func:`summarize`)."""
+
+    hours: float
+    truth_cramps: int = 0
+    hit_cramps: int = 0
+    false_alarms: int = 0
+    duplicates: int = 0
+    latencies_s: list[float] = field(default_factory=list)
+    false_alarm_causes: Counter = field(default_factory=Counter)
+    lm_truth: int = 0
+    lm_detected: int = 0
+    lm_matched: int = 0
+    plm_truth: int = 0
+    plm_detected: int = 0
+    label: str = ""
+
+    @property
+    def plm_index_error(self) -> float:
+        return abs(self.plm_detected - self.plm_truth) / self.hours if self.hours > 0 else 0.0
+
+
+def final_events(events: Iterable[Event]) -> list[Event]:
+    """The last emission of each id (an ongoing cramp's end update replaces its onset)."""
+    last: dict[str, Event] = {}
+    for ev in events:
+        last[ev.id] = ev
+    return sorted(last.values(), key=lambda e: (e.onset_s, e.type))
+
+
+def first_emissions(events: Iterable[Event]) -> list[Event]:
+    """The first emission of each id (for a cramp: the alarm)."""
+    first: dict[str, Event] = {}
+    for ev in events:
+        first.setdefault(ev.id, ev)
+    return sorted(first.values(), key=lambda e: (e.onset_s, e.type))
+
+
+def _overlaps(a0: float, a1: float, b0: float, b1: float) -> bool:
+    return a0 < b1 and b0 < a1
+
+
+def _confounder(t: float, truth: Sequence[Any]) -> str:
+    near = {
+        ev.type
+        for ev in truth
+        if ev.type != "cramp"
+        and _overlaps(t - _CONFOUNDER_PAD_S, t + _CONFOUNDER_PAD_S, ev.onset_s, ev.end_s)
+    }
+    for kind in _CONFOUNDER_ORDER:
+        if kind in near:
+            return kind
+    return "none"
+
+
+def _truth_periodic(lms: Sequence[Any]) -> list[bool]:
+    if all(ev.periodic is not None for ev in lms):
+        return [bool(ev.periodic) for ev in lms]
+    from crampwatch.detect.wasm import LegMovement, periodic_flags
+
+    fake = [LegMovement(e.onset_s, e.end_s, e.end_s, 0.0, 0.0, True) for e in lms]
+    return periodic_flags(fake)
+
+
+def score_night(
+    events: Sequence[Event], truth: Sequence[Any], hours: float, *, label: str = ""
+) -> NightScore:
+    """Score one night's emitted ``events`` against ``truth`` (objects with ``type``,
+    ``onset_s``, ``end_s``, optional ``periodic`` and ``details``), ``hours`` long."""
+    s = NightScore(hours=hours, label=label)
+    cramps = sorted((e for e in truth if e.type == "cramp"), key=lambda e: e.onset_s)
+    s.truth_cramps = len(cramps)
+    matched: set[int] = set()
+    alarms = [e for e in first_emissions(events) if e.type == "cramp"]
+    for al in sorted(alarms, key=lambda e: e.detected_at_s):
+        t = al.detected_at_s
+        hit = None
+        for j, c in enumerate(cramps):
+            pro = float((c.details or {}).get("prodrome_s") or 0.0)
+            if c.onset_s - pro - _PRE_MARGIN_S <= t <= c.end_s:
+                hit = j
+                break
+        if hit is None:
+            s.false_alarms += 1
+            s.false_alarm_causes[_confounder(t, truth)] += 1
+        elif hit in matched:
+            s.duplicates += 1
+        else:
+            matched.add(hit)
+            s.latencies_s.append(t - cramps[hit].onset_s)
+    s.hit_cramps = len(matched)
+
+    t_lms = sorted((e for e in truth if e.type == "leg_movement"), key=lambda e: e.onset_s)
+    d_lms = [e for e in final_events(events) if e.type == "leg_movement"]
+    s.lm_truth, s.lm_detected = len(t_lms), len(d_lms)
+    used = np.zeros(len(t_lms), bool)
+    j0 = 0
+    for d in d_lms:
+        end = d.end_s if d.end_s is not None else d.onset_s
+        while j0 < len(t_lms) and t_lms[j0].end_s <= d.onset_s:
+            j0 += 1
+        for j in range(j0, len(t_lms)):
+            if t_lms[j].onset_s >= end:
+                break
+            if not used[j] and _overlaps(d.onset_s, end, t_lms[j].onset_s, t_lms[j].end_s):
+                used[j] = True
+                s.lm_matched += 1
+                break
+    s.plm_truth = int(sum(_truth_periodic(t_lms))) if t_lms else 0
+    s.plm_detected = sum(1 for e in d_lms if e.periodic)
+    return s
+
+
+def _ratio(a: float, b: float) -> float:
+    return a / b if b else float("nan")
+
+
+def summarize(scores: Sequence[NightScore]) -> dict[str, Any]:
+    """Pooled metrics over nights (event counts summed, latencies pooled)."""
+    hours = sum(s.hours for s in scores)
+    truth = sum(s.truth_cramps for s in scores)
+    hits = sum(s.hit_cramps for s in scores)
+    fa = sum(s.false_alarms for s in scores)
+    lat = np.array([x for s in scores for x in s.latencies_s])
+    lm_t = sum(s.lm_truth for s in scores)
+    lm_d = sum(s.lm_detected for s in scores)
+    lm_m = sum(s.lm_matched for s in scores)
+    prec, rec = _ratio(lm_m, lm_d), _ratio(lm_m, lm_t)
+    causes: Counter = Counter()
+    for s in scores:
+        causes.update(s.false_alarm_causes)
+    return {
+        "nights": len(scores),
+        "hours": hours,
+        "cramps": truth,
+        "cramp_sensitivity": _ratio(hits, truth),
+        "false_alarms": fa,
+        "false_alarms_per_8h": _ratio(fa * 8.0, hours),
+        "latency_p50_s": float(np.percentile(lat, 50)) if lat.size else float("nan"),
+        "latency_p95_s": float(np.percentile(lat, 95)) if lat.size else float("nan"),
+        "lm_precision": prec,
+        "lm_recall": rec,
+        "lm_f1": _ratio(2 * prec * rec, prec + rec) if lm_d and lm_t else float("nan"),
+        "plm_index_error_per_h": float(np.mean([s.plm_index_error for s in scores]))
+        if scores
+        else float("nan"),
+        "false_alarm_causes": dict(causes),
+    }

@@ -1,0 +1,368 @@
+"""``StreamingDetector``: sample blocks in, events out — the code the live service runs.
+
+It composes the causal :class:`crampwatch.signal.SignalPipeline` (0.1-s feature frames),
+the frame classifier (:class:`~crampwatch.detect.model.CrampModel`) and the event state
+machines (:mod:`crampwatch.detect.trackers`, :mod:`crampwatch.detect.wasm`). Time is
+the sample clock: ``detected_at_s`` of an event is the end time of the frame whose
+arrival made the decision, which is what a live run would have seen, whatever the size
+of the blocks fed in. :func:`detect_recording` replays a whole recording through it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from crampwatch.blocks import SampleBlock
+from crampwatch.detect.features import ContextFeatures, column_or_nan
+from crampwatch.detect.model import CrampModel, default_model
+from crampwatch.detect.trackers import (
+    CrampParams,
+    CrampTracker,
+    PositionTracker,
+    SignalIssueTracker,
+    Span,
+)
+from crampwatch.detect.wasm import (
+    LegMovement,
+    LegMovementScorer,
+    PeriodicityTracker,
+    plm_index,
+)
+from crampwatch.events import Event, event_id, onset_time_iso
+
+__all__ = ["DetectorStats", "StreamingDetector", "bad_signal_reasons", "detect_recording"]
+
+log = logging.getLogger(__name__)
+
+FRAME_S = 0.1
+
+# Bad-signal rules per EMG channel (fractions per 0.1-s frame from the signal pipeline).
+# Order matters: the first matching reason is reported.
+_FLAT_FRAC = 0.5  # electrode off / disconnected: a flat line for half the frame
+_SAT_FRAC = 0.05  # clipping at the amplifier rails
+_MAINS_RATIO = 0.5  # mains hum carries half the band power
+_MIN_QUALITY = 0.5
+
+
+# reasons that make a single frame unusable (no samples or no real signal in it)
+HARD_REASONS = ("gap", "electrode_off", "saturation")
+
+
+def bad_signal_reasons(frames, prefix: str) -> np.ndarray:
+    """Per frame, '' for a usable ``prefix`` channel (``calf``/``tib``) or a reason code.
+
+    Codes: ``gap`` (no samples), ``electrode_off`` (flat line), ``saturation``,
+    ``mains`` (hum dominates), ``poor_quality`` (pipeline quality score < 0.5).
+    """
+    n = len(frames)
+    reason = np.full(n, "", dtype=object)
+    checks = [
+        ("poor_quality", column_or_nan(frames, f"{prefix}_quality") < _MIN_QUALITY),
+        ("mains", column_or_nan(frames, f"{prefix}_mains_ratio") >= _MAINS_RATIO),
+        ("saturation", column_or_nan(frames, f"{prefix}_sat_frac") >= _SAT_FRAC),
+        ("electrode_off", column_or_nan(frames, f"{prefix}_flat_frac") >= _FLAT_FRAC),
+        ("gap", np.nan_to_num(column_or_nan(frames, "gap")) > 0),
+    ]
+    for code, mask in checks:  # later checks win: the most specific reason last
+        reason[mask] = code
+    return reason
+
+
+@dataclass
+class DetectorStats:
+    """Running counts (for the service's status and the review)."""
+
+    frames: int = 0
+    recorded_s: float = 0.0
+    cramps: int = 0
+    leg_movements: int = 0
+    periodic_leg_movements: int = 0
+    position_changes: int = 0
+    signal_issues: int = 0
+    cramp_vetoes: int = 0  # frames with cramp probability ≥ p_on refused by a guard
+    last_t_s: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def plm_index(self) -> float:
+        """Periodic leg movements per hour of recording."""
+        return plm_index(self.periodic_leg_movements, self.recorded_s / 3600.0)
+
+
+class StreamingDetector:
+    """Blocks of samples in, :class:`~crampwatch.events.Event` s out.
+
+    Parameters
+    ----------
+    fs_hz:
+        role -> sampling rate in Hz (EMG 200–2000 Hz, accelerometer 10–200 Hz);
+        ``emg_tibialis`` is optional.
+    device_id, leg, start_time:
+        Copied into events (``start_time`` gives ``onset_time``).
+    model:
+        The frame classifier; default: the shipped model (``models/`` or
+        ``$CRAMPWATCH_MODEL``).
+    mains_hz:
+        50 or 60 if known (else the pipeline estimates it).
+    bilateral:
+        Score leg movements with the bilateral 15-s limit.
+    """
+
+    def __init__(
+        self,
+        fs_hz: Mapping[str, float],
+        *,
+        device_id: str,
+        leg: str | None = None,
+        start_time: datetime | None = None,
+        model: CrampModel | None = None,
+        mains_hz: float | None = None,
+        bilateral: bool = False,
+    ) -> None:
+        from crampwatch.signal import SignalPipeline
+
+        self.device_id = device_id
+        self.leg = leg
+        self.start_time = start_time
+        self.model = model if model is not None else default_model()
+        self.has_tib = "emg_tibialis" in fs_hz
+        self.pipeline = SignalPipeline(dict(fs_hz), hop_s=FRAME_S, mains_hz=mains_hz)
+        self._context = ContextFeatures()
+        self._cramp = CrampTracker(_cramp_params(self.model))
+        self._lm = LegMovementScorer(FRAME_S, bilateral=bilateral)
+        self._periodic = PeriodicityTracker()
+        self._position = PositionTracker()
+        self._issues = {
+            m: SignalIssueTracker(role)
+            for m, role in (("calf", "emg_calf"), ("tib", "emg_tibialis"))
+            if m == "calf" or self.has_tib
+        }
+        self._open_cramp: Event | None = None
+        self._cramp_spans: list[tuple[float, float]] = []  # closed cramps, to drop LMs in them
+        self.stats = DetectorStats()
+        self._i_cramp = self.model.classes.index("cramp")
+
+    # ------------------------------------------------------------------ public API
+
+    def push(self, block: SampleBlock) -> list[Event]:
+        """Feed one block of one channel; return the events decided by it (may be empty)."""
+        return self.push_frames(self.pipeline.push(block))
+
+    def flush(self, end_s: float | None = None) -> list[Event]:
+        """End of the recording/run: process the last frames and close open events."""
+        events = self.push_frames(self.pipeline.flush())
+        end = self.stats.last_t_s if end_s is None else float(end_s)
+        spans: list[Span] = self._cramp.flush(end)
+        for tr in self._issues.values():
+            spans += tr.flush(end)
+        events += [self._event(s) for s in spans]
+        events += [self._lm_event(m) for m in self._periodic.flush(end)]
+        return sorted(events, key=_order)
+
+    def notice_gap(self, start_s: float, end_s: float, reason: str = "ble_drop") -> list[Event]:
+        """The service lost samples between ``start_s`` and ``end_s`` (s): a
+        ``signal_issue`` event; movements in progress are abandoned (their offset is
+        unknowable). The pipeline also marks the gap in its frames when blocks resume."""
+        self._lm.reset()
+        span = Span(
+            "signal_issue", start_s, end_s, end_s, 1.0, {"channel": "all", "reason": reason}
+        )
+        return [self._event(span)]
+
+    def push_frames(self, frames) -> list[Event]:
+        """Feed feature frames directly (from ``extract_features`` of the same pipeline);
+        used by training to tune the alarm rule without recomputing the signal."""
+        n = len(frames)
+        if n == 0:
+            return []
+        t = np.asarray(frames.t_s, dtype=np.float64)
+        X = self._context.update(frames)
+        X = _select(X, self.model.features)
+        proba = self.model.predict_proba(X)
+        p_cramp = proba[:, self._i_cramp]
+        self.stats.frames += n
+        self.stats.recorded_s += n * FRAME_S
+        self.stats.last_t_s = float(t[-1])
+
+        reasons = {m: bad_signal_reasons(frames, m) for m in ("calf", "tib")}
+        spans: list[Span] = []
+        for m, tr in self._issues.items():
+            spans += tr.push(t, reasons[m])
+
+        env = {m: column_or_nan(frames, f"{m}_env_uv") for m in ("calf", "tib")}
+        rest = {m: column_or_nan(frames, f"{m}_rest_uv") for m in ("calf", "tib")}
+        with np.errstate(divide="ignore", invalid="ignore"):
+            calf_rel = env["calf"] / rest["calf"]
+            calf_rel1s = column_or_nan(frames, "calf_env1s_uv") / rest["calf"]
+        motion1s = column_or_nan(frames, "acc_motion1s_g")
+        hard = {m: np.isin(r, HARD_REASONS) for m, r in reasons.items()}
+        # a frame of the calf is unusable for the alarm when it is itself broken or while
+        # a signal issue (sustained hum, poor quality) is open on the channel
+        calf_bad = hard["calf"] | self._issues["calf"].open_mask
+        cramp_spans = self._cramp.push(t, p_cramp, calf_rel, calf_rel1s, motion1s, calf_bad)
+        spans += cramp_spans
+        self.stats.cramp_vetoes += int(np.sum((p_cramp >= self._cramp.p.p_on) & calf_bad))
+
+        grav = np.column_stack([column_or_nan(frames, f"grav_{a}_g") for a in "xyz"])
+        spans += self._position.push(t, grav, motion1s)
+
+        events = [self._event(s) for s in spans]
+        events += self._leg_movements(frames, t, hard)
+        return sorted(events, key=_order)
+
+    # ------------------------------------------------------------------ internals
+
+    def _leg_movements(self, frames, t: np.ndarray, hard) -> list[Event]:
+        # WASM scores leg movements on the tibialis anterior; without it, the calf is the
+        # only EMG (documented cost in the model card)
+        m = "tib" if self.has_tib else "calf"
+        above = column_or_nan(frames, f"{m}_above_rest_uv")
+        valid = ~hard[m]
+        lms = self._lm.push(t, above, valid)
+        decided: list[LegMovement] = []
+        for lm in lms:
+            decided += self._advance_periodicity(t, lm.decided_at_s)
+            decided += self._periodic.add(lm)
+        decided += self._advance_periodicity(t, np.inf)
+        return [self._lm_event(x) for x in decided if x.candidate and not self._in_cramp(x)]
+
+    def _advance_periodicity(self, t: np.ndarray, until_s: float) -> list[LegMovement]:
+        """Close the open run at the first frame ≤ ``until_s`` more than 90 s after its
+        last onset (so the decision time does not depend on the block size)."""
+        run = self._periodic._run
+        if not run:
+            return []
+        limit = run[-1].onset_s + 90.0
+        idx = np.flatnonzero((t > limit + 1e-9) & (t <= until_s))
+        if idx.size == 0:
+            return []
+        return self._periodic.advance(float(t[idx[0]]))
+
+    def _in_cramp(self, lm: LegMovement) -> bool:
+        if self._open_cramp is not None and lm.end_s > self._open_cramp.onset_s:
+            return True
+        return any(lm.end_s > a and lm.onset_s < b for a, b in self._cramp_spans[-4:])
+
+    def _lm_event(self, lm: LegMovement) -> Event:
+        if lm.periodic:
+            self.stats.periodic_leg_movements += 1
+        self.stats.leg_movements += 1
+        return Event(
+            id=event_id(self.device_id, "leg_movement", lm.onset_s, self.leg),
+            device_id=self.device_id,
+            type="leg_movement",
+            onset_s=lm.onset_s,
+            end_s=lm.end_s,
+            detected_at_s=lm.decided_at_s,
+            confidence=1.0,
+            leg=self.leg,
+            onset_time=onset_time_iso(self.start_time, lm.onset_s),
+            periodic=bool(lm.periodic),
+            details={
+                "duration_s": round(lm.duration_s, 3),
+                "peak_above_rest_uv": round(lm.peak_uv, 2),
+                "mean_above_rest_uv": round(lm.mean_uv, 2),
+                "channel": "emg_tibialis" if self.has_tib else "emg_calf",
+            },
+        )
+
+    def _event(self, s: Span) -> Event:
+        if s.kind == "cramp":
+            if s.end_s is None:
+                self.stats.cramps += 1
+                ev = self._new(s)
+                self._open_cramp = ev
+                return ev
+            assert self._open_cramp is not None
+            ev = self._open_cramp.with_end(s.end_s, s.decided_at_s, **s.details)
+            self._cramp_spans.append((ev.onset_s, s.end_s))
+            self._open_cramp = None
+            return ev
+        if s.kind == "position_change":
+            self.stats.position_changes += 1
+            return self._new(s)
+        if s.kind == "signal_issue":
+            if s.end_s is None or s.details.get("channel") == "all":
+                self.stats.signal_issues += 1
+            key = f"signal_issue:{s.details.get('channel', '')}"
+            return self._new(s, id_type=key)
+        raise ValueError(f"unknown span kind {s.kind!r}")
+
+    def _new(self, s: Span, id_type: str | None = None) -> Event:
+        return Event(
+            id=event_id(self.device_id, id_type or s.kind, s.onset_s, self.leg),
+            device_id=self.device_id,
+            type=s.kind,
+            onset_s=max(0.0, s.onset_s),
+            end_s=s.end_s,
+            detected_at_s=s.decided_at_s,
+            confidence=float(np.clip(s.confidence, 0.0, 1.0)),
+            leg=self.leg,
+            onset_time=onset_time_iso(self.start_time, max(0.0, s.onset_s)),
+            periodic=None,
+            details=dict(s.details),
+        )
+
+
+def _cramp_params(model: CrampModel) -> CrampParams:
+    fields = CrampParams.__dataclass_fields__
+    kw: dict[str, Any] = {}
+    for k, v in model.thresholds.items():
+        if k in fields:
+            kw[k] = int(v) if k == "k_frames" else float(v)
+    return CrampParams(**kw)
+
+
+def _select(X: np.ndarray, names) -> np.ndarray:
+    from crampwatch.detect.features import MODEL_FEATURES
+
+    if tuple(names) == MODEL_FEATURES:
+        return X
+    idx = [MODEL_FEATURES.index(c) for c in names]
+    return X[:, idx]
+
+
+def _order(ev: Event) -> tuple[float, float, str]:
+    return (ev.detected_at_s, ev.onset_s, ev.type)
+
+
+def detect_recording(
+    recording,
+    *,
+    device_id: str = "offline",
+    block_s: float = 5.0,
+    model: CrampModel | None = None,
+    leg: str | None = None,
+    mains_hz: float | None = None,
+    progress: Callable[[float], None] | None = None,
+) -> list[Event]:
+    """Replay ``recording`` block by block through a :class:`StreamingDetector`.
+
+    Returns every emitted event in emission order (a cramp appears twice: its onset and
+    its end update, same id). ``progress`` is called with the recording time (s) reached.
+    """
+    from crampwatch.recordings import iter_blocks
+
+    det = StreamingDetector(
+        recording.fs_hz,
+        device_id=device_id,
+        leg=leg,
+        start_time=recording.start_time,
+        model=model,
+        mains_hz=mains_hz,
+    )
+    events: list[Event] = []
+    last = -1.0
+    for block in iter_blocks(recording, block_s, leg=leg):
+        events += det.push(block)
+        if progress is not None and block.end_s > last:
+            last = block.end_s
+            progress(last)
+    events += det.flush(recording.duration_s)
+    return events

@@ -1,0 +1,396 @@
+"""Event state machines on 0.1-s feature frames: cramp alarm, position change, signal issue.
+
+Each tracker is a small streaming object: ``push(...)`` takes the next frames (arrays
+aligned on frame end times ``t_s``, seconds of recording time) and returns
+:class:`Span` changes — an onset (``end_s is None``) or the end of a span it opened
+before. Nothing here knows about devices, ids or JSON; :mod:`crampwatch.detect.streaming`
+turns spans into :class:`~crampwatch.events.Event` objects.
+
+The per-frame loops only run where something happens; idle stretches are skipped with
+numpy, which keeps an 8-h night (288,000 frames) cheap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "CrampParams",
+    "CrampTracker",
+    "PositionParams",
+    "PositionTracker",
+    "SignalIssueTracker",
+    "Span",
+]
+
+
+@dataclass(frozen=True)
+class Span:
+    """An onset (``end_s`` None) or the end of a span opened earlier (same ``onset_s``).
+
+    ``decided_at_s`` is the frame end time (s) of the frame that made the decision.
+    """
+
+    kind: str
+    onset_s: float
+    end_s: float | None
+    decided_at_s: float
+    confidence: float = 1.0
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+# ----------------------------------------------------------------------------- cramp
+
+
+@dataclass(frozen=True)
+class CrampParams:
+    """Cramp alarm rule (all times in s, frames of 0.1 s).
+
+    The alarm fires when the classifier's cramp probability stays ≥ ``p_on`` for
+    ``k_frames`` consecutive frames *and* the rule guards hold on each of them:
+
+    - calf EMG sustained above its resting level (1-s envelope ≥ ``min_rel1s`` × rest):
+      a cramp is a sustained involuntary contraction of the calf, not a twitch;
+    - calf signal quality good and no gap for the last ``clean_s`` s: a channel with
+      bad signal cannot raise an alarm;
+    - limb motion over the last second < ``max_motion_g``: turning over and walking
+      move the shin a lot, a cramp onset holds the foot in plantar flexion.
+
+    The cramp ends at the start of ``end_quiet_s`` s with either the calf back near rest
+    (1-s envelope < ``end_rel`` × rest) or the cramp probability < ``p_off``.
+    """
+
+    p_on: float = 0.6
+    k_frames: int = 5
+    p_off: float = 0.3
+    min_rel1s: float = 3.0
+    clean_s: float = 3.0
+    max_motion_g: float = 0.35
+    active_rel: float = 2.0  # calf "active" (onset back-tracking): envelope ≥ 2 × rest
+    end_rel: float = 2.0
+    end_quiet_s: float = 2.0
+    refractory_s: float = 10.0
+    frame_s: float = 0.1
+
+
+class CrampTracker:
+    """Streaming cramp alarm: emits an onset span, later its end (see :class:`CrampParams`)."""
+
+    def __init__(self, params: CrampParams | None = None) -> None:
+        self.p = params or CrampParams()
+        self._clean_needed = round(self.p.clean_s / self.p.frame_s)
+        self._end_needed = max(1, round(self.p.end_quiet_s / self.p.frame_s))
+        self._since_bad = 0  # frames since the calf channel was last bad / gap
+        self._active_start: float | None = None  # start of the current calf-active run
+        self._streak = 0
+        self._streak_p: list[float] = []
+        self._cramp_onset: float | None = None
+        self._quiet = 0
+        self._quiet_start = 0.0
+        self._last_end = -np.inf
+
+    @property
+    def in_cramp(self) -> bool:
+        return self._cramp_onset is not None
+
+    def push(
+        self,
+        t_s: np.ndarray,
+        p_cramp: np.ndarray,
+        calf_rel: np.ndarray,
+        calf_rel1s: np.ndarray,
+        motion1s_g: np.ndarray,
+        calf_bad: np.ndarray,
+    ) -> list[Span]:
+        """Feed frames; arrays are per frame (ratios to the calf resting level, g, bool)."""
+        p = self.p
+        rel = np.nan_to_num(np.asarray(calf_rel, float), nan=0.0)
+        rel1 = np.nan_to_num(np.asarray(calf_rel1s, float), nan=0.0)
+        prob = np.nan_to_num(np.asarray(p_cramp, float), nan=0.0)
+        mot = np.nan_to_num(np.asarray(motion1s_g, float), nan=np.inf)
+        bad = np.asarray(calf_bad, bool)
+        active = rel >= p.active_rel
+        # frames that could start or continue an alarm streak
+        cand = (prob >= p.p_on) & (rel1 >= p.min_rel1s) & (mot < p.max_motion_g) & ~bad
+        out: list[Span] = []
+        n = t_s.shape[0]
+        i = 0
+        while i < n:
+            if self._cramp_onset is None and self._streak == 0:
+                # fast path: nothing pending; jump to the next frame that matters
+                interesting = cand[i:] | bad[i:] | (active[i:] != (self._active_start is not None))
+                if self._since_bad < self._clean_needed:
+                    interesting = np.ones_like(interesting)
+                hits = np.flatnonzero(interesting)
+                if hits.size == 0:
+                    self._since_bad += n - i
+                    return out
+                self._since_bad += int(hits[0])
+                i += int(hits[0])
+            t = float(t_s[i])
+            self._since_bad = 0 if bad[i] else self._since_bad + 1
+            if active[i]:
+                if self._active_start is None:
+                    self._active_start = t - p.frame_s
+            else:
+                self._active_start = None
+            if self._cramp_onset is None:
+                ok = cand[i] and self._since_bad > self._clean_needed
+                ok = ok and t - self._last_end >= p.refractory_s
+                if ok:
+                    self._streak += 1
+                    self._streak_p.append(float(prob[i]))
+                    if self._streak >= p.k_frames:
+                        out.append(self._start(t))
+                else:
+                    self._streak = 0
+                    self._streak_p = []
+            else:
+                ending = rel1[i] < p.end_rel or prob[i] < p.p_off or bad[i]
+                if ending:
+                    if self._quiet == 0:
+                        self._quiet_start = t - p.frame_s
+                    self._quiet += 1
+                    if self._quiet >= self._end_needed or bad[i]:
+                        out.append(self._end(t, "signal" if bad[i] else "relaxed"))
+                else:
+                    self._quiet = 0
+            i += 1
+        return out
+
+    def _start(self, t: float) -> Span:
+        onset = self._active_start if self._active_start is not None else t - self.p.frame_s
+        # never place the onset before the streak could have started (k frames back) by
+        # more than the active run: that is the calf rise the alarm is about
+        self._cramp_onset = onset
+        conf = float(np.mean(self._streak_p)) if self._streak_p else self.p.p_on
+        self._streak = 0
+        self._streak_p = []
+        self._quiet = 0
+        return Span("cramp", onset, None, t, conf, {"rule": "p_cramp_sustained"})
+
+    def _end(self, t: float, reason: str) -> Span:
+        onset = self._cramp_onset
+        assert onset is not None
+        end = self._quiet_start if reason == "relaxed" else t - self.p.frame_s
+        end = max(end, onset)
+        self._cramp_onset = None
+        self._quiet = 0
+        self._last_end = t
+        return Span(
+            "cramp",
+            onset,
+            end,
+            t,
+            1.0,
+            {"end_reason": reason, "duration_s": round(end - onset, 3)},
+        )
+
+    def flush(self, end_s: float) -> list[Span]:
+        """Close an ongoing cramp at the end of the recording."""
+        if self._cramp_onset is None:
+            return []
+        onset = self._cramp_onset
+        self._cramp_onset = None
+        return [
+            Span(
+                "cramp",
+                onset,
+                max(end_s, onset),
+                end_s,
+                1.0,
+                {"end_reason": "end_of_recording", "duration_s": round(end_s - onset, 3)},
+            )
+        ]
+
+
+# ---------------------------------------------------------------------- position change
+
+
+@dataclass(frozen=True)
+class PositionParams:
+    """Position change: a bout of shin motion after which the gravity direction differs.
+
+    ``motion_g``: 1-s motion level (g) that starts a bout; the bout ends after
+    ``settle_s`` s below it; a change of the gravity vector by ≥ ``min_angle_deg``
+    between before and after the bout is a position change (turning over rotates the
+    shin by tens of degrees; a leg twitch does not).
+    """
+
+    motion_g: float = 0.03
+    settle_s: float = 1.0
+    min_angle_deg: float = 30.0
+    frame_s: float = 0.1
+
+
+def _angle_deg(a: np.ndarray, b: np.ndarray) -> float:
+    na, nb = np.linalg.norm(a), np.linalg.norm(b)
+    if not (na > 0 and nb > 0):
+        return 0.0
+    c = float(np.clip(np.dot(a, b) / (na * nb), -1.0, 1.0))
+    return float(np.degrees(np.arccos(c)))
+
+
+class PositionTracker:
+    """Streaming position-change detector on gravity (g) and motion (g) frames."""
+
+    def __init__(self, params: PositionParams | None = None) -> None:
+        self.p = params or PositionParams()
+        self._settle_needed = max(1, round(self.p.settle_s / self.p.frame_s))
+        self._ref: np.ndarray | None = None  # gravity direction before the bout
+        self._bout_start: float | None = None
+        self._still = 0
+        self._still_start = 0.0
+        self._peak = 0.0
+
+    def push(self, t_s: np.ndarray, grav_g: np.ndarray, motion1s_g: np.ndarray) -> list[Span]:
+        """``grav_g`` (n, 3): low-passed acceleration (g); ``motion1s_g`` (n,)."""
+        out: list[Span] = []
+        mot = np.nan_to_num(np.asarray(motion1s_g, float), nan=0.0)
+        grav = np.asarray(grav_g, float)
+        moving = mot >= self.p.motion_g
+        n = t_s.shape[0]
+        i = 0
+        while i < n:
+            if self._bout_start is None:
+                hits = np.flatnonzero(moving[i:])
+                stop = n if hits.size == 0 else i + int(hits[0])
+                # remember the last finite resting orientation before the bout
+                seg = grav[i:stop]
+                fin = np.flatnonzero(np.all(np.isfinite(seg), axis=1))
+                if fin.size:
+                    self._ref = seg[fin[-1]].copy()
+                if hits.size == 0:
+                    return out
+                i = stop
+                self._bout_start = float(t_s[i]) - self.p.frame_s
+                self._still = 0
+                self._peak = float(mot[i])
+                i += 1
+                continue
+            if moving[i]:
+                self._still = 0
+                self._peak = max(self._peak, float(mot[i]))
+            else:
+                if self._still == 0:
+                    self._still_start = float(t_s[i]) - self.p.frame_s
+                self._still += 1
+                if self._still >= self._settle_needed:
+                    span = self._finish(float(t_s[i]), grav[i])
+                    if span is not None:
+                        out.append(span)
+            i += 1
+        return out
+
+    def _finish(self, t: float, g_now: np.ndarray) -> Span | None:
+        start = self._bout_start
+        assert start is not None
+        self._bout_start = None
+        self._still = 0
+        if self._ref is None or not np.all(np.isfinite(g_now)):
+            self._ref = g_now.copy() if np.all(np.isfinite(g_now)) else self._ref
+            return None
+        angle = _angle_deg(self._ref, g_now)
+        self._ref = g_now.copy()
+        if angle < self.p.min_angle_deg:
+            return None
+        conf = float(min(1.0, angle / (2 * self.p.min_angle_deg)))
+        return Span(
+            "position_change",
+            start,
+            self._still_start,
+            t,
+            conf,
+            {"angle_deg": round(angle, 1), "peak_motion_g": round(self._peak, 3)},
+        )
+
+
+# ------------------------------------------------------------------------ signal issue
+
+
+class SignalIssueTracker:
+    """Streaming bad-signal spans for one channel (or for gaps).
+
+    A span opens after ``min_bad_s`` s of consecutive bad frames (onset = first bad frame)
+    and closes after ``min_good_s`` s of good frames (end = first good frame). The reason
+    reported is the most frequent one during the span.
+    """
+
+    def __init__(
+        self, channel: str, *, min_bad_s: float = 1.0, min_good_s: float = 2.0, frame_s=0.1
+    ) -> None:
+        self.channel = channel
+        self.frame_s = frame_s
+        self._bad_needed = max(1, round(min_bad_s / frame_s))
+        self._good_needed = max(1, round(min_good_s / frame_s))
+        self._open = False
+        self._run = 0
+        self._run_start = 0.0
+        self._onset = 0.0
+        self._reasons: dict[str, int] = {}
+        self.open_mask = np.zeros(0, bool)
+
+    @property
+    def is_open(self) -> bool:
+        return self._open
+
+    def push(self, t_s: np.ndarray, reason: np.ndarray) -> list[Span]:
+        """``reason``: per frame, '' when the signal is good, else a short reason code.
+
+        After the call, :attr:`open_mask` tells per frame whether a span was open."""
+        out: list[Span] = []
+        bad = reason != ""
+        n = t_s.shape[0]
+        self.open_mask = mask = np.zeros(n, bool)
+        i = 0
+        while i < n:
+            if not self._open and self._run == 0:
+                hits = np.flatnonzero(bad[i:])
+                if hits.size == 0:
+                    return out
+                i += int(hits[0])
+            t = float(t_s[i])
+            if not self._open:
+                if bad[i]:
+                    if self._run == 0:
+                        self._run_start = t - self.frame_s
+                        self._reasons = {}
+                    self._run += 1
+                    self._reasons[reason[i]] = self._reasons.get(reason[i], 0) + 1
+                    if self._run >= self._bad_needed:
+                        self._open = True
+                        self._onset = self._run_start
+                        self._run = 0
+                        out.append(self._span(None, t))
+                else:
+                    self._run = 0
+            else:
+                if bad[i]:
+                    self._run = 0
+                    self._reasons[reason[i]] = self._reasons.get(reason[i], 0) + 1
+                else:
+                    if self._run == 0:
+                        self._run_start = t - self.frame_s
+                    self._run += 1
+                    if self._run >= self._good_needed:
+                        self._open = False
+                        self._run = 0
+                        out.append(self._span(self._run_start, t))
+            mask[i] = self._open
+            i += 1
+        return out
+
+    def flush(self, end_s: float) -> list[Span]:
+        if not self._open:
+            return []
+        self._open = False
+        return [self._span(max(end_s, self._onset), end_s)]
+
+    def _span(self, end: float | None, t: float) -> Span:
+        reason = max(self._reasons, key=self._reasons.__getitem__) if self._reasons else "bad"
+        return Span(
+            "signal_issue", self._onset, end, t, 1.0, {"channel": self.channel, "reason": reason}
+        )

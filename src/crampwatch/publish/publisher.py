@@ -1,0 +1,280 @@
+"""``EventPublisher``: events to MQTT with QoS 1 through a durable outbox.
+
+Life of an event: :meth:`EventPublisher.publish` validates it against the event schema,
+commits it to the SQLite :class:`~crampwatch.publish.outbox.Outbox`, then hands it to
+paho-mqtt (which sends it now or after the next reconnect). The broker's PUBACK removes
+it from the outbox. A killed process therefore loses nothing: :meth:`start` sends what
+the outbox still holds before anything new. A resend carries the same event ``id``, so
+consumers store it once and the alarm rings once.
+
+Threads: paho's network thread (``loop_start``) connects, reconnects with exponential
+backoff (``reconnect_min_s`` … ``reconnect_max_s``) and runs the callbacks; ``publish``
+may be called from any thread and never blocks on the network.
+
+Status: ``crampwatch/<device_id>/status`` is ``online`` (retained) after each connect;
+the last will publishes ``offline`` (retained) if the process dies or the link drops;
+:meth:`stop` publishes ``offline`` itself before a clean disconnect.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import MQTTErrorCode
+
+from crampwatch.errors import CrampwatchError
+from crampwatch.events import Event, validate_event
+from crampwatch.publish import homeassistant, topics
+from crampwatch.publish.config import (
+    MQTT_V311,
+    BrokerConfig,
+    connect_client,
+    make_client,
+    probe_protocol,
+)
+from crampwatch.publish.outbox import Outbox
+
+__all__ = ["EventPublisher", "PublisherCounters"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PublisherCounters:
+    """Snapshot of a publisher's counters since :meth:`EventPublisher.start`."""
+
+    published: int  # events handed to paho (first sends and outbox drains)
+    acked: int  # PUBACKs that removed an outbox entry
+    invalid: int  # events refused by the schema (never queued)
+    rejected: int  # PUBACKs with an MQTT 5 failure reason (entry kept for the next run)
+    reconnects: int  # connections after the first one
+    pending: int  # outbox entries still waiting
+
+
+class EventPublisher:
+    """Publishes events of one device (QoS 1) and its ``online``/``offline`` status.
+
+    Parameters
+    ----------
+    config : broker settings (``parse_broker_url`` or ``EmbeddedBroker.config``).
+    device_id : the ``<device_id>`` of the topics.
+    outbox_path : SQLite file of the durable outbox (created if missing).
+    home_assistant : publish Home Assistant discovery on connect and whenever Home
+        Assistant announces ``online`` on ``homeassistant/status``.
+    reconnect_min_s, reconnect_max_s : reconnect backoff bounds, seconds.
+    probe_timeout_s : how long to wait for the broker's answer to an MQTT 5 CONNECT
+        before falling back to 3.1.1 (only when ``config.protocol`` is None).
+    outbox_fsync : sync each outbox write to disk (see :class:`Outbox`); False trades
+        power-cut safety for speed (fast replays), never process-kill safety.
+    """
+
+    def __init__(
+        self,
+        config: BrokerConfig,
+        device_id: str,
+        outbox_path: str | Path,
+        *,
+        home_assistant: bool = False,
+        reconnect_min_s: float = 1.0,
+        reconnect_max_s: float = 30.0,
+        probe_timeout_s: float = 2.0,
+        client_id: str | None = None,
+        outbox_fsync: bool = True,
+    ) -> None:
+        if not device_id or "/" in device_id or "+" in device_id or "#" in device_id:
+            raise CrampwatchError(f"device id must be a non-empty topic level, got {device_id!r}")
+        self.config = config
+        self.device_id = device_id
+        self.outbox = Outbox(outbox_path, fsync=outbox_fsync)
+        self.home_assistant = home_assistant
+        self.client_id = client_id or f"{config.client_id_prefix}-pub-{device_id}"
+        self._backoff = (reconnect_min_s, reconnect_max_s)
+        self._probe_timeout_s = probe_timeout_s
+        self._client: mqtt.Client | None = None
+        self._lock = threading.Lock()
+        self._inflight: dict[int, int | None] = {}  # paho mid -> outbox seq (None: not an event)
+        self._early: set[int] = set()  # PUBACKs that beat the bookkeeping of their publish()
+        self._connected = threading.Event()
+        self._connects = 0
+        self._n = dict.fromkeys(("published", "acked", "invalid", "rejected"), 0)
+
+    # -- life cycle --------------------------------------------------------------------
+    def start(self) -> None:
+        """Connect in the background and send what the outbox still holds.
+
+        Never fails on a dead broker (the outbox fills, paho retries); refused
+        credentials raise :class:`CrampwatchError`.
+        """
+        protocol = self.config.protocol
+        if protocol is None:
+            try:
+                protocol = probe_protocol(self.config, self._probe_timeout_s)
+            except CrampwatchError as exc:
+                if "refused the credentials" in str(exc):
+                    raise
+                log.warning("%s; queueing events until it is back (MQTT 3.1.1)", exc)
+                protocol = MQTT_V311
+        client = make_client(self.config, self.client_id, protocol=protocol)
+        client.will_set(topics.status_topic(self.device_id), topics.OFFLINE, qos=1, retain=True)
+        client.reconnect_delay_set(*self._backoff)  # type: ignore[arg-type]
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_publish = self._on_publish
+        client.on_message = self._on_message
+        self._client = client
+        connect_client(client, self.config)
+        client.loop_start()
+        backlog = self.outbox.entries()
+        if backlog:
+            log.info("outbox %s: resending %d events", self.outbox.path, len(backlog))
+        for entry in backlog:
+            self._send(topics.event_topic(entry.event.device_id), entry.event.to_json(), entry.seq)
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        """Publish ``offline``, wait (≤ ``timeout_s`` s) for outstanding acks, disconnect.
+
+        Events still unacknowledged stay in the outbox for the next start.
+        """
+        client = self._client
+        if client is None:
+            return
+        if self._connected.is_set():
+            info = client.publish(
+                topics.status_topic(self.device_id), topics.OFFLINE, qos=1, retain=True
+            )
+            self.wait_drained(timeout_s)
+            deadline = time.monotonic() + timeout_s
+            while not info.is_published() and time.monotonic() < deadline:
+                time.sleep(0.01)
+        self._client = None  # from here on a disconnect is expected
+        client.disconnect()
+        client.loop_stop()
+        self.outbox.close()
+
+    def __enter__(self) -> EventPublisher:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- publishing --------------------------------------------------------------------
+    def publish(self, event: Event) -> int | None:
+        """Queue ``event`` durably and send it; returns its outbox ``seq``.
+
+        An event the schema refuses is logged and counted (``invalid``), and None is
+        returned: it is a bug upstream, not a reason to stop the night.
+        """
+        try:
+            validate_event(event.to_dict())
+        except jsonschema.ValidationError as exc:
+            self._n["invalid"] += 1
+            log.error("not publishing invalid event %s: %s", event.id, exc.message)
+            return None
+        seq = self.outbox.put(event)
+        self._send(topics.event_topic(event.device_id), event.to_json(), seq)
+        return seq
+
+    def _send(self, topic: str, payload: str, seq: int | None, *, retain: bool = False) -> None:
+        client = self._client
+        if client is None:
+            return  # not started: the outbox keeps it for start()
+        info = client.publish(topic, payload, qos=1, retain=retain)
+        # MQTT_ERR_NO_CONN means "queued until connected" for QoS 1: paho resends it
+        # after the reconnect, so it is not an error and must not be queued again.
+        if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
+            log.error("paho refused %s (%s); it stays in the outbox", topic, info.rc)
+            return
+        if seq is not None:
+            self._n["published"] += 1
+        with self._lock:
+            if info.mid in self._early:
+                self._early.discard(info.mid)
+                self._acked(info.mid, seq)
+            else:
+                self._inflight[info.mid] = seq
+
+    def _acked(self, mid: int, seq: int | None) -> None:
+        if seq is not None and self.outbox.ack(seq):
+            self._n["acked"] += 1
+
+    def wait_connected(self, timeout_s: float) -> bool:
+        """True once connected to the broker (within ``timeout_s`` seconds)."""
+        return self._connected.wait(timeout_s)
+
+    def wait_drained(self, timeout_s: float) -> bool:
+        """True once every outbox entry has been acknowledged (within ``timeout_s`` s)."""
+        deadline = time.monotonic() + timeout_s
+        while len(self.outbox) > 0:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.01)
+        return True
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    @property
+    def counters(self) -> PublisherCounters:
+        return PublisherCounters(
+            published=self._n["published"],
+            acked=self._n["acked"],
+            invalid=self._n["invalid"],
+            rejected=self._n["rejected"],
+            reconnects=max(0, self._connects - 1),
+            pending=len(self.outbox),
+        )
+
+    # -- paho callbacks (network thread) -------------------------------------------------
+    def _on_connect(self, client: mqtt.Client, _u: Any, _f: Any, reason_code: Any, _p: Any) -> None:
+        if reason_code.is_failure:
+            log.error("broker %s refused the connection: %s", self.config.address, reason_code)
+            return
+        self._connects += 1
+        self._connected.set()
+        log.info("connected to %s (connection %d)", self.config.address, self._connects)
+        self._send(topics.status_topic(self.device_id), topics.ONLINE, None, retain=True)
+        if self.home_assistant:
+            client.subscribe(homeassistant.HA_STATUS_TOPIC, qos=1)
+            self._publish_discovery()
+
+    def _on_disconnect(self, _c: Any, _u: Any, _f: Any, reason_code: Any, _p: Any) -> None:
+        self._connected.clear()
+        if self._client is not None:
+            log.warning("disconnected from %s (%s); retrying", self.config.address, reason_code)
+
+    def _on_publish(self, _c: Any, _u: Any, mid: int, reason_code: Any, _p: Any) -> None:
+        if reason_code.is_failure:
+            # The broker refused it (MQTT 5, e.g. not authorised): keep it in the outbox.
+            self._n["rejected"] += 1
+            log.error("broker refused message %d: %s", mid, reason_code)
+            with self._lock:
+                self._inflight.pop(mid, None)
+            return
+        with self._lock:
+            if mid not in self._inflight:
+                self._early.add(mid)
+                return
+            seq = self._inflight.pop(mid)
+            self._acked(mid, seq)
+
+    def _on_message(self, _c: Any, _u: Any, msg: mqtt.MQTTMessage) -> None:
+        if msg.topic == homeassistant.HA_STATUS_TOPIC and msg.payload == b"online":
+            log.info("Home Assistant is online: republishing discovery")
+            self._publish_discovery()
+
+    def _publish_discovery(self) -> None:
+        for topic, payload in homeassistant.discovery_messages(self.device_id):
+            self._send(topic, json.dumps(payload, separators=(",", ":")), None, retain=True)
+
+    def __repr__(self) -> str:
+        return f"EventPublisher({self.device_id!r}, {self.config.address})"

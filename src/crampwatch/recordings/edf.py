@@ -1,0 +1,187 @@
+"""Read EDF, EDF+ and BDF into a :class:`Recording`; write EDF+ (edfio does the format).
+
+The writer's choices (``write_edf``):
+
+- labels from :data:`crampwatch.roles.DEFAULT_LABELS` (or ``recording.labels``),
+  physical dimension ``uV`` / ``g``;
+- 16-bit EDF, physical range ±5000 µV for EMG (one digital step ≈ 0.15 µV, far below
+  the few-µV resting EMG) and ±8 g for acceleration (step ≈ 0.24 mg, below the ~5 mg
+  sensor noise); values outside are clipped, as a saturated amplifier would;
+- a data-record duration that makes every rate an integer number of samples per
+  record (1 s for integer rates); channels are padded with their last value to a whole
+  number of records, so a written file can be a fraction of a record longer;
+- annotations as EDF+ TALs (an EDF+C file).
+
+Times: EDF stores a local wall-clock start without zone; crampwatch writes UTC and reads
+it back as UTC.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from fractions import Fraction
+from pathlib import Path
+
+import edfio
+import numpy as np
+
+from crampwatch.errors import CrampwatchError
+from crampwatch.recordings.channels import match_roles, unit_scale
+from crampwatch.recordings.model import Annotation, Recording
+from crampwatch.roles import DEFAULT_LABELS, EMG_ROLES, ROLES, UNITS
+
+__all__ = ["ACC_RANGE_G", "EMG_RANGE_UV", "read_recording", "write_edf"]
+
+EMG_RANGE_UV = 5000.0
+ACC_RANGE_G = 8.0
+
+_BDF_MAGIC = b"\xffBIOSEMI"
+
+
+def _open(path: Path) -> edfio.Edf | edfio.Bdf:
+    try:
+        with path.open("rb") as f:
+            head = f.read(256)
+    except FileNotFoundError:
+        raise CrampwatchError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise CrampwatchError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    is_bdf = head[:8] == _BDF_MAGIC
+    if len(head) < 256 or not (is_bdf or head[:8] == b"0       "):
+        raise CrampwatchError(f"{path}: not an EDF or BDF file")
+    with warnings.catch_warnings():
+        # edfio only warns about a truncated file or a wrong record count: both mean
+        # the file is damaged, and a night with a silent hole is worse than an error.
+        warnings.simplefilter("error")
+        try:
+            if is_bdf:
+                return edfio.read_bdf(path, header_encoding="latin-1")
+            return edfio.read_edf(path, lazy_load_data=False, header_encoding="latin-1")
+        except Warning as w:
+            raise CrampwatchError(f"{path}: damaged or truncated file ({w})") from None
+        except Exception as exc:  # edfio raises plain ValueError/IndexError on bad headers
+            raise CrampwatchError(f"{path}: unreadable EDF/BDF header or data ({exc})") from None
+
+
+def _start_time(edf: edfio.Edf | edfio.Bdf) -> datetime | None:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            start = edf.startdatetime
+    except Exception:  # anonymised ("Startdate X") or malformed date
+        return None
+    return start.replace(tzinfo=UTC)
+
+
+def read_recording(path: str | Path, channel_map: Mapping[str, str] | None = None) -> Recording:
+    """Read an EDF, EDF+ or BDF file; channels are matched to roles by label.
+
+    ``channel_map`` (role -> label, case-insensitive) wins over the default patterns
+    (see :mod:`crampwatch.recordings.channels`). Signals come back as float64 in µV
+    (EMG) and g (acceleration), whatever the file's units. Any problem is a
+    :class:`CrampwatchError` with a one-line message naming the file.
+    """
+    path = Path(path)
+    edf = _open(path)
+    signals = edf.signals
+    labels = [s.label for s in signals]
+    roles = match_roles(labels, channel_map, source=str(path))
+    out: dict[str, np.ndarray] = {}
+    fs: dict[str, float] = {}
+    names: dict[str, str] = {}
+    for role in ROLES:
+        if role not in roles:
+            continue
+        sig = signals[roles[role]]
+        scale = unit_scale(role, sig.physical_dimension, source=str(path))
+        try:
+            data = np.asarray(sig.data, dtype=np.float64)
+        except Exception as exc:
+            raise CrampwatchError(f"{path}: cannot read channel {sig.label!r} ({exc})") from None
+        if scale != 1.0:
+            data = data * scale
+        if not sig.sampling_frequency > 0:
+            raise CrampwatchError(f"{path}: channel {sig.label!r} has no sampling rate")
+        out[role] = data
+        fs[role] = float(sig.sampling_frequency)
+        names[role] = sig.label.strip()
+    try:
+        annotations = tuple(
+            Annotation(float(a.onset), None if a.duration is None else float(a.duration), a.text)
+            for a in edf.annotations
+        )
+    except Exception as exc:
+        raise CrampwatchError(f"{path}: unreadable EDF+ annotations ({exc})") from None
+    return Recording(
+        signals=out,
+        fs_hz=fs,
+        start_time=_start_time(edf),
+        annotations=annotations,
+        labels=names,
+        path=path,
+    )
+
+
+def _record_duration_s(rates: Iterable[float]) -> float:
+    """Shortest data-record duration (whole seconds, or 1 s) holding whole samples."""
+    dens = [Fraction(r).limit_denominator(1000).denominator for r in rates]
+    return float(math.lcm(*dens)) if dens else 1.0
+
+
+def write_edf(
+    path: str | Path, recording: Recording, annotations: Iterable[Annotation] = ()
+) -> Path:
+    """Write ``recording`` as EDF+ (with its annotations plus ``annotations``); return path."""
+    path = Path(path)
+    roles = [r for r in ROLES if r in recording.signals]
+    if not roles:
+        raise CrampwatchError(f"{path}: nothing to write (no channel with a known role)")
+    record_s = _record_duration_s(recording.fs_hz[r] for r in roles)
+    n_records = max(1, math.ceil(recording.duration_s / record_s - 1e-9))
+    edf_signals = []
+    for role in roles:
+        fs = recording.fs_hz[role]
+        n = round(n_records * record_s * fs)
+        x = np.asarray(recording.signals[role], dtype=np.float64)
+        if len(x) < n:
+            fill = x[-1] if len(x) else 0.0
+            x = np.concatenate([x, np.full(n - len(x), fill)])
+        lim = EMG_RANGE_UV if role in EMG_ROLES else ACC_RANGE_G
+        x = np.clip(x[:n], -lim, lim)
+        edf_signals.append(
+            edfio.EdfSignal(
+                x,
+                sampling_frequency=fs,
+                label=recording.labels.get(role, DEFAULT_LABELS[role]),
+                transducer_type="surface EMG electrodes" if role in EMG_ROLES
+                else "3-axis accelerometer",
+                physical_dimension=UNITS[role],
+                physical_range=(-lim, lim),
+            )
+        )
+    all_ann = sorted(
+        (*recording.annotations, *annotations), key=lambda a: (a.onset_s, a.text)
+    )
+    start = recording.start_time
+    if start is not None and start.tzinfo is not None:
+        start = start.astimezone(UTC).replace(tzinfo=None)
+    edf = edfio.Edf(
+        edf_signals,
+        recording=edfio.Recording(
+            startdate=None if start is None else start.date(), equipment_code="crampwatch"
+        ),
+        starttime=None if start is None else start.time().replace(microsecond=0),
+        data_record_duration=record_s,
+        annotations=[
+            edfio.EdfAnnotation(float(a.onset_s), a.duration_s, a.text) for a in all_ann
+        ],
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        edf.write(path)
+    except OSError as exc:
+        raise CrampwatchError(f"{path}: cannot write ({exc.strerror or exc})") from None
+    return path

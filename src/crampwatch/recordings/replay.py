@@ -1,0 +1,44 @@
+"""Replay a :class:`Recording` as :class:`SampleBlock` s, as a sensor would send them."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+from crampwatch.blocks import SampleBlock
+from crampwatch.recordings.model import Recording
+from crampwatch.roles import ROLES
+
+__all__ = ["iter_blocks"]
+
+
+def iter_blocks(
+    recording: Recording, block_s: float, *, leg: str | None = None
+) -> Iterator[SampleBlock]:
+    """Yield ``block_s``-long blocks, every role's block k before any role's block k+1.
+
+    Roles come in :data:`crampwatch.roles.ROLES` order. Block k of a role holds samples
+    ``round(k·block_s·fs)`` up to ``round((k+1)·block_s·fs)``, so blocks tile the
+    channel exactly even when ``block_s·fs`` is not an integer; the last, partial block
+    is included. ``seq`` counts blocks per role from 0. Samples are views of float64
+    signals (float32 signals are converted block by block).
+    """
+    if not block_s > 0:
+        raise ValueError(f"block_s must be positive, got {block_s}")
+    roles = [r for r in ROLES if r in recording.signals]
+    counts = {
+        r: math.ceil(len(recording.signals[r]) / (block_s * recording.fs_hz[r]) - 1e-9)
+        for r in roles
+    }
+    n_blocks = max(counts.values(), default=0)
+    for k in range(n_blocks):
+        for role in roles:
+            if k >= counts[role]:
+                continue
+            fs = recording.fs_hz[role]
+            x = recording.signals[role]
+            i0 = round(k * block_s * fs)
+            i1 = min(len(x), round((k + 1) * block_s * fs))
+            if i1 <= i0:
+                continue
+            yield SampleBlock(role=role, t0_s=i0 / fs, fs_hz=fs, samples=x[i0:i1], seq=k, leg=leg)

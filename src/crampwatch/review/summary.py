@@ -1,0 +1,429 @@
+"""One night, summarised: stored events and monitoring status in, a ``NightSummary`` out.
+
+Pure functions, no I/O. All times are recording seconds (the sample clock, s from the
+start of the recording or monitoring run); ``NightSummary.origin`` is the wall-clock
+time of second 0 when it is known, so the renderers can print clock times.
+
+Where the numbers come from:
+
+- **monitoring window**: the sensor's ``online``/``offline`` status messages when they
+  agree with the events (an accelerated replay does not: its status times are real
+  time, its events recording time), else the night's recording, else the span of the
+  events from second 0;
+- **good signal**: the window minus the union of ``signal_issue`` spans and of the
+  stretches the sensor was offline;
+- **PLM index**: periodic leg movements per hour of monitoring time (time online), with
+  the usual clinical bands (< 15, 15-29.9, 30-49.9, >= 50 /h). It is information for a
+  conversation with a doctor, not a diagnosis: a sleep lab scores it per hour of sleep
+  on a polysomnogram.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, tzinfo
+from itertools import pairwise
+from statistics import median
+from typing import Any
+
+from crampwatch.consumers.store import StoredEvent, night_of
+from crampwatch.detect.wasm import plm_index
+
+__all__ = [
+    "PLM_BANDS",
+    "CrampSummary",
+    "Dropout",
+    "NightSummary",
+    "alert_latency_s",
+    "clock_time",
+    "format_duration",
+    "issue_label",
+    "merge_spans",
+    "parse_iso",
+    "plm_band",
+    "summarize_night",
+]
+
+# Upper bound (exclusive, per hour) and wording of each PLM-index band. Worded as
+# information about a number, never as a finding about the person.
+PLM_BANDS: tuple[tuple[float, str, str], ...] = (
+    (15.0, "normal", "below 15 /h (within the usual range)"),
+    (30.0, "mild", "15–29.9 /h (mild range)"),
+    (50.0, "moderate", "30–49.9 /h (moderate range)"),
+    (math.inf, "severe", "≥ 50 /h (severe range)"),
+)
+
+# A night shorter than this makes per-hour figures shaky; the report says so.
+SHORT_NIGHT_S = 4 * 3600.0
+# Status times converted to recording time must agree with the events this closely,
+# otherwise they belong to an accelerated replay and are not used for the window.
+_STATUS_TOLERANCE_S = 120.0
+
+_ISSUE_LABELS = {
+    "electrode_off": "electrode off or loose",
+    "mains": "mains interference",
+    "saturation": "signal saturated",
+    "gap": "data gap",
+    "dropout": "data gap",
+    "no_data": "no data",
+    "offline": "sensor offline",
+}
+
+Span = tuple[float, float]
+
+
+@dataclass(frozen=True)
+class CrampSummary:
+    """One cramp of the night. Times in recording seconds, intensity in µV."""
+
+    event_id: str
+    device_id: str
+    leg: str | None
+    onset_s: float
+    end_s: float | None
+    duration_s: float | None
+    peak_uv: float | None
+    median_uv: float | None
+    alert_latency_s: float | None
+    confidence: float
+    acknowledged: bool
+    not_a_cramp: bool
+
+    @property
+    def ongoing(self) -> bool:
+        """True when no end was ever received (monitoring stopped during the cramp)."""
+        return self.end_s is None
+
+    @property
+    def response(self) -> str:
+        """What the sleeper did with the alert, in words."""
+        if self.not_a_cramp:
+            return "marked “not a cramp”"
+        if self.acknowledged:
+            return "acknowledged"
+        return "no response"
+
+
+@dataclass(frozen=True)
+class Dropout:
+    """A stretch without usable signal (recording seconds)."""
+
+    kind: str
+    device_id: str
+    leg: str | None
+    start_s: float
+    end_s: float
+
+    @property
+    def duration_s(self) -> float:
+        return self.end_s - self.start_s
+
+    @property
+    def label(self) -> str:
+        return issue_label(self.kind)
+
+
+@dataclass(frozen=True)
+class NightSummary:
+    """Everything the review shows about one night (recording seconds, counts, µV)."""
+
+    night: str
+    origin: datetime | None
+    window_start_s: float
+    window_end_s: float
+    window_source: str  # "status", "recording", "events" or "none"
+    online_s: float
+    good_signal_s: float
+    cramps: tuple[CrampSummary, ...]
+    lm_onsets_s: tuple[float, ...]
+    lm_periodic: tuple[bool, ...]
+    position_changes_s: tuple[float, ...]
+    dropouts: tuple[Dropout, ...]
+    bad_spans: tuple[Span, ...]
+    devices: tuple[str, ...]
+
+    @property
+    def window_s(self) -> float:
+        return max(0.0, self.window_end_s - self.window_start_s)
+
+    @property
+    def good_fraction(self) -> float:
+        """Share of the monitoring window with good signal, 0..1 (0 for an empty window)."""
+        return self.good_signal_s / self.window_s if self.window_s > 0 else 0.0
+
+    @property
+    def real_cramps(self) -> tuple[CrampSummary, ...]:
+        """Cramps the sleeper did not mark as "not a cramp"."""
+        return tuple(c for c in self.cramps if not c.not_a_cramp)
+
+    @property
+    def n_leg_movements(self) -> int:
+        return len(self.lm_onsets_s)
+
+    @property
+    def n_periodic(self) -> int:
+        return sum(self.lm_periodic)
+
+    @property
+    def plm_index(self) -> float:
+        """Periodic leg movements per hour of monitoring (online) time."""
+        return plm_index(self.n_periodic, self.online_s / 3600.0)
+
+    @property
+    def plm_band(self) -> tuple[str, str]:
+        return plm_band(self.plm_index)
+
+    @property
+    def lm_intervals_s(self) -> tuple[float, ...]:
+        """Onset-to-onset intervals between consecutive leg movements, s."""
+        t = self.lm_onsets_s
+        return tuple(b - a for a, b in pairwise(t))
+
+    @property
+    def short(self) -> bool:
+        """True when monitoring covered less than 4 hours."""
+        return self.window_s < SHORT_NIGHT_S
+
+    @property
+    def empty(self) -> bool:
+        return not (self.cramps or self.lm_onsets_s or self.position_changes_s or self.dropouts)
+
+
+def plm_band(index_per_h: float) -> tuple[str, str]:
+    """(key, wording) of the clinical band of a PLM index in movements per hour."""
+    for upper, key, text in PLM_BANDS:
+        if index_per_h < upper:
+            return key, text
+    return PLM_BANDS[-1][1], PLM_BANDS[-1][2]  # NaN lands here; never expected
+
+
+def issue_label(kind: str) -> str:
+    """Plain words for a ``signal_issue`` kind (unknown kinds are shown as they are)."""
+    return _ISSUE_LABELS.get(kind, kind.replace("_", " "))
+
+
+def alert_latency_s(
+    details: dict[str, Any], onset_s: float, detected_at_s: float, ended: bool
+) -> float | None:
+    """Seconds from cramp onset to the wake alert, or None when it cannot be known.
+
+    The store keeps a cramp's end update, whose ``detected_at_s`` is when the *end* was
+    seen, so the onset's detection time survives only in ``details``
+    (``alert_latency_s`` or ``onset_detected_at_s``); an onset record without its end
+    update still carries it in ``detected_at_s``.
+    """
+    for key in ("alert_latency_s", "latency_s"):
+        if isinstance(details.get(key), int | float):
+            return max(0.0, float(details[key]))
+    if isinstance(details.get("onset_detected_at_s"), int | float):
+        return max(0.0, float(details["onset_detected_at_s"]) - onset_s)
+    if not ended:
+        return max(0.0, detected_at_s - onset_s)
+    return None
+
+
+def merge_spans(spans: Iterable[Span]) -> list[Span]:
+    """Union of (start, end) intervals, sorted, overlapping ones merged; empty ones dropped."""
+    out: list[list[float]] = []
+    for a, b in sorted(s for s in spans if s[1] > s[0]):
+        if out and a <= out[-1][1]:
+            out[-1][1] = max(out[-1][1], b)
+        else:
+            out.append([a, b])
+    return [(a, b) for a, b in out]
+
+
+def _clip(spans: Iterable[Span], lo: float, hi: float) -> list[Span]:
+    return merge_spans((max(a, lo), min(b, hi)) for a, b in spans)
+
+
+def parse_iso(text: str | None) -> datetime | None:
+    """An ISO 8601 time (``Z`` accepted) as an aware datetime (UTC if no zone); None if bad."""
+    if not text:
+        return None
+    try:
+        t = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return t if t.tzinfo else t.replace(tzinfo=UTC)
+
+
+def _origin_from_events(events: Sequence[StoredEvent]) -> datetime | None:
+    """Wall-clock time of recording second 0, from the events' ``onset_time``."""
+    offsets = []
+    for se in events:
+        t = parse_iso(se.event.onset_time)
+        if t is not None:
+            offsets.append((t - timedelta(seconds=se.event.onset_s)).timestamp())
+    if not offsets:
+        return None
+    return datetime.fromtimestamp(median(offsets), UTC)
+
+
+def _first_online(status: Sequence[tuple[str, str, str]], night: str) -> datetime | None:
+    times = [
+        t
+        for _, st, at in status
+        if st == "online" and (t := parse_iso(at)) is not None and night_of(t) == night
+    ]
+    return min(times, default=None)
+
+
+def _status_intervals(
+    status: Sequence[tuple[str, str, str]], night: str, origin: datetime
+) -> list[Span]:
+    """Online intervals of the night in recording seconds (an open one ends at +inf)."""
+    rows = sorted(
+        (t, st) for _, st, at in status if (t := parse_iso(at)) is not None and night_of(t) == night
+    )
+    spans: list[Span] = []
+    since: float | None = None
+    for t, st in rows:
+        s = (t - origin).total_seconds()
+        if st == "online" and since is None:
+            since = s
+        elif st == "offline" and since is not None:
+            spans.append((since, s))
+            since = None
+    if since is not None:
+        spans.append((since, math.inf))
+    return merge_spans(spans)
+
+
+def _event_span(se: StoredEvent) -> Span:
+    e = se.event
+    return e.onset_s, max(e.onset_s, e.end_s if e.end_s is not None else e.detected_at_s)
+
+
+def _inside(spans: Sequence[Span], t: float) -> bool:
+    return any(a - _STATUS_TOLERANCE_S <= t <= b + _STATUS_TOLERANCE_S for a, b in spans)
+
+
+def _window(
+    events: Sequence[StoredEvent],
+    status: Sequence[tuple[str, str, str]],
+    night: str,
+    origin: datetime | None,
+    recording: tuple[datetime | None, float] | None,
+) -> tuple[float, float, str, list[Span]]:
+    """(start_s, end_s, source, online spans) of the monitoring window."""
+    spans = [_event_span(se) for se in events]
+    last_s = max((b for _, b in spans), default=0.0)
+    online = _status_intervals(status, night, origin) if origin is not None else []
+    if online and all(_inside(online, a) and _inside(online, b) for a, b in spans):
+        hi = max(last_s, online[-1][0])
+        online = [(a, min(b, hi)) if math.isinf(b) else (a, b) for a, b in online]
+        return online[0][0], online[-1][1], "status", online
+    if recording is not None and recording[1] > 0:
+        end = max(recording[1], last_s)
+        return 0.0, end, "recording", [(0.0, end)]
+    if spans:
+        return 0.0, last_s, "events", [(0.0, last_s)]
+    return 0.0, 0.0, "none", []
+
+
+def _cramp(se: StoredEvent) -> CrampSummary:
+    e, d = se.event, se.event.details
+    duration = e.end_s - e.onset_s if e.end_s is not None else None
+    if duration is None and isinstance(d.get("duration_s"), int | float) and e.end_s is not None:
+        duration = float(d["duration_s"])
+
+    def num(key: str) -> float | None:
+        v = d.get(key)
+        return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
+
+    return CrampSummary(
+        event_id=e.id,
+        device_id=e.device_id,
+        leg=e.leg,
+        onset_s=e.onset_s,
+        end_s=e.end_s,
+        duration_s=duration,
+        peak_uv=num("peak_uv"),
+        median_uv=num("median_uv"),
+        alert_latency_s=alert_latency_s(d, e.onset_s, e.detected_at_s, e.end_s is not None),
+        confidence=e.confidence,
+        acknowledged="acknowledged" in se.labels,
+        not_a_cramp="not_a_cramp" in se.labels,
+    )
+
+
+def summarize_night(
+    night: str,
+    events: Sequence[StoredEvent],
+    status: Sequence[tuple[str, str, str]] = (),
+    recording: tuple[datetime | None, float] | None = None,
+) -> NightSummary:
+    """Summarise one night.
+
+    Parameters
+    ----------
+    night:
+        The night's ISO date (its evening), as the store groups it.
+    events:
+        The night's stored events (any order; times in recording seconds).
+    status:
+        ``(device_id, "online"|"offline", ISO time)`` rows; rows of other nights are
+        ignored.
+    recording:
+        ``(wall-clock start or None, duration in s)`` of the night's recording, if any.
+    """
+    events = sorted(events, key=lambda se: se.event.onset_s)
+    origin = recording[0] if recording and recording[0] else _origin_from_events(events)
+    if origin is None:  # a quiet night: second 0 is when the sensor came online
+        origin = _first_online(status, night)
+    start_s, end_s, source, online = _window(events, status, night, origin, recording)
+    offline_gaps = [(a[1], b[0]) for a, b in pairwise(online)]
+
+    dropouts = [Dropout("offline", "", None, a, b) for a, b in offline_gaps if b > a]
+    for se in events:
+        e = se.event
+        if e.type == "signal_issue":
+            stop = e.end_s if e.end_s is not None else end_s  # still bad when monitoring ended
+            kind = str(e.details.get("kind") or "signal_issue")
+            dropouts.append(Dropout(kind, e.device_id, e.leg, e.onset_s, max(e.onset_s, stop)))
+    dropouts.sort(key=lambda d: d.start_s)
+    bad = _clip(((d.start_s, d.end_s) for d in dropouts), start_s, end_s)
+    window_s = max(0.0, end_s - start_s)
+    lms = [se.event for se in events if se.event.type == "leg_movement"]
+    return NightSummary(
+        night=night,
+        origin=origin,
+        window_start_s=start_s,
+        window_end_s=end_s,
+        window_source=source,
+        online_s=sum(b - a for a, b in online),
+        good_signal_s=max(0.0, window_s - sum(b - a for a, b in bad)),
+        cramps=tuple(_cramp(se) for se in events if se.event.type == "cramp"),
+        lm_onsets_s=tuple(e.onset_s for e in lms),
+        lm_periodic=tuple(bool(e.periodic) for e in lms),
+        position_changes_s=tuple(
+            se.event.onset_s for se in events if se.event.type == "position_change"
+        ),
+        dropouts=tuple(dropouts),
+        bad_spans=tuple(bad),
+        devices=tuple(sorted({se.event.device_id for se in events})),
+    )
+
+
+def clock_time(summary: NightSummary, t_s: float, tz: tzinfo | None = None) -> str:
+    """``t_s`` (recording s) as a wall-clock ``HH:MM`` in ``tz`` (default: local zone),
+    or as elapsed time ``+H:MM`` when the night's wall-clock start is unknown."""
+    if summary.origin is None:
+        total = round(t_s / 60)
+        return f"+{total // 60}:{total % 60:02d}"
+    return (summary.origin + timedelta(seconds=t_s)).astimezone(tz).strftime("%H:%M")
+
+
+def format_duration(seconds: float | None) -> str:
+    """Human duration: ``42 s``, ``3 min 05 s``, ``7 h 32 min``; ``—`` for None."""
+    if seconds is None or math.isnan(seconds):
+        return "—"
+    s = round(seconds)
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60:02d} s"
+    return f"{s // 3600} h {(s % 3600) // 60:02d} min"

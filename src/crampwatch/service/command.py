@@ -1,0 +1,155 @@
+"""``crampwatch run`` (the overnight service) and ``crampwatch demo``."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from pathlib import Path
+
+import click
+
+from crampwatch.errors import CrampwatchError
+from crampwatch.service.config import ReplaySettings, ServiceConfig, load_config
+
+__all__ = ["demo", "run"]
+
+log = logging.getLogger(__name__)
+
+
+def apply_overrides(
+    cfg: ServiceConfig,
+    *,
+    broker: str | None = None,
+    device_id: str | None = None,
+    replay: Path | None = None,
+    speed: float | None = None,
+    channels: tuple[str, ...] = (),
+    record: bool | None = None,
+) -> ServiceConfig:
+    """The ✦ command-line overrides on top of the config file."""
+    from crampwatch.recordings import parse_channel_options
+
+    if broker is not None:
+        cfg = dataclasses.replace(cfg, broker=dataclasses.replace(cfg.broker, url=broker))
+    if device_id is not None:
+        cfg = dataclasses.replace(cfg, device_id=device_id)
+    if replay is not None:
+        cfg = dataclasses.replace(
+            cfg, replay=ReplaySettings(path=str(replay)), sensors=(), simulator=None
+        )
+    if (speed is not None or channels) and cfg.replay is None:
+        raise CrampwatchError("--speed and --channel apply to a replay: add --replay REC")
+    if speed is not None:
+        if speed < 0:
+            raise CrampwatchError(f"--speed must be >= 0 (0 = as fast as possible), got {speed}")
+        cfg = dataclasses.replace(cfg, replay=dataclasses.replace(cfg.replay, speed=speed))
+    if channels:
+        mapping = {**cfg.replay.channels, **parse_channel_options(channels)}
+        cfg = dataclasses.replace(cfg, replay=dataclasses.replace(cfg.replay, channels=mapping))
+    if record is not None:
+        cfg = dataclasses.replace(cfg, recording=dataclasses.replace(cfg.recording, enabled=record))
+    return cfg
+
+
+@click.command("run")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="TOML config (see configs/). Without one: simulator + embedded broker.",
+)
+@click.option("--broker", default=None, help="mqtt://host:port, mqtts://..., or 'embedded'.")
+@click.option("--device-id", default=None, help="The <device_id> in topics and events.")
+@click.option(
+    "--replay",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Use an EDF/BDF recording as the sensor.",
+)
+@click.option(
+    "--speed",
+    type=float,
+    default=None,
+    help="Replay speed: times real time (default 1); 0 = as fast as possible.",
+)
+@click.option(
+    "--channel",
+    "channels",
+    multiple=True,
+    metavar="ROLE=LABEL",
+    help="Map a recording's channel label to a role (repeatable).",
+)
+@click.option(
+    "--record/--no-record",
+    default=None,
+    help="Write the raw night as EDF+ with the events (default: on).",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Log debug details.")
+def run(
+    config_path: Path | None,
+    broker: str | None,
+    device_id: str | None,
+    replay: Path | None,
+    speed: float | None,
+    channels: tuple[str, ...],
+    record: bool | None,
+    verbose: bool,
+) -> None:
+    """The overnight service: sensors -> detection -> MQTT, until stopped.
+
+    A replay ends by itself once the recording is consumed and every event is
+    acknowledged by the broker. Not a medical device.
+    """
+    from crampwatch.service.app import run_service
+
+    if verbose:
+        logging.getLogger().setLevel(logging.DEBUG)
+    elif logging.getLogger().level > logging.INFO:
+        logging.getLogger().setLevel(logging.INFO)
+    cfg = apply_overrides(
+        load_config(config_path),
+        broker=broker,
+        device_id=device_id,
+        replay=replay,
+        speed=speed,
+        channels=channels,
+        record=record,
+    )
+    outcome = run_service(cfg)
+    click.echo(outcome.summary_line())
+    if outcome.unsent:
+        raise CrampwatchError(
+            f"{outcome.unsent} events are still in the outbox (broker unreachable); "
+            "they will be sent on the next run"
+        )
+
+
+@click.command("demo")
+@click.option(
+    "--hours", type=float, default=1.0, show_default=True, help="Length of the simulated night."
+)
+@click.option(
+    "--speed",
+    type=float,
+    default=60.0,
+    show_default=True,
+    help="Times real time (60: an hour a minute).",
+)
+@click.option("--seed", type=int, default=7, show_default=True)
+@click.option(
+    "--output",
+    "out_dir",
+    type=click.Path(path_type=Path),
+    default=Path("crampwatch-demo"),
+    show_default=True,
+    help="Folder for the event store, recording and report.",
+)
+def demo(hours: float, speed: float, seed: int, out_dir: Path) -> None:
+    """Zero configuration: a simulated night through the real pipeline, embedded broker,
+    logger and alarm, then the morning review. No hardware, no network."""
+    from crampwatch.service.demo import run_demo
+
+    if not hours > 0 or speed < 0:
+        raise CrampwatchError("--hours must be > 0 and --speed >= 0")
+    run_demo(hours=hours, speed=speed, seed=seed, out_dir=out_dir)

@@ -1,0 +1,259 @@
+"""The overnight service: sources → signal → detect → recorder + outbox → MQTT.
+
+One asyncio process. Each source (a BLE sensor per leg, an EDF replay or the simulated
+sensor) is consumed by its own task that feeds a :class:`StreamingDetector`; events go
+to the durable outbox of the publisher (paho's network thread does the sending) and to
+the night recorder. A watchdog turns silence into a ``signal_issue`` (``no_data``) so
+nobody sleeps believing they are watched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from crampwatch.acquire.base import Source, SourceNotice
+from crampwatch.blocks import SampleBlock
+from crampwatch.detect.streaming import StreamingDetector
+from crampwatch.events import Event, event_id, onset_time_iso
+from crampwatch.service.recorder import NightRecorder
+
+__all__ = ["RunResult", "Service"]
+
+log = logging.getLogger(__name__)
+
+EventSink = Callable[[Event], None]
+
+
+@dataclass
+class RunResult:
+    """What a run did (for the exit line and the tests)."""
+
+    events: list[Event] = field(default_factory=list)
+    recordings: list[Path] = field(default_factory=list)
+    recorded_s: float = 0.0
+    notices: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class _Channel:
+    """The per-source state of a run."""
+
+    source: Source
+    detector: StreamingDetector | None = None
+    recorder: NightRecorder | None = None
+    start_time: datetime | None = None
+    last_t_s: float = 0.0
+    last_data: float = 0.0
+    silent: Event | None = None  # the open no_data issue
+    battery_low: bool = False
+
+
+class Service:
+    """Run sources through detection until they end or :meth:`stop` is called.
+
+    Parameters
+    ----------
+    sources:
+        The sensors (one per leg) or a replay / simulated source.
+    sink:
+        Called with every event, in order (the publisher's ``publish``).
+    recordings_dir:
+        Where each source's night is written as EDF+; ``None`` disables recording.
+    start_times:
+        Per device_id, the wall-clock start of the recording (replays); live sources
+        use the host clock at their first sample.
+    no_data_timeout_s:
+        Seconds (wall clock) without samples before a ``no_data`` signal issue.
+    """
+
+    def __init__(
+        self,
+        sources: list[Source],
+        sink: EventSink,
+        *,
+        recordings_dir: Path | None,
+        start_times: dict[str, datetime] | None = None,
+        no_data_timeout_s: float = 30.0,
+        low_battery_pct: int = 15,
+        model_path: str | None = None,
+        progress: Callable[[float], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.channels = [_Channel(s) for s in sources]
+        self.sink = sink
+        self.recordings_dir = recordings_dir
+        self.start_times = start_times or {}
+        self.no_data_timeout_s = no_data_timeout_s
+        self.low_battery_pct = low_battery_pct
+        self.progress = progress
+        self._clock = clock
+        self._model = None
+        if model_path:
+            from crampwatch.detect.model import load_model
+
+            self._model = load_model(model_path)
+        self.result = RunResult()
+        self._stop = asyncio.Event()
+
+    def stop(self) -> None:
+        """Ask the run to end (SIGINT/SIGTERM): open events are closed, files finished."""
+        self._stop.set()
+
+    async def run(self) -> RunResult:
+        now = self._clock()
+        for ch in self.channels:
+            ch.last_data = now
+        tasks = [asyncio.create_task(self._consume(ch)) for ch in self.channels]
+        watchdog = asyncio.create_task(self._watchdog())
+        stopper = asyncio.create_task(self._stop.wait())
+        pending = set(tasks)
+        try:
+            while pending and not self._stop.is_set():
+                done, _ = await asyncio.wait(
+                    pending | {stopper}, return_when=asyncio.FIRST_COMPLETED
+                )
+                for t in done & pending:
+                    pending.discard(t)
+                    t.result()  # a source that failed raises here
+        finally:
+            for t in (*pending, watchdog, stopper):
+                t.cancel()
+            for t in (*pending, watchdog, stopper):
+                with contextlib.suppress(asyncio.CancelledError):
+                    await t
+            for ch in self.channels:
+                self._finish(ch)
+        return self.result
+
+    # ------------------------------------------------------------------ per source
+    async def _consume(self, ch: _Channel) -> None:
+        async for item in ch.source.stream():
+            if isinstance(item, SampleBlock):
+                self._on_block(ch, item)
+            else:
+                self._on_notice(ch, item)
+            if self._stop.is_set():
+                break
+
+    def _on_block(self, ch: _Channel, block: SampleBlock) -> None:
+        ch.last_data = self._clock()
+        if ch.detector is None:
+            self._open(ch)
+        if ch.silent is not None:  # data is back: close the no_data issue
+            self._emit(ch, ch.silent.with_end(block.t0_s, block.t0_s))
+            ch.silent = None
+        if ch.recorder is not None:
+            ch.recorder.write(block)
+        for ev in ch.detector.push(block):
+            self._emit(ch, ev)
+        if block.end_s > ch.last_t_s:
+            ch.last_t_s = block.end_s
+            if self.progress is not None:
+                self.progress(ch.last_t_s)
+
+    def _on_notice(self, ch: _Channel, notice: SourceNotice) -> None:
+        self.result.notices[notice.kind] = self.result.notices.get(notice.kind, 0) + 1
+        d = notice.detail
+        if notice.kind == "gap" and ch.detector is not None:
+            start, end = float(d.get("start_s", notice.t_s or 0.0)), float(d.get("end_s", 0.0))
+            log.warning(
+                "%s: %.1f s of data lost (%s)",
+                ch.source.device_id,
+                end - start,
+                d.get("reason", "gap"),
+            )
+            for ev in ch.detector.notice_gap(start, end, reason=str(d.get("reason", "gap"))):
+                self._emit(ch, ev)
+        elif notice.kind == "disconnected":
+            log.warning("%s: sensor disconnected; reconnecting", ch.source.device_id)
+        elif notice.kind == "connected":
+            log.info("%s: sensor connected %s", ch.source.device_id, d)
+        elif notice.kind == "battery":
+            self._on_battery(ch, d.get("percent"))
+        elif notice.kind == "bad_packet":
+            log.warning("%s: %s corrupt packets skipped", ch.source.device_id, d.get("count"))
+        elif notice.kind == "error":
+            log.error("%s: %s", ch.source.device_id, d.get("message"))
+
+    def _on_battery(self, ch: _Channel, percent: object) -> None:
+        if not isinstance(percent, int | float):
+            return
+        low = percent <= self.low_battery_pct
+        if low and not ch.battery_low:
+            log.warning("%s: battery low (%d%%)", ch.source.device_id, percent)
+            t = ch.last_t_s
+            self._emit(ch, self._issue(ch, "battery_low", t, t, percent=percent))
+        ch.battery_low = low
+
+    def _open(self, ch: _Channel) -> None:
+        src = ch.source
+        ch.start_time = self.start_times.get(src.device_id) or datetime.now(UTC)
+        ch.detector = StreamingDetector(
+            src.fs_hz,
+            device_id=src.device_id,
+            leg=src.leg,
+            start_time=ch.start_time,
+            model=self._model,
+        )
+        if self.recordings_dir is not None:
+            stem = f"{src.device_id}-{src.leg or 'leg'}-{ch.start_time:%Y%m%dT%H%M%SZ}"
+            ch.recorder = NightRecorder(self.recordings_dir, stem, src.fs_hz, ch.start_time)
+
+    def _finish(self, ch: _Channel) -> None:
+        if ch.detector is None:
+            return
+        if ch.silent is not None:
+            self._emit(ch, ch.silent.with_end(ch.last_t_s, ch.last_t_s))
+            ch.silent = None
+        for ev in ch.detector.flush(ch.last_t_s):
+            self._emit(ch, ev)
+        self.result.recorded_s = max(self.result.recorded_s, ch.last_t_s)
+        if ch.recorder is not None:
+            path = ch.recorder.finalize()
+            if path is not None:
+                self.result.recordings.append(path)
+        ch.detector = None
+
+    def _emit(self, ch: _Channel, event: Event) -> None:
+        self.result.events.append(event)
+        if ch.recorder is not None:
+            ch.recorder.add_event(event)
+        self.sink(event)
+
+    # ------------------------------------------------------------------ watchdog
+    async def _watchdog(self) -> None:
+        while True:
+            await asyncio.sleep(min(1.0, self.no_data_timeout_s / 4))
+            now = self._clock()
+            for ch in self.channels:
+                silent_s = now - ch.last_data
+                if ch.silent is None and silent_s >= self.no_data_timeout_s:
+                    log.warning("%s: no data for %.0f s", ch.source.device_id, silent_s)
+                    ch.silent = self._issue(
+                        ch, "no_data", ch.last_t_s, None, silent_s=round(silent_s, 1)
+                    )
+                    self._emit(ch, ch.silent)
+
+    def _issue(
+        self, ch: _Channel, kind: str, onset_s: float, end_s: float | None, **details: object
+    ) -> Event:
+        src = ch.source
+        return Event(
+            id=event_id(src.device_id, f"signal_issue:{kind}", onset_s, src.leg),
+            device_id=src.device_id,
+            type="signal_issue",
+            onset_s=onset_s,
+            end_s=end_s,
+            detected_at_s=ch.last_t_s,
+            confidence=1.0,
+            leg=src.leg,
+            onset_time=onset_time_iso(ch.start_time, onset_s),
+            details={"kind": kind, "channel": "all", **details},
+        )

@@ -1,0 +1,170 @@
+"""Causal IIR filters that adapt to the sampling rate, and mains-frequency detection.
+
+All filters are second-order-section cascades run with :func:`scipy.signal.sosfilt`
+and a carried state, so filtering a signal block by block gives exactly the same
+output as filtering it at once.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import signal as sps
+
+try:  # the compiled kernel behind scipy.signal.sosfilt (in-place, C-contiguous float64)
+    from scipy.signal._sosfilt import _sosfilt
+except ImportError:  # pragma: no cover - layout of a future scipy
+    _sosfilt = None
+
+__all__ = [
+    "EMG_HIGHPASS_HZ",
+    "EMG_LOWPASS_MAX_HZ",
+    "IirStage",
+    "MainsDetector",
+    "detect_mains_hz",
+    "emg_band_hz",
+    "emg_bandpass_sos",
+    "highpass_sos",
+    "lowpass_sos",
+    "mains_notch_sos",
+    "one_pole_lowpass_sos",
+]
+
+# Surface-EMG band: below ~20 Hz lies motion artefact and baseline wander, above
+# ~450 Hz little muscle power (SENIAM / De Luca 2010 recommend 20-450 Hz).
+EMG_HIGHPASS_HZ = 20.0
+EMG_LOWPASS_MAX_HZ = 450.0
+# Keep every corner below 0.45 fs: a Butterworth corner at Nyquist is degenerate.
+_NYQ_FRAC = 0.45
+# Notch quality factor: ~1.7 Hz wide at 50 Hz, narrow enough to keep EMG power.
+_NOTCH_Q = 30.0
+# Harmonics notched: fundamental and second harmonic (the strongest), when they lie
+# below 0.45 fs and inside the EMG band. At fs = 200 Hz the band is ~20-90 Hz, 50 or
+# 60 Hz is notched and 100/120 Hz lie beyond Nyquist; a 120 Hz harmonic would alias to
+# 80 Hz there, but sensors low-pass before sampling, so it is not chased.
+_N_HARMONICS = 2
+
+
+def emg_band_hz(fs_hz: float) -> tuple[float, float]:
+    """EMG pass band (low, high) in Hz for a sampling rate ``fs_hz``.
+
+    20 Hz to ``min(450, 0.45 * fs_hz)``: 20-450 Hz at 1 kHz, 20-90 Hz at 200 Hz.
+    """
+    high = min(EMG_LOWPASS_MAX_HZ, _NYQ_FRAC * fs_hz)
+    if high <= EMG_HIGHPASS_HZ * 1.5:
+        raise ValueError(f"EMG sampling rate {fs_hz} Hz is too low for a 20 Hz high-pass")
+    return EMG_HIGHPASS_HZ, high
+
+
+def emg_bandpass_sos(fs_hz: float, order: int = 2) -> np.ndarray:
+    """Butterworth band-pass over :func:`emg_band_hz` (``order`` per edge), SOS."""
+    return sps.butter(order, emg_band_hz(fs_hz), btype="bandpass", fs=fs_hz, output="sos")
+
+
+def mains_notch_sos(fs_hz: float, mains_hz: float) -> np.ndarray | None:
+    """Notches at ``mains_hz`` and its second harmonic where they fit below
+    ``min(EMG band top, 0.45 fs)``; None when none fits (or ``mains_hz`` is 0)."""
+    if not mains_hz:
+        return None
+    top = emg_band_hz(fs_hz)[1]
+    sections = [
+        sps.tf2sos(*sps.iirnotch(h * mains_hz, _NOTCH_Q, fs=fs_hz))
+        for h in range(1, _N_HARMONICS + 1)
+        if h * mains_hz < top
+    ]
+    return np.vstack(sections) if sections else None
+
+
+def highpass_sos(fs_hz: float, cutoff_hz: float, order: int = 2) -> np.ndarray:
+    """Butterworth high-pass, SOS (cutoff clipped below 0.45 fs)."""
+    return sps.butter(order, min(cutoff_hz, _NYQ_FRAC * fs_hz), "highpass", fs=fs_hz, output="sos")
+
+
+def lowpass_sos(fs_hz: float, cutoff_hz: float, order: int = 2) -> np.ndarray:
+    """Butterworth low-pass, SOS (cutoff clipped below 0.45 fs)."""
+    return sps.butter(order, min(cutoff_hz, _NYQ_FRAC * fs_hz), "lowpass", fs=fs_hz, output="sos")
+
+
+def one_pole_lowpass_sos(fs_hz: float, tau_s: float) -> np.ndarray:
+    """First-order exponential smoother with time constant ``tau_s`` (s) at ``fs_hz``."""
+    a = float(np.exp(-1.0 / (fs_hz * tau_s)))
+    return np.array([[1.0 - a, 0.0, 0.0, 1.0, -a, 0.0]])
+
+
+class IirStage:
+    """A causal SOS filter with carried state: ``process(block) -> filtered block``.
+
+    The state is initialised on the first sample as if the input had always been at
+    that value (no start-up step from a DC offset). ``sos=None`` passes through.
+    """
+
+    def __init__(self, sos: np.ndarray | None) -> None:
+        self.sos = None if sos is None else np.ascontiguousarray(sos, dtype=np.float64)
+        self._zi: np.ndarray | None = None
+
+    def process(self, x: np.ndarray) -> np.ndarray:
+        if self.sos is None or x.size == 0:
+            return x
+        if self._zi is None:
+            self._zi = sps.sosfilt_zi(self.sos) * x[0]
+        if _sosfilt is None:
+            y, self._zi = sps.sosfilt(self.sos, x, zi=self._zi)
+            return y
+        # The public wrapper costs ~0.1 ms per call in argument checking, as much as
+        # filtering 10,000 samples: streaming makes many small calls, so call the
+        # kernel directly (same arithmetic; tests compare with sps.sosfilt).
+        y = np.array(x, dtype=np.float64, order="C", ndmin=2)
+        zi = self._zi.reshape(1, *self._zi.shape).copy()
+        _sosfilt(self.sos, y, zi)
+        self._zi = zi[0]
+        return y[0]
+
+
+def _tone_power(x: np.ndarray, fs_hz: float, f_hz: float) -> float:
+    """Power of ``x`` at one frequency (a single DFT bin, Goertzel-style), arbitrary units."""
+    n = np.arange(x.size)
+    return float(np.abs(np.dot(x, np.exp(-2j * np.pi * f_hz / fs_hz * n))) ** 2)
+
+
+def detect_mains_hz(x: np.ndarray, fs_hz: float) -> float:
+    """50 or 60: the mains frequency with more power in ``x`` (raw samples at ``fs_hz``).
+
+    Compares single-bin power at 50 and 60 Hz after removing the mean; both lie below
+    Nyquist for every supported EMG rate (>= 200 Hz). Ties (no mains, silent input)
+    give 50.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    if x.size == 0:
+        return 50.0
+    x = x - x.mean()
+    p50, p60 = _tone_power(x, fs_hz, 50.0), _tone_power(x, fs_hz, 60.0)
+    return 60.0 if p60 > p50 else 50.0
+
+
+class MainsDetector:
+    """Collects the first ``seconds`` of real (not gap-filled) samples and decides 50 vs
+    60 Hz once exactly that many have arrived, so the decision does not depend on how
+    the signal was split into blocks. ``process(block)`` returns the decision (Hz) or
+    None while undecided; :meth:`decide` forces it (end of recording).
+    """
+
+    def __init__(self, fs_hz: float, seconds: float = 2.0) -> None:
+        self.fs_hz = float(fs_hz)
+        self.n_needed = max(1, round(seconds * fs_hz))
+        self._parts: list[np.ndarray] = []
+        self._n = 0
+        self.mains_hz: float | None = None
+
+    def process(self, x: np.ndarray) -> float | None:
+        if self.mains_hz is None and x.size:
+            self._parts.append(x[: self.n_needed - self._n])
+            self._n += self._parts[-1].size
+            if self._n >= self.n_needed:
+                self.decide()
+        return self.mains_hz
+
+    def decide(self) -> float:
+        if self.mains_hz is None:
+            data = np.concatenate(self._parts) if self._parts else np.empty(0)
+            self.mains_hz = detect_mains_hz(data, self.fs_hz)
+            self._parts = []
+        return self.mains_hz

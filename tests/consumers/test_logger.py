@@ -1,0 +1,78 @@
+"""EventLogger.handle: one message in, the store updated (no broker needed)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from crampwatch.consumers.client import InvalidMessage
+from crampwatch.consumers.logger import EventLogger, night_stats, parse_ack
+from crampwatch.publish import BrokerConfig, topics
+
+
+@pytest.fixture
+def logger(tmp_path):  # type: ignore[no-untyped-def]
+    lg = EventLogger(BrokerConfig(), tmp_path / "e.db", publish_stats=False)
+    yield lg
+    lg.store.close()
+
+
+def test_events_are_stored_once(logger, make_event) -> None:
+    ev = make_event(1)
+    topic = topics.event_topic("dev1")
+    assert logger.handle(topic, ev.to_json().encode()) == "new"
+    assert logger.handle(topic, ev.to_json().encode()) == "duplicate"
+    assert logger.handle(topic, make_event(1, end=True).to_json().encode()) == "updated"
+    c = logger.counters
+    assert (c.stored, c.duplicates, c.updated) == (1, 1, 1)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [b"", b"\x00\xff", b"null", b'{"id": "x"}', b'{"type": "cramp", "confidence": 2}'],
+)
+def test_malformed_events_raise_invalid_message(logger, payload) -> None:
+    with pytest.raises(InvalidMessage):
+        logger.handle(topics.event_topic("dev1"), payload)
+    assert logger.store.count() == 0
+
+
+def test_status_changes_are_stored_once(logger) -> None:
+    for status in (b"online", b"online", b"offline", b"online"):
+        logger.handle(topics.status_topic("dev1"), status)
+    assert [s for _d, s, _at in logger.store.status_history("dev1")] == [
+        "online",
+        "offline",
+        "online",
+    ]
+    with pytest.raises(InvalidMessage):
+        logger.handle(topics.status_topic("dev1"), b"sleeping")
+
+
+def test_acks_become_labels(logger, make_event) -> None:
+    ev = make_event(1)
+    logger.handle(topics.event_topic("dev1"), ev.to_json().encode())
+    ack = {"event_id": ev.id, "action": "not_a_cramp", "source": "key"}
+    assert logger.handle(topics.alert_ack_topic("dev1"), json.dumps(ack).encode()) == "label"
+    assert logger.store.events()[0].labels == ("not_a_cramp",)
+    with pytest.raises(InvalidMessage):
+        logger.handle(topics.alert_ack_topic("dev1"), b'{"action": "ack"}')
+
+
+def test_other_topics_are_ignored(logger) -> None:
+    assert logger.handle("crampwatch/dev1/alert", b"{}") == "ignored"
+    assert logger.handle("elsewhere/x", b"{}") == "ignored"
+
+
+def test_parse_ack_validates_action() -> None:
+    assert parse_ack(b'{"action": "ack"}') == (None, "ack", "mqtt")
+    with pytest.raises(InvalidMessage):
+        parse_ack(b'{"action": "snooze"}')
+
+
+def test_plm_index_is_per_hour_of_monitoring() -> None:
+    stats = night_stats("d", "2026-11-24", cramps=2, periodic_lms=30, last_detected_s=7200.0)
+    assert (stats.cramps_tonight, stats.plm_index, stats.monitored_h) == (2, 15.0, 2.0)
+    assert night_stats("d", "n", 0, 3, last_detected_s=10.0).plm_index == 0.0
+    assert json.loads(stats.to_json())["plm_index"] == 15.0
