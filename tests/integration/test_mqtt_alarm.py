@@ -72,3 +72,22 @@ def test_alarm_rings_on_cramp_only_and_stops_on_ack(
     with EventStore(db) as store:
         labels = {(eid, label) for eid, label, _src, _at in store.labels()}
         assert (cramp.id, "not_a_cramp") in labels
+
+
+def test_key_press_ack_reaches_the_logger_as_a_label(mosquitto, make_event, wait_for, tmp_path):
+    recorder = Recorder()
+    db = tmp_path / "events.db"
+    with (
+        EventLogger(mosquitto.config, db) as logger,
+        Alarm(mosquitto.config, [recorder], escalate_after_s=0.5, prompt_step_s=60) as alarm,
+        EventPublisher(mosquitto.config, "dev1", tmp_path / "outbox.db") as publisher,
+    ):
+        assert logger.wait_subscribed(10) and alarm.wait_subscribed(10)
+        cramp = make_event(7)
+        publisher.publish(cramp)
+        assert wait_for(lambda: "escalate" in recorder.kinds(cramp.id), 10)
+        alarm.acknowledge("ack")  # what the 'a' key does
+        assert not alarm.ringing
+        assert wait_for(lambda: logger.counters.labels >= 1, 10)
+    with EventStore(db) as store:
+        assert store.events()[0].labels == ("acknowledged",)

@@ -86,3 +86,33 @@ def test_edf_export_without_recording_is_an_error(nights, capsys):
         capsys,
     )
     assert code == 2 and "no recording stored" in err
+
+
+def test_not_a_database_is_one_clear_line(tmp_path, capsys):
+    junk = tmp_path / "junk.sqlite"
+    junk.write_text("this is not SQLite\n" * 100)
+    code, _, err = run(["review", "--db", str(junk)], capsys)
+    assert code == 2 and "cannot open event store" in err and "Traceback" not in err
+
+
+def test_open_hands_the_report_to_the_browser(nights, tmp_path, capsys, monkeypatch):
+    """--open without --html writes the report beside the store and opens its file URI
+    (BROWSER points webbrowser at a script that records what it was given)."""
+    seen = tmp_path / "seen.txt"
+    browser = tmp_path / "browser.sh"
+    browser.write_text(f'#!/bin/sh\necho "$1" > {seen}\n')
+    browser.chmod(0o755)
+    monkeypatch.setenv("BROWSER", f"{browser} %s")
+    import webbrowser
+
+    monkeypatch.setattr(webbrowser, "_tryorder", None)  # re-read BROWSER
+    code, out, err = run(["review", "--db", str(nights.db), "--open"], capsys)
+    assert code == 0, err
+    report = nights.db.parent / "reports" / f"review-{nights.last.night}.html"
+    assert report.is_file()
+    import time
+
+    deadline = time.monotonic() + 10
+    while not seen.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert seen.read_text().strip() == report.resolve().as_uri()

@@ -73,6 +73,18 @@ class FixedController(Controller):
 
     le_acl_data_packet_length = 251
 
+    # Speed only: bumble formats every HCI packet into an f-string for logger.debug even
+    # when debug is off; on the data path (ACL) we skip that, behaviour is unchanged.
+    def on_hci_packet(self, packet: hci.HCI_Packet) -> None:
+        if isinstance(packet, hci.HCI_AclDataPacket):
+            self.on_hci_acl_data_packet(packet)
+        else:
+            super().on_hci_packet(packet)
+
+    def send_hci_packet(self, packet: hci.HCI_Packet) -> None:
+        if self.host:
+            asyncio.get_running_loop().call_soon(self.host.on_packet, bytes(packet))
+
     def on_hci_le_create_connection_cancel_command(self, _command):
         pending = self.pending_le_connection
         if pending is None:
@@ -98,6 +110,26 @@ class FixedController(Controller):
         )
 
 
+class QuietHost(Host):
+    """bumble Host without the eager debug formatting on the ACL data path (speed only)."""
+
+    def on_hci_packet(self, packet: hci.HCI_Packet) -> None:
+        if self.snooper is None and isinstance(packet, hci.HCI_AclDataPacket):
+            self.on_hci_acl_data_packet(packet)
+        elif self.snooper is None and isinstance(
+            packet, hci.HCI_Number_Of_Completed_Packets_Event
+        ):
+            self.on_hci_event_packet(packet)
+        else:
+            super().on_hci_packet(packet)
+
+    def send_hci_packet(self, packet: hci.HCI_Packet) -> None:
+        if self.snooper is None and self.hci_sink and isinstance(packet, hci.HCI_AclDataPacket):
+            self.hci_sink.on_packet(bytes(packet))
+        else:
+            super().send_hci_packet(packet)
+
+
 class BleWorld:
     """In-process BLE: a central for Bleak plus emulated peripherals on one LocalLink.
 
@@ -121,7 +153,7 @@ class BleWorld:
         n = next(self._addresses)
         address = hci.Address(f"F0:00:00:00:{n >> 8:02X}:{n & 0xFF:02X}")
         controller = FixedController(name, link=self.link, public_address=address)
-        device = Device(name=name, address=address, host=Host(controller, AsyncPipeSink(controller)))
+        device = Device(name=name, address=address, host=QuietHost(controller, AsyncPipeSink(controller)))
         return device
 
     def new_device(self, name: str) -> Device:

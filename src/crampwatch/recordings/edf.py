@@ -2,8 +2,8 @@
 
 The writer's choices (``write_edf``):
 
-- labels from :data:`crampwatch.roles.DEFAULT_LABELS` (or ``recording.labels``),
-  physical dimension ``uV`` / ``g``;
+- labels from :data:`crampwatch.roles.DEFAULT_LABELS` (whatever the source file called
+  them), physical dimension ``uV`` / ``g``;
 - 16-bit EDF, physical range ±5000 µV for EMG (one digital step ≈ 0.15 µV, far below
   the few-µV resting EMG) and ±8 g for acceleration (step ≈ 0.24 mg, below the ~5 mg
   sensor noise); values outside are clipped, as a saturated amplifier would;
@@ -12,8 +12,8 @@ The writer's choices (``write_edf``):
   number of records, so a written file can be a fraction of a record longer;
 - annotations as EDF+ TALs (an EDF+C file).
 
-Times: EDF stores a local wall-clock start without zone; crampwatch writes UTC and reads
-it back as UTC.
+Times: EDF stores a local wall-clock start without zone, to the second; crampwatch writes
+UTC (sub-second part dropped) and reads it back as UTC.
 """
 
 from __future__ import annotations
@@ -52,18 +52,25 @@ def _open(path: Path) -> edfio.Edf | edfio.Bdf:
     is_bdf = head[:8] == _BDF_MAGIC
     if len(head) < 256 or not (is_bdf or head[:8] == b"0       "):
         raise CrampwatchError(f"{path}: not an EDF or BDF file")
-    with warnings.catch_warnings():
-        # edfio only warns about a truncated file or a wrong record count: both mean
-        # the file is damaged, and a night with a silent hole is worse than an error.
-        warnings.simplefilter("error")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         try:
             if is_bdf:
-                return edfio.read_bdf(path, header_encoding="latin-1")
-            return edfio.read_edf(path, lazy_load_data=False, header_encoding="latin-1")
-        except Warning as w:
-            raise CrampwatchError(f"{path}: damaged or truncated file ({w})") from None
+                edf = edfio.read_bdf(path, header_encoding="latin-1")
+            else:
+                edf = edfio.read_edf(path, lazy_load_data=False, header_encoding="latin-1")
         except Exception as exc:  # edfio raises plain ValueError/IndexError on bad headers
             raise CrampwatchError(f"{path}: unreadable EDF/BDF header or data ({exc})") from None
+    for w in caught:
+        text = str(w.message)
+        # edfio only warns about a cut-off last record or a record count that does not
+        # match the file: both mean a damaged file, and a night with a silent hole is
+        # worse than an error. A count of -1 is legal (recording still in progress).
+        if "Incomplete data record" in text or (
+            "header indicates" in text and "-1 data records" not in text
+        ):
+            raise CrampwatchError(f"{path}: damaged or truncated file ({text})")
+    return edf
 
 
 def _start_time(edf: edfio.Edf | edfio.Bdf) -> datetime | None:
@@ -155,7 +162,7 @@ def write_edf(
             edfio.EdfSignal(
                 x,
                 sampling_frequency=fs,
-                label=recording.labels.get(role, DEFAULT_LABELS[role]),
+                label=DEFAULT_LABELS[role],
                 transducer_type="surface EMG electrodes" if role in EMG_ROLES
                 else "3-axis accelerometer",
                 physical_dimension=UNITS[role],
