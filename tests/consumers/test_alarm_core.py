@@ -24,6 +24,7 @@ def test_cramp_onset_rings_with_first_prompt(core, make_event) -> None:
     assert "ring" in kinds(actions) and core.ringing
     prompt = next(a for a in actions if a.kind == "prompt")
     assert prompt.step == 0 and prompt.steps == len(core.steps) and prompt.leg == "right"
+    assert prompt.prompt is not None and prompt.prompt.title in prompt.text
 
 
 @pytest.mark.parametrize("type_", ["leg_movement", "position_change", "signal_issue"])
@@ -84,6 +85,12 @@ def test_end_of_a_cramp_that_never_rang_does_nothing(core, make_event) -> None:
     assert core.on_event(make_event(1, end=True), 0.0) == []
 
 
+def test_old_onsets_ring_unless_a_max_age_is_set(make_event) -> None:
+    now = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
+    old = (now - timedelta(days=30)).isoformat().replace("+00:00", "Z")
+    assert "ring" in kinds(AlarmCore().on_event(make_event(1, onset_time=old), 0.0, now))
+
+
 def test_stale_onset_does_not_ring(core, make_event) -> None:
     now = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
     old = (now - timedelta(hours=2)).isoformat().replace("+00:00", "Z")
@@ -97,7 +104,7 @@ def test_monitoring_stopped_is_a_single_gentle_notice(core, make_event) -> None:
     assert [(a.kind, a.text) for a in out] == [("notice", MONITORING_STOPPED)]
     assert not core.ringing
     assert [a.text for a in core.on_status("dev1", "online")] == [MONITORING_RESUMED]
-    lost = make_event(3, "signal_issue", issue="sensor_lost")
+    lost = make_event(3, "signal_issue", kind="sensor_lost")
     assert [a.text for a in core.on_event(lost, 0.0)] == [MONITORING_STOPPED]
 
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from crampwatch.consumers.client import InvalidMessage
+from crampwatch.consumers.client import InvalidMessage, default_client_id
 from crampwatch.consumers.logger import EventLogger, night_stats, parse_ack
 from crampwatch.publish import BrokerConfig, topics
 
@@ -76,3 +76,10 @@ def test_plm_index_is_per_hour_of_monitoring() -> None:
     assert (stats.cramps_tonight, stats.plm_index, stats.monitored_h) == (2, 15.0, 2.0)
     assert night_stats("d", "n", 0, 3, last_detected_s=10.0).plm_index == 0.0
     assert json.loads(stats.to_json())["plm_index"] == 15.0
+
+
+def test_default_client_ids_are_stable_and_per_role() -> None:
+    cfg = BrokerConfig()
+    assert default_client_id(cfg, "logger") == default_client_id(cfg, "logger")
+    assert default_client_id(cfg, "logger") != default_client_id(cfg, "alarm")
+    assert default_client_id(cfg, "alarm").startswith("crampwatch-alarm-")

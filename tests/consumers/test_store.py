@@ -37,4 +37,5 @@ def test_default_db_path_follows_environment(monkeypatch, tmp_path) -> None:
     assert default_db_path() == tmp_path / "x.db"
     monkeypatch.delenv("CRAMPWATCH_DB")
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
-    assert default_db_path() == Path(tmp_path) / "crampwatch" / "events.db"
+    monkeypatch.delenv("CRAMPWATCH_DATA", raising=False)
+    assert default_db_path() == Path(tmp_path) / "crampwatch" / "events.sqlite"

@@ -11,7 +11,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -45,15 +45,18 @@ def wait_for(predicate: Callable[[], object], timeout_s: float, interval_s: floa
 class Mosquitto:
     """A mosquitto process with disk persistence, restartable on the same port."""
 
-    def __init__(self, workdir: Path, port: int) -> None:
+    def __init__(self, workdir: Path, port: int, listener: Sequence[str] = ()) -> None:
+        """``listener``: more lines for the listener (TLS files, ``allow_anonymous false``,
+        a ``password_file``); by default an anonymous plain-TCP listener."""
         self.workdir = workdir
         self.port = port
         self.proc: subprocess.Popen[bytes] | None = None
         workdir.mkdir(parents=True, exist_ok=True)
         self.conf = workdir / "mosquitto.conf"
         lines = [
+            "per_listener_settings true",
             f"listener {port} {LOOPBACK}",
-            "allow_anonymous true",
+            *(listener or ["allow_anonymous true"]),
             "persistence true",
             f"persistence_location {workdir}/",
             # Sessions are saved only on a clean shutdown or every autosave_interval
@@ -120,13 +123,27 @@ class Mosquitto:
 
 
 @pytest.fixture
-def mosquitto(tmp_path: Path) -> Iterator[Mosquitto]:
-    """A fresh mosquitto (persistence on) on a free loopback port."""
+def mosquitto_factory(tmp_path: Path) -> Iterator[Callable[..., Mosquitto]]:
+    """``make(listener=[...])``: start another mosquitto (own folder, free port); all are
+    stopped at the end of the test."""
     _require(os.path.exists(MOSQUITTO), f"mosquitto not installed at {MOSQUITTO}")
-    broker = Mosquitto(tmp_path / "mosquitto", free_port())
-    broker.start()
-    yield broker
-    broker.stop()
+    started: list[Mosquitto] = []
+
+    def make(listener: Sequence[str] = ()) -> Mosquitto:
+        broker = Mosquitto(tmp_path / f"mosquitto{len(started)}", free_port(), listener)
+        started.append(broker)
+        broker.start()
+        return broker
+
+    yield make
+    for broker in started:
+        broker.stop()
+
+
+@pytest.fixture
+def mosquitto(mosquitto_factory: Callable[..., Mosquitto]) -> Mosquitto:
+    """A fresh mosquitto (persistence on, anonymous) on a free loopback port."""
+    return mosquitto_factory()
 
 
 @pytest.fixture

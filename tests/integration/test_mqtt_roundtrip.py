@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
 
 import paho.mqtt.client as mqtt
@@ -98,3 +99,25 @@ def test_home_assistant_discovery_is_retained_and_republished(mosquitto, wait_fo
     client.disconnect()
     client.loop_stop()
     publisher.stop()
+
+
+def test_event_the_store_could_not_take_is_redelivered(mosquitto, make_event, wait_for, tmp_path):
+    # mosquitto only: amqtt 0.12.1 drops an unacknowledged message after 5 s or when the
+    # subscriber disconnects (handler.py, inflight_out.pop in a finally), see docs/mqtt.md.
+    any_broker = mosquitto.config
+    db = tmp_path / "events.db"
+    broken = EventLogger(any_broker, db, client_id="logger-under-test")
+    broken.start()
+    assert broken.wait_subscribed(10)
+
+    def disk_error(event):  # type: ignore[no-untyped-def]
+        raise sqlite3.OperationalError("disk I/O error")
+
+    broken.store.upsert = disk_error  # type: ignore[method-assign]
+    with EventPublisher(any_broker, "dev1", tmp_path / "outbox.db") as publisher:
+        publisher.publish(make_event(1))
+        assert publisher.wait_drained(10)
+        assert wait_for(lambda: broken.counters.errors == 1, 10)
+        broken.stop()  # the event was never acknowledged: the broker still holds it
+        with EventLogger(any_broker, db, client_id="logger-under-test") as logger:
+            assert wait_for(lambda: logger.counters.stored == 1, 10)

@@ -34,8 +34,12 @@ def test_default_emg_patterns(label: str, role: str):
 
 @pytest.mark.parametrize(
     "triple",
-    [("AccX", "AccY", "AccZ"), ("Accel X", "Accel Y", "Accel Z"), ("ACC_X", "ACC_Y", "ACC_Z"),
-     ("Accelerometer-X", "Accelerometer-Y", "Accelerometer-Z")],
+    [
+        ("AccX", "AccY", "AccZ"),
+        ("Accel X", "Accel Y", "Accel Z"),
+        ("ACC_X", "ACC_Y", "ACC_Z"),
+        ("Accelerometer-X", "Accelerometer-Y", "Accelerometer-Z"),
+    ],
 )
 def test_default_acc_patterns(triple):
     roles = match_roles(["EMG Calf", *triple])

@@ -157,8 +157,14 @@ def test_ambiguous_default_match_asks_for_a_map(tmp_path: Path):
     path = tmp_path / "two_legs.edf"
     _write_foreign(
         path,
-        [("LAT", "uV", 200, [1.0]), ("RAT", "uV", 200, [2.0]), ("EMG Calf", "uV", 200, [3.0]),
-         ("Acc X", "g", 20, [0.0]), ("Acc Y", "g", 20, [0.0]), ("Acc Z", "g", 20, [1.0])],
+        [
+            ("LAT", "uV", 200, [1.0]),
+            ("RAT", "uV", 200, [2.0]),
+            ("EMG Calf", "uV", 200, [3.0]),
+            ("Acc X", "g", 20, [0.0]),
+            ("Acc Y", "g", 20, [0.0]),
+            ("Acc Z", "g", 20, [1.0]),
+        ],
     )
     with pytest.raises(CrampwatchError, match=r"emg_tibialis.*--channel"):
         read_recording(path)
@@ -185,8 +191,12 @@ def test_unknown_unit_is_an_error(tmp_path: Path):
     path = tmp_path / "n.edf"
     _write_foreign(
         path,
-        [("EMG Calf", "furlong", 200, [1.0]), ("Acc X", "g", 20, [0.0]),
-         ("Acc Y", "g", 20, [0.0]), ("Acc Z", "g", 20, [1.0])],
+        [
+            ("EMG Calf", "furlong", 200, [1.0]),
+            ("Acc X", "g", 20, [0.0]),
+            ("Acc Y", "g", 20, [0.0]),
+            ("Acc Z", "g", 20, [1.0]),
+        ],
     )
     with pytest.raises(CrampwatchError, match=r"unit 'furlong'"):
         read_recording(path)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import time
+import webbrowser
 
 import pytest
 
@@ -67,6 +69,7 @@ def test_terminal_summary_and_all_outputs(nights, tmp_path, capsys, monkeypatch)
     assert f"night of {spec.night}" in out
     assert "Cramps" in out and "acknowledged" in out and "not a cramp" in out
     assert "PLM index" in out and "Signal drop-outs" in out
+    assert "worth mentioning to a doctor" in out  # cramps on every night of the week
     assert (tmp_path / "r.html").stat().st_size > 10_000
     n_events = len(spec.cramps) + spec.n_lms + len(spec.positions) + len(spec.issues)
     assert len(json.loads((tmp_path / "e.json").read_text())) == n_events
@@ -103,15 +106,12 @@ def test_open_hands_the_report_to_the_browser(nights, tmp_path, capsys, monkeypa
     browser.write_text(f'#!/bin/sh\necho "$1" > {seen}\n')
     browser.chmod(0o755)
     monkeypatch.setenv("BROWSER", f"{browser} %s")
-    import webbrowser
-
     monkeypatch.setattr(webbrowser, "_tryorder", None)  # re-read BROWSER
     code, out, err = run(["review", "--db", str(nights.db), "--open"], capsys)
+    assert "HTML report" in out
     assert code == 0, err
     report = nights.db.parent / "reports" / f"review-{nights.last.night}.html"
     assert report.is_file()
-    import time
-
     deadline = time.monotonic() + 10
     while not seen.exists() and time.monotonic() < deadline:
         time.sleep(0.05)

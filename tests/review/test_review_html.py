@@ -54,6 +54,11 @@ def report(nights):
         return build_report(store)
 
 
+@pytest.fixture(scope="module")
+def html(report) -> str:
+    return render_html(report, tz=UTC)
+
+
 def png_size(src: str) -> tuple[int, int]:
     assert src.startswith("data:image/png;base64,")
     data = base64.b64decode(src.split(",", 1)[1], validate=True)
@@ -61,17 +66,16 @@ def png_size(src: str) -> tuple[int, int]:
     return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
 
 
-def test_page_is_self_contained(report):
-    html = render_html(report, tz=UTC)
+def test_page_is_self_contained(html):
     page = parse(html)
     assert all(u.startswith("data:") or u.startswith("#") for u in page.urls), page.urls
     assert not re.search(r"https?://", html)
     assert "Content-Security-Policy" in html
 
 
-def test_counts_and_plots_of_the_night(report, nights):
+def test_counts_and_plots_of_the_night(html, nights):
     spec = nights.last
-    page = parse(render_html(report, tz=UTC))
+    page = parse(html)
     n_real = sum(c.label != "not_a_cramp" for c in spec.cramps)
     assert page.body["data-cramps"] == str(n_real)
     assert page.body["data-cramp-events"] == str(len(spec.cramps))
@@ -88,12 +92,18 @@ def test_counts_and_plots_of_the_night(report, nights):
     assert "not a medical device" in text
     assert "quinine" not in text.lower()
     assert "22:40" in text  # the first cramp, 600 s after 22:30 UTC
+    # every stored night of the week had cramps: the page suggests talking to a doctor
+    assert "Cramps on 4 of the 4 monitored nights" in text
+    assert "several nights a week are worth mentioning to a doctor" in text
 
 
 def test_data_is_escaped(report):
     s = report.summary
     evil = replace(s, night="<script>alert(1)</script>")
-    html = render_html(replace(report, summary=evil, notes=("<b>x</b>",)), tz=UTC)
+    # no cramp plots or trends: only the text matters here
+    html = render_html(
+        replace(report, summary=evil, notes=("<b>x</b>",), traces={}, history=()), tz=UTC
+    )
     assert "<script>alert(1)" not in html and "<b>x</b>" not in html
     assert "&lt;b&gt;x&lt;/b&gt;" in html
 

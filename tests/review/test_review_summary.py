@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 
@@ -12,9 +13,12 @@ from hypothesis import strategies as st
 from crampwatch.consumers.store import EventStore, StoredEvent
 from crampwatch.events import Event
 from crampwatch.review.summary import (
+    NightSummary,
     alert_latency_s,
     clock_time,
+    cramp_nights,
     format_duration,
+    frequent_cramps,
     merge_spans,
     plm_band,
     summarize_night,
@@ -91,6 +95,22 @@ def test_alert_latency_degrades_gracefully():
     assert alert_latency_s({"onset_detected_at_s": 104.5}, 100.0, 200.0, True) == 4.5
     assert alert_latency_s({}, 100.0, 107.0, ended=False) == 7.0  # the onset record itself
     assert alert_latency_s({}, 100.0, 200.0, ended=True) is None  # end update only: unknown
+    # last resort: logger receipt minus wall-clock onset, plausible only for a live night
+    assert alert_latency_s({}, 100.0, 200.0, True, received_delay_s=8.0) == 8.0
+    assert alert_latency_s({}, 100.0, 200.0, True, received_delay_s=-300.0) is None
+    assert alert_latency_s({}, 100.0, 200.0, True, received_delay_s=5000.0) is None
+
+
+def test_live_alert_delay_from_the_time_the_logger_received_the_onset(tmp_path):
+    spec = NightSpec(start=evening(24), cramps=(CrampSpec(600.0, 30.0),))
+    first, _ = night_events(spec)
+    onset = replace(first[0], details={})  # as the detector sends it: no latency detail
+    end = onset.with_end(630.0, 631.0)
+    with EventStore(tmp_path / "s.sqlite") as store:
+        store.upsert(onset, received_at=spec.start + timedelta(seconds=600 + 6.5))
+        store.upsert(end, received_at=spec.start + timedelta(seconds=632))
+        (c,) = summarize_night(spec.night, store.events(spec.night), []).cramps
+    assert c.alert_latency_s == pytest.approx(6.5)
 
 
 def test_offline_stretch_is_a_dropout_and_not_monitoring_time(tmp_path):
@@ -183,3 +203,22 @@ def test_clock_time_wall_clock_and_elapsed(tmp_path):
 )
 def test_format_duration(s, text):
     assert format_duration(s) == text
+
+
+def _night_with(day: int, n_cramps: int, tmp_path) -> NightSummary:
+    spec = NightSpec(
+        start=evening(day), cramps=tuple(CrampSpec(100.0 + 200 * k, 20.0) for k in range(n_cramps))
+    )
+    with EventStore(tmp_path / f"{day}.sqlite") as store:
+        fill_store(store, spec)
+        return summarize_night(spec.night, store.events(spec.night), store.status_history())
+
+
+def test_cramps_on_several_nights_a_week(tmp_path):
+    # nights 10 (outside the week), 15, 18, 20, 21 with cramps on 10, 15, 18, 21
+    nights = {10: 2, 15: 1, 18: 3, 20: 0, 21: 1}
+    history = [_night_with(d, n, tmp_path) for d, n in nights.items()]
+    assert cramp_nights(history) == (3, 4)  # the 7 days ending on the 21st: 15, 18, 20, 21
+    assert frequent_cramps(history)
+    assert not frequent_cramps(history[:-1])  # up to the 20th: 15 and 18 only
+    assert cramp_nights([]) == (0, 0)

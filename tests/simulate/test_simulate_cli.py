@@ -15,8 +15,25 @@ from crampwatch.simulate import read_truth
 
 def test_simulate_writes_edf_and_truth(tmp_path: Path, capsys):
     out = tmp_path / "night.edf"
-    main(["simulate", "--hours", "0.02", "--seed", "5", "--output", str(out),
-          "--emg-rate", "250", "--acc-rate", "25", "--mains", "60", "--variant", "shifted"])
+    main(
+        [
+            "simulate",
+            "--hours",
+            "0.02",
+            "--seed",
+            "5",
+            "--output",
+            str(out),
+            "--emg-rate",
+            "250",
+            "--acc-rate",
+            "25",
+            "--mains",
+            "60",
+            "--variant",
+            "shifted",
+        ]
+    )
     assert "wrote" in capsys.readouterr().out
     with pyedflib.EdfReader(str(out)) as f:
         assert f.getSignalLabels() == ["EMG Calf", "EMG Tibialis", "Acc X", "Acc Y", "Acc Z"]
@@ -35,8 +52,16 @@ def test_simulate_no_tibialis(tmp_path: Path):
 
 def test_simulate_bad_rate_is_one_line_exit_2(tmp_path: Path):
     proc = subprocess.run(
-        [sys.executable, "-m", "crampwatch", "simulate", "--output", str(tmp_path / "x.edf"),
-         "--emg-rate", "100"],
+        [
+            sys.executable,
+            "-m",
+            "crampwatch",
+            "simulate",
+            "--output",
+            str(tmp_path / "x.edf"),
+            "--emg-rate",
+            "100",
+        ],
         capture_output=True,
         text=True,
     )

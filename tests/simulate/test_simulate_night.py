@@ -43,8 +43,9 @@ def test_different_seeds_differ(night):
     other = simulate_night(HOURS, 12, emg_fs_hz=500, acc_fs_hz=50)
     assert other.truth != night.truth
     n = min(len(other.recording.signals["emg_calf"]), len(night.recording.signals["emg_calf"]))
-    assert not np.allclose(other.recording.signals["emg_calf"][:n],
-                           night.recording.signals["emg_calf"][:n])
+    assert not np.allclose(
+        other.recording.signals["emg_calf"][:n], night.recording.signals["emg_calf"][:n]
+    )
 
 
 def test_same_seed_same_events_at_another_rate(night):
@@ -189,9 +190,12 @@ def test_read_truth_errors(tmp_path: Path):
 
 def test_schedule_places_only_the_given_events():
     n = simulate_night(
-        0.05, 3,
-        schedule=[ScheduledEvent("leg_movement", onset_s=20, duration_s=2),
-                  ScheduledEvent("turn_over", onset_s=60, duration_s=3)],
+        0.05,
+        3,
+        schedule=[
+            ScheduledEvent("leg_movement", onset_s=20, duration_s=2),
+            ScheduledEvent("turn_over", onset_s=60, duration_s=3),
+        ],
     )
     assert [(e.type, e.onset_s) for e in n.truth] == [("leg_movement", 20), ("position_change", 60)]
 

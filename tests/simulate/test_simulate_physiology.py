@@ -34,8 +34,15 @@ def scheduled():
         S("leg_movement", 30.0, duration_s=0.6, peak_uv=12.0),
         S("leg_movement", 50.0, duration_s=3.0, peak_uv=12.0),
         S("leg_movement", 70.0, duration_s=9.0, peak_uv=40.0),
-        S("cramp", 200.0, duration_s=60.0, peak_uv=150.0, prodrome_s=40.0,
-          fasciculations=5, reaction="none"),
+        S(
+            "cramp",
+            200.0,
+            duration_s=60.0,
+            peak_uv=150.0,
+            prodrome_s=40.0,
+            fasciculations=5,
+            reaction="none",
+        ),
         S("stretch", 300.0, duration_s=20.0, peak_uv=150.0),
         S("turn_over", 340.0, duration_s=3.0, posture="side_left"),
         S("plm_series", 400.0, count=6, interval_s=25.0),
@@ -108,8 +115,7 @@ def test_cramp_is_calf_dominant_with_little_movement_and_a_prodrome(scheduled):
         return float(np.linalg.norm(np.diff(seg, axis=0), axis=1).mean())
 
     stretch = next(e for e in scheduled.truth if e.type == "stretch")
-    assert motion(cramp.onset_s, cramp.onset_s + 5) < 0.5 * motion(stretch.onset_s,
-                                                                    stretch.end_s)
+    assert motion(cramp.onset_s, cramp.onset_s + 5) < 0.5 * motion(stretch.onset_s, stretch.end_s)
 
 
 def test_turn_over_and_standing_move_the_gravity_vector(scheduled):

@@ -90,6 +90,7 @@ class EmulatedSensor:
         # sample index ranges actually notified (not garbled), per group "emg" / "acc"
         self.sent: dict[str, list[range]] = {"emg": [], "acc": []}
         self.notifications = 0
+        self.sent_at: dict[int, float] = {}  # packet index -> loop time it was notified
         self.connections = 0
         self._garble = 0
         self.garbled = 0
@@ -218,19 +219,26 @@ class EmulatedSensor:
     # ---------------------------------------------------------------- producer
     async def _produce(self) -> None:
         try:
-            while self.produced < self.total_packets:
-                due = min(self.total_packets, int(self.clock.now() / self.packet_s))
-                while self.produced < due:
-                    k = self.produced
-                    self.produced += 1
-                    if self.streaming and self.connection is not None:
-                        await self._send(k)
-                await asyncio.sleep(0.002)
+            await self._produce_loop()
+        except Exception:
+            logger.exception("%s: producer failed", self.name)
+            raise
         finally:
             self.done.set()
 
+    async def _produce_loop(self) -> None:
+        while self.produced < self.total_packets:
+            due = min(self.total_packets, int(self.clock.now() / self.packet_s))
+            while self.produced < due:
+                k = self.produced
+                self.produced += 1
+                if self.streaming and self.connection is not None:
+                    await self._send(k)
+            await asyncio.sleep(0.002)
+
     async def _send(self, k: int) -> None:
         connection = self.connection
+        self.sent_at[k] = asyncio.get_running_loop().time()
         for uuid, data, carried in self.packets(k):
             if self._garble and len(data) > 12:
                 self._garble -= 1
@@ -304,13 +312,8 @@ class GanglionSensor(EmulatedSensor):
         return out
 
     def on_connect(self):
-        self.accel = False
-        self.pid = None  # next packet id; None = raw packet first
-
-    def on_command(self, value):
-        if value == b"n":
-            self.accel = True
-        super().on_command(value)
+        self.pid = None  # next packet id; None = the board was reset: raw packet first
+        self.cursor = None  # next sample index to send
 
     def _channels(self, i):
         row = np.zeros(4, dtype=np.int64)
@@ -319,26 +322,33 @@ class GanglionSensor(EmulatedSensor):
         return row
 
     def packets(self, k):
+        # The board streams samples: after 'b' one raw packet (1 sample) that the deltas
+        # build on, then one 2-sample compressed packet whenever two samples are ready.
         uuid = self.profile.notify_uuids[0]
+        available = 2 * k + 2
+        if self.cursor is None:
+            self.cursor = 2 * k
         out = []
         if self.pid is None:
-            # After 'b' the board first sends one raw sample (here the one just before this
-            # packet's pair), which the deltas then build on.
             self.pid = 1
-            out.append((uuid, encode_ganglion_raw(self._channels(2 * k - 1)), {"emg": range(2 * k - 1, 2 * k)}))
-        pid = self.pid
-        self.pid = pid % 100 + 1
-        prev = self._channels(2 * k - 1)
-        samples = np.stack([self._channels(2 * k), self._channels(2 * k + 1)])
-        carried = {"emg": range(2 * k, 2 * k + 2)}
-        acc_byte = None
-        if pid % 10 in (1, 2, 3):
-            j = (2 * k) // 20
-            role = ("acc_x", "acc_y", "acc_z")[pid % 10 - 1]
-            acc_byte = int(self.counts[role][j]) & 0xFF
-            if pid % 10 == 3:
-                carried["acc"] = range(j, j + 1)
-        out.append((uuid, encode_ganglion_compressed(pid, prev, samples, acc_byte), carried))
+            i = self.cursor
+            out.append((uuid, encode_ganglion_raw(self._channels(i)), {"emg": range(i, i + 1)}))
+            self.cursor += 1
+        while self.cursor + 2 <= available:
+            i, pid = self.cursor, self.pid
+            self.pid = pid % 100 + 1
+            self.cursor += 2
+            samples = np.stack([self._channels(i), self._channels(i + 1)])
+            carried = {"emg": range(i, i + 2)}
+            acc_byte = None
+            if pid % 10 in (1, 2, 3):
+                j = i // 20
+                role = ("acc_x", "acc_y", "acc_z")[pid % 10 - 1]
+                acc_byte = int(self.counts[role][j]) & 0xFF
+                if pid % 10 == 3:
+                    carried["acc"] = range(j, j + 1)
+            packet = encode_ganglion_compressed(pid, self._channels(i - 1), samples, acc_byte)
+            out.append((uuid, packet, carried))
         return out
 
 

@@ -24,6 +24,7 @@ import logging
 import re
 import struct
 import time
+import weakref
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -48,6 +49,16 @@ logger = logging.getLogger(__name__)
 _ADDRESS = re.compile(r"^([0-9A-Fa-f]{2}[:-]){5}[0-9A-Fa-f]{2}$|^[0-9A-Fa-f-]{36}$")
 _DISCONNECTED = object()
 _QUEUE_MAX = 20_000  # ~6 min of reference packets; beyond that the consumer is stuck
+# One scan-and-connect at a time per event loop: adapters (BlueZ, bumble) refuse a second
+# connection attempt while one is pending ("Operation already in progress").
+_CONNECT_LOCKS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _connect_lock() -> asyncio.Lock:
+    loop = asyncio.get_running_loop()
+    if loop not in _CONNECT_LOCKS:
+        _CONNECT_LOCKS[loop] = asyncio.Lock()
+    return _CONNECT_LOCKS[loop]
 
 
 def is_address(text: str) -> bool:
@@ -216,7 +227,10 @@ class BleSensorSource(Source):
     async def _connect(self) -> BleakClient:
         self._generation += 1
         generation = self._generation
-        async with asyncio.timeout(self._connect_timeout_s + self._scan_timeout_s + 5.0):
+        async with (
+            _connect_lock(),
+            asyncio.timeout(self._connect_timeout_s + self._scan_timeout_s + 5.0),
+        ):
             device = await self._resolve_device()
             return await establish_connection(
                 BleakClient,

@@ -200,7 +200,9 @@ def load_profile(path: Path) -> Profile:
         streams.append(
             StreamSpec(
                 name=_need(item, "name", str, here),
-                characteristics=tuple(u.lower() for u in _need(item, "characteristics", list, here)),
+                characteristics=tuple(
+                    u.lower() for u in _need(item, "characteristics", list, here)
+                ),
                 packet_s=float(_need(item, "packet_s", (int, float), here)),
                 seq_modulo=item.get("seq_modulo"),
             )

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal, Protocol
 
-from crampwatch.consumers.client import InvalidMessage, Subscriber, parse_event
+from crampwatch.consumers.client import InvalidMessage, Subscriber, default_client_id, parse_event
 from crampwatch.consumers.logger import ACK_ACTIONS, parse_ack
 from crampwatch.consumers.prompts import (
     MONITORING_RESUMED,
@@ -68,13 +68,15 @@ ActionKind = Literal["ring", "escalate", "prompt", "silence", "notice", "label",
 
 @dataclass(frozen=True)
 class AlarmAction:
-    """One thing the outputs should do.
+    """One thing the outputs should do. ``kind``:
 
-    kinds: ``ring`` (start waking, ``level`` 1), ``escalate`` (``level`` 2, 3, …),
-    ``prompt`` (show ``prompt``, step ``step`` of ``steps``), ``silence`` (stop the
-    sound; ``text`` = reason: ``ack``, ``not_a_cramp``, ``ended``), ``notice`` (gentle,
-    no alarm: ``text``), ``label`` (record ``text`` for ``event_id``), ``state`` (the alarm
-    state ``text`` for the alert topic).
+    - ``ring``: start waking (``level`` 1, ``text`` the headline);
+    - ``escalate``: louder (``level`` 2, 3, …);
+    - ``prompt``: show ``prompt``, step ``step`` of ``steps`` (``text``: all in one line);
+    - ``silence``: stop the sound (``text``: ``ack``, ``not_a_cramp`` or ``ended``);
+    - ``notice``: a gentle message, no alarm (``text``);
+    - ``label``: record ``text`` for ``event_id``;
+    - ``state``: the alarm state ``text`` for the alert topic.
     """
 
     kind: ActionKind
@@ -113,13 +115,14 @@ class AlarmCore:
     escalate_after_s : unacknowledged for this long → next ``escalate`` level (up to
         ``max_level``), then again after the same time.
     prompt_step_s : each prompt step stays this long before the next.
-    stale_after_s : an onset whose wall-clock ``onset_time`` is older than this (e.g.
-        drained from an outbox in the morning) does not ring.
+    stale_after_s : if set, an onset whose wall-clock ``onset_time`` is older than this
+        many seconds (e.g. drained from an outbox in the morning) does not ring. Off by
+        default: a replayed recording carries the onset times of its own night.
     """
 
     escalate_after_s: float = 60.0
     prompt_step_s: float = 20.0
-    stale_after_s: float = 900.0
+    stale_after_s: float | None = None
     max_level: int = 3
     steps: tuple[Prompt, ...] = field(default_factory=prompt_steps)
     _alerts: dict[str, _Alert] = field(default_factory=dict)
@@ -143,7 +146,7 @@ class AlarmCore:
         self, event: Event, now_s: float, now_wall: datetime | None = None
     ) -> list[AlarmAction]:
         """Actions for one received event (a resend of a known id does nothing)."""
-        if event.type == "signal_issue" and event.details.get("issue") in LOST_ISSUES:
+        if event.type == "signal_issue" and event.details.get("kind") in LOST_ISSUES:
             return self._lost_notice(event.device_id)
         if event.type != "cramp":
             return []  # leg movements, turning over, ...: logged silently, never ring
@@ -242,7 +245,7 @@ class AlarmCore:
         return [AlarmAction("notice", device_id, text=MONITORING_STOPPED)]
 
     def _is_stale(self, event: Event, now_wall: datetime | None) -> bool:
-        if now_wall is None or not event.onset_time:
+        if self.stale_after_s is None or now_wall is None or not event.onset_time:
             return False
         try:
             onset = datetime.fromisoformat(event.onset_time.replace("Z", "+00:00"))
@@ -253,8 +256,10 @@ class AlarmCore:
         return (now_wall - onset).total_seconds() > self.stale_after_s
 
     def _prompt(self, alert: _Alert) -> AlarmAction:
+        prompt = self.steps[alert.step]
+        text = f"Step {alert.step + 1} of {len(self.steps)}: {prompt.title}. {prompt.text}"
         return self._action(
-            "prompt", alert, step=alert.step, steps=len(self.steps), prompt=self.steps[alert.step]
+            "prompt", alert, step=alert.step, steps=len(self.steps), prompt=prompt, text=text
         )
 
     @staticmethod
@@ -278,7 +283,7 @@ class Alarm:
         *,
         escalate_after_s: float = 60.0,
         prompt_step_s: float = 20.0,
-        stale_after_s: float = 900.0,
+        stale_after_s: float | None = None,
         tick_s: float = 0.25,
         client_id: str | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -296,7 +301,7 @@ class Alarm:
         self.rings = 0
         self._subscriber = Subscriber(
             config,
-            client_id or f"{config.client_id_prefix}-alarm",
+            client_id or default_client_id(config, "alarm"),
             [topics.ALL_EVENTS, topics.ALL_STATUS, topics.ALL_ACKS],
             self.handle,
         )

@@ -6,14 +6,18 @@ consumer that is away, and resends them when it is back. paho acknowledges a QoS
 message once the handler returned, so a handler that stores before returning gives
 at-least-once delivery; the event ``id`` makes the repeats harmless.
 
-A handler error (malformed JSON, schema violation, a bug) is logged and counted and
-never stops the consumer: paho's network thread must survive any message.
+A handler error is logged and counted and never stops the consumer: paho's network
+thread must survive any message. A malformed message (bad JSON, schema violation) is
+acknowledged and dropped. Any other error (the store cannot be written) leaves the
+message unacknowledged when ``ack_on_error`` is False (the logger): the broker keeps it
+and resends it on the next connection instead of it being lost.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import socket
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -24,11 +28,24 @@ import paho.mqtt.client as mqtt
 from crampwatch.events import Event
 from crampwatch.publish.config import BrokerConfig, connect_client, make_client, probe_protocol
 
-__all__ = ["InvalidMessage", "Subscriber", "parse_event", "parse_json_object"]
+__all__ = [
+    "InvalidMessage",
+    "Subscriber",
+    "default_client_id",
+    "parse_event",
+    "parse_json_object",
+]
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[str, bytes], None]
+
+
+def default_client_id(config: BrokerConfig, role: str) -> str:
+    """``<prefix>-<role>-<host name>``: stable across restarts (the persistent session is
+    found again) and distinct per machine (two alarms must not kick each other off)."""
+    host = "".join(c if c.isalnum() or c in "-_" else "_" for c in socket.gethostname())
+    return f"{config.client_id_prefix}-{role}-{host or 'host'}"[:64]
 
 
 class InvalidMessage(ValueError):
@@ -63,7 +80,8 @@ class Subscriber:
 
     ``handler(topic, payload)`` is called for every message; raising
     :class:`InvalidMessage` counts it in :attr:`invalid`, any other exception in
-    :attr:`errors`; neither stops the subscriber.
+    :attr:`errors`; neither stops the subscriber. ``ack_on_error``: acknowledge a
+    message whose handler failed (True) or leave it with the broker (False).
     """
 
     def __init__(
@@ -74,6 +92,7 @@ class Subscriber:
         handler: Handler,
         *,
         persistent: bool = True,
+        ack_on_error: bool = True,
         reconnect_min_s: float = 0.5,
         reconnect_max_s: float = 15.0,
     ) -> None:
@@ -82,6 +101,7 @@ class Subscriber:
         self.subscriptions = tuple(subscriptions)
         self.handler = handler
         self.persistent = persistent
+        self.ack_on_error = ack_on_error
         self._backoff = (reconnect_min_s, reconnect_max_s)
         self._client: mqtt.Client | None = None
         self._subscribed = threading.Event()
@@ -97,6 +117,7 @@ class Subscriber:
         client = make_client(
             self.config, self.client_id, persistent=self.persistent, protocol=protocol
         )
+        client.manual_ack_set(True)  # acknowledged in _on_message, after the handler
         client.reconnect_delay_set(*self._backoff)  # type: ignore[arg-type]
         client.on_connect = self._on_connect
         client.on_subscribe = self._on_subscribe
@@ -147,7 +168,7 @@ class Subscriber:
         if self._client is not None:
             log.warning("%s disconnected (%s); retrying", self.client_id, reason_code)
 
-    def _on_message(self, _c: Any, _u: Any, msg: mqtt.MQTTMessage) -> None:
+    def _on_message(self, client: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
         self.received += 1
         try:
             self.handler(msg.topic, msg.payload)
@@ -156,4 +177,8 @@ class Subscriber:
             log.warning("invalid message on %s ignored: %s", msg.topic, exc)
         except Exception:
             self.errors += 1
+            if not self.ack_on_error:
+                log.exception("cannot handle a message on %s: left with the broker", msg.topic)
+                return
             log.exception("error handling a message on %s", msg.topic)
+        client.ack(msg.mid, msg.qos)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import select
+import signal
 import sys
 import termios
 import time
@@ -55,6 +56,7 @@ _client_id_option = click.option(
 def logger(broker_url: str, db: Path | None, client_id: str | None) -> None:
     """Store every device's events from MQTT in SQLite, grouped into nights."""
     db_path = db or default_db_path()
+    _interrupt_on_sigterm()
     with broker_for(broker_url) as config:
         check_reachable(config)
         event_logger = EventLogger(config, db_path, client_id=client_id)
@@ -71,7 +73,8 @@ def logger(broker_url: str, db: Path | None, client_id: str | None) -> None:
             event_logger.stop()
             click.echo(
                 f"stored {c.stored} events ({c.updated} updates, {c.duplicates} duplicates "
-                f"dropped, {c.invalid} invalid messages, {c.labels} labels)"
+                f"dropped, {c.invalid} invalid messages, {c.labels} labels, "
+                f"{c.errors} left with the broker)"
             )
 
 
@@ -91,16 +94,24 @@ def logger(broker_url: str, db: Path | None, client_id: str | None) -> None:
     show_default=True,
     help="Seconds each stretch prompt stays on screen.",
 )
+@click.option(
+    "--max-age",
+    type=click.FloatRange(min=1.0),
+    default=None,
+    help="Do not ring for a cramp onset older than this many seconds (wall clock).",
+)
 @click.option("--no-sound", is_flag=True, help="Terminal bell only, no audio player.")
 @_client_id_option
 def alarm(
     broker_url: str,
     escalate_after: float,
     prompt_step: float,
+    max_age: float | None,
     no_sound: bool,
     client_id: str | None,
 ) -> None:
     """Wake alert with stretch prompts on a cramp onset (keys: a = awake, n = not a cramp)."""
+    _interrupt_on_sigterm()
     with broker_for(broker_url) as config:
         check_reachable(config)
         the_alarm = Alarm(
@@ -108,6 +119,7 @@ def alarm(
             default_outputs(sound=not no_sound),
             escalate_after_s=escalate_after,
             prompt_step_s=prompt_step,
+            stale_after_s=max_age,
             client_id=client_id,
         )
         the_alarm.start()
@@ -125,6 +137,15 @@ def alarm(
                         break
         finally:
             the_alarm.stop()
+
+
+def _interrupt_on_sigterm() -> None:
+    """Stop on SIGTERM (systemd, docker stop) as on Ctrl-C: clean disconnect, summary."""
+
+    def handler(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
 
 
 def _keys(poll_s: float = 0.2) -> Iterator[str]:

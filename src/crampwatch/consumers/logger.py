@@ -20,7 +20,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from crampwatch.consumers.client import InvalidMessage, Subscriber, parse_event, parse_json_object
+from crampwatch.consumers.client import (
+    InvalidMessage,
+    Subscriber,
+    default_client_id,
+    parse_event,
+    parse_json_object,
+)
 from crampwatch.consumers.store import EventStore
 from crampwatch.events import Event
 from crampwatch.publish import topics
@@ -41,6 +47,7 @@ class LoggerCounters:
     duplicates: int  # resends, dropped
     invalid: int  # malformed messages, logged and dropped
     labels: int  # acknowledgements stored
+    errors: int  # messages that could not be stored (left with the broker)
 
 
 @dataclass(frozen=True)
@@ -111,9 +118,10 @@ class EventLogger:
         self._invalid_direct = 0
         self._subscriber = Subscriber(
             config,
-            client_id or f"{config.client_id_prefix}-logger",
+            client_id or default_client_id(config, "logger"),
             [topics.ALL_EVENTS, topics.ALL_STATUS, topics.ALL_ACKS],
             self.handle,
+            ack_on_error=False,  # a store that cannot be written must not eat events
         )
 
     def start(self) -> None:
@@ -142,6 +150,7 @@ class EventLogger:
             duplicates=self._n["duplicate"],
             invalid=self._subscriber.invalid + self._invalid_direct,
             labels=self._n["labels"],
+            errors=self._subscriber.errors,
         )
 
     # -- the core: one message in, the store updated -------------------------------------

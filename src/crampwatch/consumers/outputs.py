@@ -54,8 +54,9 @@ class TerminalOutput:
 
     def handle(self, action: AlarmAction) -> None:
         if action.kind == "ring":
+            # The first prompt follows at once and draws the screen: just the bell here.
             self._status = f"ALARM: {WAKE_HEADLINE}"
-            self._write(self._frame(action, self._status), bells=1)
+            self._write("", bells=1)
         elif action.kind == "escalate":
             self._status = f"ALARM (level {action.level}): {WAKE_HEADLINE}"
             self._write(f"\n*** {self._status} ***\n", bells=action.level)

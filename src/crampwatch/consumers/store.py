@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 from crampwatch.errors import CrampwatchError
 from crampwatch.events import Event
+from crampwatch.paths import default_db_path
 
 __all__ = ["EventStore", "StoredEvent", "UpsertResult", "default_db_path", "night_of"]
 
@@ -62,16 +63,6 @@ CREATE TABLE IF NOT EXISTS recordings (
     PRIMARY KEY (device_id, night, path)
 );
 """
-
-
-def default_db_path() -> Path:
-    """Where the logger writes and the review reads when ``--db`` is not given:
-    ``$CRAMPWATCH_DB``, else ``$XDG_DATA_HOME/crampwatch/events.db``
-    (``~/.local/share/crampwatch/events.db``)."""
-    if os.environ.get("CRAMPWATCH_DB"):
-        return Path(os.environ["CRAMPWATCH_DB"])
-    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
-    return Path(base) / "crampwatch" / "events.db"
 
 
 def night_of(t: datetime) -> str:

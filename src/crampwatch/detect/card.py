@@ -38,16 +38,21 @@ def _event_table(results: Mapping[str, Mapping[str, Any]]) -> str:
     names = list(results)
     lines = ["| metric | target | " + " | ".join(names) + " |", "|---|---|" + "---|" * len(names)]
     for key, (label, target, d) in _TARGETS.items():
-        lines.append(f"| {label} | {target} | " + " | ".join(_f(results[n][key], d) for n in names) + " |")
+        lines.append(
+            f"| {label} | {target} | " + " | ".join(_f(results[n][key], d) for n in names) + " |"
+        )
     lines.append(
         "| false cramps caused by | | "
         + " | ".join(
-            ", ".join(f"{k} {v}" for k, v in sorted(results[n]["false_alarm_causes"].items())) or "-"
+            ", ".join(f"{k} {v}" for k, v in sorted(results[n]["false_alarm_causes"].items()))
+            or "-"
             for n in names
         )
         + " |"
     )
-    lines.append("| seeds | | " + " | ".join(str(results[n].get("seeds", "-")) for n in names) + " |")
+    lines.append(
+        "| seeds | | " + " | ".join(str(results[n].get("seeds", "-")) for n in names) + " |"
+    )
     return "\n".join(lines) + "\n"
 
 

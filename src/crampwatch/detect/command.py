@@ -49,14 +49,29 @@ def _progress(total_s: float, label: str):
     metavar="ROLE=LABEL",
     help="Map a channel role to an EDF label, e.g. emg_calf='Gastroc L'.",
 )
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write JSON Lines here (default: stdout).")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write JSON Lines here (default: stdout).",
+)
 @click.option("--device-id", default="offline", show_default=True)
 @click.option("--leg", type=click.Choice(["left", "right"]), default=None)
-@click.option("--block-s", type=float, default=5.0, show_default=True,
-              help="Replay block length; results do not depend on it.")
-@click.option("--model", "model_path", type=click.Path(dir_okay=False), default=None,
-              help="Model file (default: shipped model or $CRAMPWATCH_MODEL).")
+@click.option(
+    "--block-s",
+    type=float,
+    default=5.0,
+    show_default=True,
+    help="Replay block length; results do not depend on it.",
+)
+@click.option(
+    "--model",
+    "model_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Model file (default: shipped model or $CRAMPWATCH_MODEL).",
+)
 def detect(
     rec: Path,
     channels: Sequence[str],
@@ -212,7 +227,11 @@ def evaluate(
     else:
         variants = ["train", "shifted"] if variant == "both" else [variant]
         for v in variants:
-            base = seed if seed is not None else (EVAL_SEED_BASE if v == "train" else SHIFTED_SEED_BASE)
+            base = (
+                seed
+                if seed is not None
+                else (EVAL_SEED_BASE if v == "train" else SHIFTED_SEED_BASE)
+            )
             name = "in-distribution" if v == "train" else "shifted"
             results[name] = evaluate_simulated(nights, hours, base, v, model)
     if as_json:
@@ -228,13 +247,27 @@ def evaluate(
 @click.option("--val-nights", type=int, default=6, show_default=True)
 @click.option("--hours", type=float, default=1.5, show_default=True)
 @click.option("--seed", type=int, default=1, show_default=True)
-@click.option("--eval-nights", type=int, default=4, show_default=True,
-              help="Held-out nights per variant for the model card (0: skip).")
+@click.option(
+    "--eval-nights",
+    type=int,
+    default=4,
+    show_default=True,
+    help="Held-out nights per variant for the model card (0: skip).",
+)
 @click.option("--eval-hours", type=float, default=2.0, show_default=True)
-@click.option("--output", type=click.Path(file_okay=False, path_type=Path), default=Path("models"),
-              show_default=True)
-@click.option("--from-edf", "from_edf", type=click.Path(file_okay=False, exists=True, path_type=Path),
-              default=None, help="Train on labelled EDF+ recordings in DIR instead.")
+@click.option(
+    "--output",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("models"),
+    show_default=True,
+)
+@click.option(
+    "--from-edf",
+    "from_edf",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="Train on labelled EDF+ recordings in DIR instead.",
+)
 def train(
     nights: int,
     val_nights: int,
@@ -266,7 +299,9 @@ def train(
     if from_edf is not None:
         files = sorted(from_edf.glob("*.edf")) + sorted(from_edf.glob("*.bdf"))
         if len(files) < 2:
-            raise CrampwatchError(f"{from_edf}: need at least 2 EDF+ recordings (train + validation)")
+            raise CrampwatchError(
+                f"{from_edf}: need at least 2 EDF+ recordings (train + validation)"
+            )
         from crampwatch.recordings import read_recording
 
         pairs = [(read_recording(f), _truth_for(f)) for f in files]

@@ -188,7 +188,7 @@ def _subsample(nights: Sequence[LabelledNight], seed: int, rest_keep: float = 0.
     return X, y, w * scale[y]
 
 
-def fit_model(nights: Sequence[LabelledNight], seed: int = 0, *, max_iter: int = 120):
+def fit_model(nights: Sequence[LabelledNight], seed: int = 0, *, max_iter: int = 60):
     """Fit the HistGradientBoosting frame classifier (NaN-native, small, fast predict)."""
     from sklearn.ensemble import HistGradientBoostingClassifier
 
@@ -219,7 +219,9 @@ def run_detector(model: CrampModel, night: LabelledNight, device_id: str = "eval
     f = night.frames
     step = 3000
     for i in range(0, len(f), step):
-        events += det.push_frames(FeatureFrames(f.t_s[i : i + step], f.values[i : i + step], f.names))
+        events += det.push_frames(
+            FeatureFrames(f.t_s[i : i + step], f.values[i : i + step], f.names)
+        )
     events += det.flush(float(f.t_s[-1]) if len(f) else 0.0)
     return events
 
@@ -234,7 +236,7 @@ def choose_thresholds(model: CrampModel, val: Sequence[LabelledNight]) -> dict[s
     sensitivity, then lowest p95 latency)."""
     best: tuple | None = None
     best_thr = dict(DEFAULT_THRESHOLDS)
-    for p_on in (0.4, 0.5, 0.6, 0.7, 0.8):
+    for p_on in (0.5, 0.7, 0.85):
         for k in (3, 5, 8):
             thr = {**DEFAULT_THRESHOLDS, "p_on": p_on, "k_frames": float(k)}
             m = summarize(evaluate_model(replace(model, thresholds=thr), val))
@@ -278,7 +280,9 @@ def frame_report(model: CrampModel, nights: Sequence[LabelledNight]) -> dict[str
     X = np.concatenate([n.X for n in nights])
     y = np.concatenate([n.y for n in nights])
     keep = np.concatenate([n.w for n in nights]) > 0
-    pred = np.argmax(model.predict_proba(X[keep][:, [MODEL_FEATURES.index(c) for c in model.features]]), 1)
+    pred = np.argmax(
+        model.predict_proba(X[keep][:, [MODEL_FEATURES.index(c) for c in model.features]]), 1
+    )
     p, r, f, s = precision_recall_fscore_support(
         y[keep], pred, labels=range(len(CLASSES)), zero_division=0
     )

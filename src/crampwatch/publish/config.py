@@ -30,6 +30,7 @@ __all__ = [
     "MQTT_V5",
     "MQTT_V311",
     "BrokerConfig",
+    "CredentialsRefused",
     "check_reachable",
     "connect_client",
     "make_client",
@@ -47,6 +48,10 @@ MQTT_V5 = 5
 # A persistent consumer session must survive a night without the consumer (a week):
 # MQTT 5 ends a session when the connection closes unless an expiry is given.
 SESSION_EXPIRY_S = 7 * 24 * 3600
+
+
+class CredentialsRefused(CrampwatchError):
+    """The broker answered but refused the username/password (not worth retrying)."""
 
 
 @dataclass(frozen=True)
@@ -73,6 +78,21 @@ class BrokerConfig:
 
     def with_protocol(self, protocol: int) -> BrokerConfig:
         return replace(self, protocol=protocol)
+
+
+class _QuietShutdown(logging.Filter):
+    """paho logs "Client is not connected" at ERROR when its loop runs once more after a
+    deliberate disconnect; that is no error."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if str(record.msg).startswith("Client is not connected"):
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            return log.isEnabledFor(logging.DEBUG)
+        return True
+
+
+_PAHO_LOG = logging.getLogger("crampwatch.mqtt.paho")
+_PAHO_LOG.addFilter(_QuietShutdown())
 
 
 def parse_broker_url(url: str) -> BrokerConfig:
@@ -153,7 +173,7 @@ def make_client(
     # Callbacks must never kill the network thread: our handlers catch their own
     # errors, and this is the backstop for anything they miss.
     client.suppress_exceptions = True
-    client.enable_logger(logging.getLogger("crampwatch.mqtt.paho"))
+    client.enable_logger(_PAHO_LOG)
     return client
 
 
@@ -215,7 +235,7 @@ def probe_protocol(config: BrokerConfig, timeout_s: float = 2.0) -> int:
         log.info("broker %s does not speak MQTT 5: using 3.1.1", config.address)
         return MQTT_V311
     if rc.value in (0x86, 0x87, 0x8C):
-        raise CrampwatchError(f"broker {config.address} refused the credentials ({rc})")
+        raise CredentialsRefused(f"broker {config.address} refused the credentials ({rc})")
     if rc.is_failure:
         log.info("MQTT 5 CONNECT to %s refused (%s): using 3.1.1", config.address, rc)
         return MQTT_V311

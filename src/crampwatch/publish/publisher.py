@@ -36,6 +36,7 @@ from crampwatch.publish import homeassistant, topics
 from crampwatch.publish.config import (
     MQTT_V311,
     BrokerConfig,
+    CredentialsRefused,
     connect_client,
     make_client,
     probe_protocol,
@@ -117,9 +118,9 @@ class EventPublisher:
         if protocol is None:
             try:
                 protocol = probe_protocol(self.config, self._probe_timeout_s)
+            except CredentialsRefused:
+                raise
             except CrampwatchError as exc:
-                if "refused the credentials" in str(exc):
-                    raise
                 log.warning("%s; queueing events until it is back (MQTT 3.1.1)", exc)
                 protocol = MQTT_V311
         client = make_client(self.config, self.client_id, protocol=protocol)

@@ -115,9 +115,7 @@ def match_roles(
         if role in found:
             continue
         hits = [
-            i
-            for i, x in enumerate(norm)
-            if i not in taken and DEFAULT_PATTERNS[role].fullmatch(x)
+            i for i, x in enumerate(norm) if i not in taken and DEFAULT_PATTERNS[role].fullmatch(x)
         ]
         if len(hits) > 1:
             names = ", ".join(repr(labels[i].strip()) for i in hits)

@@ -163,15 +163,14 @@ def write_edf(
                 x,
                 sampling_frequency=fs,
                 label=DEFAULT_LABELS[role],
-                transducer_type="surface EMG electrodes" if role in EMG_ROLES
+                transducer_type="surface EMG electrodes"
+                if role in EMG_ROLES
                 else "3-axis accelerometer",
                 physical_dimension=UNITS[role],
                 physical_range=(-lim, lim),
             )
         )
-    all_ann = sorted(
-        (*recording.annotations, *annotations), key=lambda a: (a.onset_s, a.text)
-    )
+    all_ann = sorted((*recording.annotations, *annotations), key=lambda a: (a.onset_s, a.text))
     start = recording.start_time
     if start is not None and start.tzinfo is not None:
         start = start.astimezone(UTC).replace(tzinfo=None)
@@ -182,9 +181,7 @@ def write_edf(
         ),
         starttime=None if start is None else start.time().replace(microsecond=0),
         data_record_duration=record_s,
-        annotations=[
-            edfio.EdfAnnotation(float(a.onset_s), a.duration_s, a.text) for a in all_ann
-        ],
+        annotations=[edfio.EdfAnnotation(float(a.onset_s), a.duration_s, a.text) for a in all_ann],
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     try:

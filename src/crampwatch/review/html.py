@@ -19,7 +19,13 @@ from datetime import UTC, date, datetime, tzinfo
 from crampwatch import __version__
 from crampwatch.review import plots
 from crampwatch.review.report import NightReport
-from crampwatch.review.summary import NightSummary, clock_time, format_duration
+from crampwatch.review.summary import (
+    NightSummary,
+    clock_time,
+    cramp_nights,
+    format_duration,
+    frequent_cramps,
+)
 
 __all__ = ["render_html"]
 
@@ -100,6 +106,11 @@ td.n { text-align:right; font-variant-numeric:tabular-nums; }
 .help { display:grid; grid-template-columns:repeat(auto-fit,minmax(320px,1fr)); gap:16px; }
 .help ul { margin:6px 0 0; padding-left:20px; }
 footer { color:var(--muted); font-size:.85rem; margin-top:24px; }
+@media print {
+  body { background:#fff; font-size:12pt; }
+  main { max-width:none; padding:0; }
+  section, .card { break-inside:avoid; border-color:#ccc; }
+}
 """
 
 _WHAT_HELPS = """
@@ -189,16 +200,21 @@ def _glance(s: NightSummary) -> str:
     cramps = s.real_cramps
     if cramps:
         longest = max((c.duration_s or 0.0 for c in cramps), default=0.0)
-        first = f"{len(cramps)} cramp{'s' if len(cramps) != 1 else ''}"
+        first = _count(len(cramps), "cramp")
         if longest > 0:
             first += f" (longest {format_duration(longest)})"
     else:
-        first = "No cramps"
-    return (
-        f"{first}, {s.n_leg_movements} leg movement{'s' if s.n_leg_movements != 1 else ''}"
-        f" of which {s.n_periodic} periodic, {len(s.position_changes_s)} position"
-        f" change{'s' if len(s.position_changes_s) != 1 else ''}."
-    )
+        first = "no cramps"
+    lms = _count(s.n_leg_movements, "leg movement")
+    if s.n_leg_movements:
+        lms += f" ({s.n_periodic} periodic)"
+    text = f"{first}, {lms}, {_count(len(s.position_changes_s), 'position change')}."
+    return text[0].upper() + text[1:]
+
+
+def _count(n: int, noun: str) -> str:
+    """``no cramps``, ``1 cramp``, ``3 cramps``."""
+    return f"no {noun}s" if n == 0 else f"{n} {noun}{'s' if n != 1 else ''}"
 
 
 def _cramps_section(r: NightReport, tz: tzinfo | None) -> str:
@@ -244,6 +260,11 @@ def _cramps_section(r: NightReport, tz: tzinfo | None) -> str:
 
 def _lm_section(s: NightSummary) -> str:
     _, band = s.plm_band
+    if not s.n_leg_movements:
+        return (
+            "<section id='legs'><h2>Leg movements</h2><p>No leg movements were recorded."
+            "</p></section>"
+        )
     text = (
         f"<p>{s.n_leg_movements} leg movements were recorded, {s.n_periodic} of them in "
         f"periodic series (at least four movements 10 to 90 seconds apart). That is "
@@ -291,6 +312,17 @@ def _dropouts_section(s: NightSummary, tz: tzinfo | None) -> str:
     )
 
 
+def _frequency_note(history: Sequence[NightSummary]) -> str:
+    with_cramps, monitored = cramp_nights(history)
+    if not monitored:
+        return ""
+    text = f"Cramps on {with_cramps} of the {monitored} monitored nights of the last week."
+    if frequent_cramps(history):
+        text += " Cramps on several nights a week are worth mentioning to a doctor."
+        return f'<div class="note" id="frequency">{_e(text)}</div>'
+    return f'<p id="frequency">{_e(text)}</p>'
+
+
 def _trends_section(history: Sequence[NightSummary]) -> str:
     if len(history) < 2:
         return (
@@ -309,6 +341,7 @@ def _trends_section(history: Sequence[NightSummary]) -> str:
     ]
     return (
         f"<section id='trends'><h2>Last {len(history)} nights</h2>"
+        + _frequency_note(history)
         + _img(plots.trends_png(history), "trends over the last nights")
         + _table(("night", "monitored", "cramps", "time in cramps", "PLM index /h"), rows, {2, 4})
         + "</section>"

@@ -8,6 +8,7 @@ the night's start is known, else elapsed time.
 from __future__ import annotations
 
 import io
+import math
 from collections.abc import Sequence
 from datetime import tzinfo
 
@@ -21,7 +22,7 @@ from crampwatch.detect.wasm import PLM_MAX_INTERVAL_S, PLM_MIN_INTERVAL_S
 from crampwatch.review.report import CrampTrace
 from crampwatch.review.summary import CrampSummary, NightSummary, clock_time
 
-__all__ = ["COLORS", "cramp_png", "intervals_png", "timeline_png", "trends_png"]
+__all__ = ["COLORS", "clock_ticks", "cramp_png", "intervals_png", "timeline_png", "trends_png"]
 
 COLORS = {
     "cramp": "#d1495b",
@@ -56,6 +57,22 @@ def _style(ax: Axes) -> None:
     ax.tick_params(colors=COLORS["ink"], labelsize=9)
     ax.grid(axis="x", color=COLORS["grid"], linewidth=0.8)
     ax.set_axisbelow(True)
+
+
+def clock_ticks(
+    summary: NightSummary, lo_s: float, hi_s: float, tz: tzinfo | None = None, max_ticks: int = 12
+) -> list[float]:
+    """Tick positions (recording s) on round local clock times (every 5, 10, 15, 30 min,
+    1, 2 h...), or on round elapsed times when the night's start is unknown."""
+    span = max(hi_s - lo_s, 1.0)
+    steps = (60, 300, 600, 900, 1800, 3600, 7200, 10800, 21600)
+    step = next((s for s in steps if span / s <= max_ticks), steps[-1])
+    base = 0.0  # local wall-clock seconds (since the epoch) of recording second 0
+    if summary.origin is not None:
+        offset = summary.origin.astimezone(tz).utcoffset()
+        base = summary.origin.timestamp() + (offset.total_seconds() if offset else 0.0)
+    first = math.ceil((base + lo_s) / step) * step - base
+    return [float(t) for t in np.arange(first, hi_s + 1e-9, step)]
 
 
 def timeline_png(summary: NightSummary, tz: tzinfo | None = None) -> bytes:
@@ -93,7 +110,7 @@ def timeline_png(summary: NightSummary, tz: tzinfo | None = None) -> bytes:
     ax.set_yticks(list(lanes.values()), list(lanes))
     ax.set_ylim(-0.7, 3.7)
     ax.set_xlim(lo, hi)
-    ax.xaxis.set_major_locator(MaxNLocator(nbins=12, steps=[1, 2, 3, 6, 10]))
+    ax.set_xticks(clock_ticks(summary, lo, hi, tz))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda t, _: clock_time(summary, t, tz)))
     return _png(fig)
 

@@ -6,17 +6,21 @@ numbers come from :mod:`crampwatch.review.summary`.
 from __future__ import annotations
 
 import logging
+import math
+import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+import edfio
 import numpy as np
 
 from crampwatch.consumers.store import EventStore, StoredEvent, night_of, parse_night
 from crampwatch.errors import CrampwatchError
-from crampwatch.recordings import read_recording
+from crampwatch.recordings.channels import match_roles, unit_scale
 from crampwatch.review.envelope import calf_envelope
+from crampwatch.review.summary import CrampSummary as Cramp
 from crampwatch.review.summary import NightSummary, parse_iso, summarize_night
 
 __all__ = [
@@ -110,14 +114,22 @@ def resolve_night(store: EventStore, night: str | None) -> str:
     return night
 
 
-def _recording_span(path: Path) -> tuple[datetime | None, float] | None:
-    """(wall-clock start, duration s) from the EDF/BDF header only; None if unreadable."""
-    import edfio  # header-only read: the night's signals are not needed for the summary
+def _open_lazy(path: Path) -> edfio.Edf | edfio.Bdf:
+    """The recording with its header read and (EDF) its data left on disk: a night at
+    1 kHz is hundreds of MB as float64, the review needs a few minutes of it."""
+    with path.open("rb") as f:
+        bdf = f.read(8) == b"\xffBIOSEMI"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if bdf:
+            return edfio.read_bdf(path, header_encoding="latin-1")
+        return edfio.read_edf(path, lazy_load_data=True, header_encoding="latin-1")
 
+
+def _recording_span(path: Path) -> tuple[datetime | None, float] | None:
+    """(wall-clock start, duration s) from the EDF/BDF header; None if unreadable."""
     try:
-        with path.open("rb") as f:
-            bdf = f.read(8) == b"\xffBIOSEMI"
-        edf = edfio.read_bdf(path) if bdf else edfio.read_edf(path, lazy_load_data=True)
+        edf = _open_lazy(path)
         duration = float(edf.duration)
         try:
             start = edf.startdatetime.replace(tzinfo=UTC)  # crampwatch writes UTC
@@ -163,26 +175,53 @@ def _traces(
         if not Path(path).is_file():
             notes.append(f"The recording {path} is missing: cramp plots are not available.")
             continue
+        cramps = [c for c in summary.cramps if c.device_id == device]
         try:
-            rec = read_recording(path)
+            out.update(_cramp_traces(Path(path), cramps))
         except CrampwatchError as exc:
-            notes.append(f"The recording could not be read ({exc}).")
-            continue
-        if "emg_calf" not in rec.signals:
-            notes.append(f"The recording {path} has no calf EMG channel.")
-            continue
-        x, fs = rec.signals["emg_calf"], rec.fs_hz["emg_calf"]
-        for c in summary.cramps:
-            if c.device_id != device:
-                continue
-            end = c.end_s if c.end_s is not None else c.onset_s + 30.0
-            i0 = max(0, int((c.onset_s - TRACE_BEFORE_S) * fs))
-            i1 = min(len(x), int((end + TRACE_AFTER_S) * fs))
-            if i1 - i0 < 2:
-                continue
-            t, env = calf_envelope(x[i0:i1], fs)
-            out[c.event_id] = CrampTrace(c.event_id, t + i0 / fs, env)
+            notes.append(f"Cramp plots are not available: {exc}")
+        except Exception as exc:  # edfio: damaged file; the rest of the report still helps
+            log.warning("cannot read %s: %s", path, exc)
+            notes.append(f"The recording {path} could not be read: cramp plots are not available.")
     return out
+
+
+def _cramp_traces(path: Path, cramps: Sequence[Cramp]) -> dict[str, CrampTrace]:
+    """Read only the minutes around each cramp of the calf channel (µV) and envelope them."""
+    edf = _open_lazy(path)
+    signals = edf.signals
+    # the same label matching and unit handling as crampwatch.recordings.read_recording
+    sig = signals[match_roles([s.label for s in signals], source=str(path))["emg_calf"]]
+    scale = unit_scale("emg_calf", sig.physical_dimension, source=str(path))
+    fs = float(sig.sampling_frequency)
+    duration = float(edf.duration)
+    out = {}
+    for c in cramps:
+        end = c.end_s if c.end_s is not None else c.onset_s + 30.0
+        # whole samples, so that the first sample's time is exact
+        a = max(0.0, math.floor((c.onset_s - TRACE_BEFORE_S) * fs) / fs)
+        b = min(duration, math.ceil((end + TRACE_AFTER_S) * fs) / fs)
+        if b - a < 2 / fs:
+            continue
+        x = np.asarray(sig.get_data_slice(a, b), dtype=np.float64) * scale
+        t, env = calf_envelope(x, fs)
+        out[c.event_id] = CrampTrace(c.event_id, t + a, env)
+    return out
+
+
+def _peaks_from_traces(summary: NightSummary, traces: Mapping[str, CrampTrace]) -> NightSummary:
+    """Cramps whose events carry no ``peak_uv`` get the peak of the calf envelope during
+    the cramp (µV RMS over 0.5 s), read from the recording."""
+    cramps = []
+    for c in summary.cramps:
+        tr = traces.get(c.event_id)
+        if c.peak_uv is None and tr is not None:
+            end = c.end_s if c.end_s is not None else tr.t_s[-1]
+            inside = tr.envelope_uv[(tr.t_s >= c.onset_s) & (tr.t_s <= end)]
+            if inside.size:
+                c = replace(c, peak_uv=float(inside.max()))
+        cramps.append(c)
+    return replace(summary, cramps=tuple(cramps))
 
 
 def build_report(
@@ -195,9 +234,10 @@ def build_report(
     recordings = tuple(store.recordings(night))
     summary = night_summary(store, night)
     notes: list[str] = []
-    if not recordings:
+    if not recordings and summary.cramps:
         notes.append("No recording was stored for this night: cramp plots are not available.")
     traces = _traces(summary, recordings, notes) if recordings else {}
+    summary = _peaks_from_traces(summary, traces)
     nights = [n for n in known_nights(store) if n <= night][-history_nights:]
     history = tuple(summary if n == night else night_summary(store, n) for n in nights)
     return NightReport(summary, tuple(events), history, traces, recordings, tuple(notes))

@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from itertools import pairwise
 from statistics import median
 from typing import Any
@@ -38,7 +38,9 @@ __all__ = [
     "NightSummary",
     "alert_latency_s",
     "clock_time",
+    "cramp_nights",
     "format_duration",
+    "frequent_cramps",
     "issue_label",
     "merge_spans",
     "parse_iso",
@@ -55,11 +57,15 @@ PLM_BANDS: tuple[tuple[float, str, str], ...] = (
     (math.inf, "severe", "≥ 50 /h (severe range)"),
 )
 
+# Nights with cramps in a week from which the report suggests seeing a doctor.
+FREQUENT_CRAMP_NIGHTS = 3
 # A night shorter than this makes per-hour figures shaky; the report says so.
 SHORT_NIGHT_S = 4 * 3600.0
 # Status times converted to recording time must agree with the events this closely,
 # otherwise they belong to an accelerated replay and are not used for the window.
 _STATUS_TOLERANCE_S = 120.0
+# A live alert takes seconds; a larger receipt delay means a replay or a backlog.
+_MAX_RECEIVED_DELAY_S = 600.0
 
 _ISSUE_LABELS = {
     "electrode_off": "electrode off or loose",
@@ -205,14 +211,21 @@ def issue_label(kind: str) -> str:
 
 
 def alert_latency_s(
-    details: dict[str, Any], onset_s: float, detected_at_s: float, ended: bool
+    details: dict[str, Any],
+    onset_s: float,
+    detected_at_s: float,
+    ended: bool,
+    received_delay_s: float | None = None,
 ) -> float | None:
     """Seconds from cramp onset to the wake alert, or None when it cannot be known.
 
     The store keeps a cramp's end update, whose ``detected_at_s`` is when the *end* was
     seen, so the onset's detection time survives only in ``details``
     (``alert_latency_s`` or ``onset_detected_at_s``); an onset record without its end
-    update still carries it in ``detected_at_s``.
+    update still carries it in ``detected_at_s``. Last resort, ``received_delay_s``:
+    when the logger first received the event minus its wall-clock onset, which is the
+    alert delay in a live night (used only when 0..600 s: a replay faster than real time
+    gives nonsense there).
     """
     for key in ("alert_latency_s", "latency_s"):
         if isinstance(details.get(key), int | float):
@@ -221,7 +234,17 @@ def alert_latency_s(
         return max(0.0, float(details["onset_detected_at_s"]) - onset_s)
     if not ended:
         return max(0.0, detected_at_s - onset_s)
+    if received_delay_s is not None and 0.0 <= received_delay_s <= _MAX_RECEIVED_DELAY_S:
+        return received_delay_s
     return None
+
+
+def _received_delay_s(se: StoredEvent) -> float | None:
+    """Logger receipt time minus wall-clock onset, s (None when either is unknown)."""
+    onset, received = parse_iso(se.event.onset_time), parse_iso(se.received_at)
+    if onset is None or received is None:
+        return None
+    return (received - onset).total_seconds()
 
 
 def merge_spans(spans: Iterable[Span]) -> list[Span]:
@@ -327,8 +350,6 @@ def _window(
 def _cramp(se: StoredEvent) -> CrampSummary:
     e, d = se.event, se.event.details
     duration = e.end_s - e.onset_s if e.end_s is not None else None
-    if duration is None and isinstance(d.get("duration_s"), int | float) and e.end_s is not None:
-        duration = float(d["duration_s"])
 
     def num(key: str) -> float | None:
         v = d.get(key)
@@ -343,7 +364,9 @@ def _cramp(se: StoredEvent) -> CrampSummary:
         duration_s=duration,
         peak_uv=num("peak_uv"),
         median_uv=num("median_uv"),
-        alert_latency_s=alert_latency_s(d, e.onset_s, e.detected_at_s, e.end_s is not None),
+        alert_latency_s=alert_latency_s(
+            d, e.onset_s, e.detected_at_s, e.end_s is not None, _received_delay_s(se)
+        ),
         confidence=e.confidence,
         acknowledged="acknowledged" in se.labels,
         not_a_cramp="not_a_cramp" in se.labels,
@@ -406,6 +429,22 @@ def summarize_night(
         bad_spans=tuple(bad),
         devices=tuple(sorted({se.event.device_id for se in events})),
     )
+
+
+def cramp_nights(history: Sequence[NightSummary], days: int = 7) -> tuple[int, int]:
+    """(nights with at least one cramp, monitored nights) within the last ``days`` days
+    up to the last night of ``history`` (nights not monitored are not counted)."""
+    if not history:
+        return 0, 0
+    last = date.fromisoformat(history[-1].night)
+    recent = [h for h in history if (last - date.fromisoformat(h.night)).days < days]
+    return sum(1 for h in recent if h.real_cramps), len(recent)
+
+
+def frequent_cramps(history: Sequence[NightSummary]) -> bool:
+    """Cramps on 3 or more of the last 7 nights: "several nights a week", the point at
+    which the report suggests talking to a doctor."""
+    return cramp_nights(history)[0] >= FREQUENT_CRAMP_NIGHTS
 
 
 def clock_time(summary: NightSummary, t_s: float, tz: tzinfo | None = None) -> str:

@@ -10,7 +10,13 @@ from rich.table import Table
 from rich.text import Text
 
 from crampwatch.review.report import NightReport
-from crampwatch.review.summary import NightSummary, clock_time, format_duration
+from crampwatch.review.summary import (
+    NightSummary,
+    clock_time,
+    cramp_nights,
+    format_duration,
+    frequent_cramps,
+)
 
 __all__ = ["print_summary", "summary_renderable"]
 
@@ -94,6 +100,11 @@ def summary_renderable(report: NightReport, tz: tzinfo | None = None) -> Group:
         notes.append("Nothing was detected this night.")
     if s.short and s.window_source != "none":
         notes.append(f"Short night ({format_duration(s.window_s)}): per-hour figures are rough.")
+    if frequent_cramps(report.history):
+        n, of = cramp_nights(report.history)
+        notes.append(
+            f"Cramps on {n} of the last {of} monitored nights: worth mentioning to a doctor."
+        )
     if s.plm_band[0] != "normal":
         notes.append("A PLM index above 15 /h is worth mentioning to a doctor if you sleep badly.")
     parts.extend(Text(n, style="yellow") for n in notes)

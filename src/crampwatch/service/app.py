@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -100,10 +101,17 @@ def _run(cfg, config, sources, starts, recordings_dir, outbox, on_event, progres
     )
     publisher.start()
 
-    def sink(event: Event) -> None:
+    # The outbox write syncs to disk (ms): done on one worker thread, in order, so the
+    # event loop that feeds the detector never waits for the disk.
+    writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="crampwatch-outbox")
+
+    def deliver(event: Event) -> None:
         publisher.publish(event)
         if on_event is not None:
             on_event(event)
+
+    def sink(event: Event) -> None:
+        writer.submit(deliver, event)
 
     service = Service(
         sources,
@@ -125,6 +133,7 @@ def _run(cfg, config, sources, starts, recordings_dir, outbox, on_event, progres
     try:
         result = asyncio.run(main())
     finally:
+        writer.shutdown(wait=True)
         drained = publisher.wait_drained(DRAIN_TIMEOUT_S)
         counters = publisher.counters
         unsent = 0 if drained else len(publisher.outbox)

@@ -150,6 +150,6 @@ def demo(hours: float, speed: float, seed: int, out_dir: Path) -> None:
     logger and alarm, then the morning review. No hardware, no network."""
     from crampwatch.service.demo import run_demo
 
-    if not hours > 0 or speed < 0:
-        raise CrampwatchError("--hours must be > 0 and --speed >= 0")
+    if hours < 0.5 or speed < 0:
+        raise CrampwatchError("--hours must be at least 0.5 and --speed >= 0")
     run_demo(hours=hours, speed=speed, seed=seed, out_dir=out_dir)

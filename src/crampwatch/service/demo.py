@@ -34,22 +34,24 @@ ACK_AFTER_S = 4.0  # the demo presses "I'm awake" for you after this many second
 
 
 def demo_schedule(hours: float) -> list[ScheduledEvent]:
-    """A night with a bit of everything, scaled to ``hours``: a periodic leg-movement
-    series, turning over, a calf stretch, a restless spell, electrode trouble and one
-    cramp with a slow prodromal rise (the one that wakes you)."""
-    d = hours * 3600.0
+    """A night with a bit of everything: a periodic leg-movement series, turning over, a
+    calf stretch, a restless spell, electrode trouble and one cramp with a slow prodromal
+    rise (the one that wakes you). Laid out for one hour (>= 0.5 h needed); a longer
+    night spreads the same story over its length."""
+    if hours < 0.5:
+        raise ValueError("the demo night needs at least half an hour")
+    k = max(1.0, hours)  # stretch factor over a one-hour night
     return [
-        ScheduledEvent("turn_over", 0.04 * d, posture="side_left"),
-        ScheduledEvent("plm_series", 0.10 * d, count=8, interval_s=25.0),
-        ScheduledEvent("stretch", 0.25 * d, duration_s=6.0),
-        ScheduledEvent("leg_movement", 0.33 * d, duration_s=2.0),
-        ScheduledEvent(
-            "cramp", 0.42 * d, duration_s=90.0, peak_uv=260.0, prodrome_s=30.0, reaction="stand_up"
-        ),
-        ScheduledEvent("restless_bout", 0.58 * d, duration_s=60.0),
-        ScheduledEvent("electrode_off", 0.68 * d, duration_s=20.0, muscle="emg_calf"),
-        ScheduledEvent("turn_over", 0.75 * d, posture="supine"),
-        ScheduledEvent("plm_series", 0.80 * d, count=6, interval_s=30.0),
+        ScheduledEvent("turn_over", 120 * k, posture="side_left"),
+        ScheduledEvent("plm_series", 300 * k, count=8, interval_s=25.0),
+        ScheduledEvent("stretch", 620 * k, duration_s=6.0),
+        ScheduledEvent("leg_movement", 760 * k, duration_s=2.0),
+        ScheduledEvent("cramp", 900 * k, duration_s=90.0, peak_uv=260.0, prodrome_s=30.0,
+                       reaction="stand_up"),
+        ScheduledEvent("restless_bout", 1260 * k, duration_s=60.0),
+        ScheduledEvent("electrode_off", 1440 * k, duration_s=20.0, muscle="emg_calf"),
+        ScheduledEvent("turn_over", 1560 * k, posture="supine"),
+        ScheduledEvent("plm_series", 1620 * k, count=6, interval_s=30.0),
     ]
 
 

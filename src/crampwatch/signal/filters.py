@@ -41,7 +41,7 @@ _NOTCH_Q = 30.0
 # below 0.45 fs and inside the EMG band. At fs = 200 Hz the band is ~20-90 Hz, 50 or
 # 60 Hz is notched and 100/120 Hz lie beyond Nyquist; a 120 Hz harmonic would alias to
 # 80 Hz there, but sensors low-pass before sampling, so it is not chased.
-_N_HARMONICS = 2
+N_HARMONICS = 2
 
 
 def emg_band_hz(fs_hz: float) -> tuple[float, float]:
@@ -68,7 +68,7 @@ def mains_notch_sos(fs_hz: float, mains_hz: float) -> np.ndarray | None:
     top = emg_band_hz(fs_hz)[1]
     sections = [
         sps.tf2sos(*sps.iirnotch(h * mains_hz, _NOTCH_Q, fs=fs_hz))
-        for h in range(1, _N_HARMONICS + 1)
+        for h in range(1, N_HARMONICS + 1)
         if h * mains_hz < top
     ]
     return np.vstack(sections) if sections else None

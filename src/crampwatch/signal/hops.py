@@ -168,25 +168,36 @@ class HopBuffer:
 
 
 class TrailingSum:
-    """Sum over the trailing ``width`` hops (the current one included), carried across
-    chunks; before the first ``width`` hops the missing ones count as zero.
+    """Sum over the trailing ``width`` hops (the current one included) of per-hop values,
+    carried across chunks; before the first ``width`` hops the missing ones count as
+    zero. Values must be non-negative when ``width > DIRECT_MAX``.
 
-    ``process(values)`` takes ``(m, ...)`` per-hop values and returns ``(m, ...)`` sums.
-    Each window is summed directly (not as a difference of cumulative sums), so the
-    result does not depend on how hops were grouped into chunks.
+    ``process(values)`` takes ``(m, ...)`` per-hop values and returns ``(m, ...)`` sums in
+    their dtype. Up to ``DIRECT_MAX`` hops wide each window is added up directly (exactly the same
+    whatever the chunking); wider windows use differences of a running float64 sum
+    restarted at every chunk (chunking changes them by rounding only, ~1e-16 of the
+    chunk's total; clipped at 0).
     """
+
+    DIRECT_MAX = 10
 
     def __init__(self, width: int) -> None:
         self.width = max(1, int(width))
         self._hist: np.ndarray | None = None
 
     def process(self, values: np.ndarray) -> np.ndarray:
+        w, m = self.width, values.shape[0]
         if self._hist is None:
-            self._hist = np.zeros((self.width - 1, *values.shape[1:]))
+            self._hist = np.zeros((w, *values.shape[1:]), dtype=values.dtype)
+        # history: the previous `width` hops (one more than the windows need, which the
+        # running-sum form subtracts)
         full = np.concatenate((self._hist, values), axis=0)
-        self._hist = full[full.shape[0] - (self.width - 1) :]
-        m = values.shape[0]
-        out = full[:m].copy()
-        for i in range(1, self.width):  # fixed summation order: chunking-independent
-            out += full[i : i + m]
-        return out
+        self._hist = full[m:]
+        if w <= self.DIRECT_MAX:
+            out = full[w : w + m].copy()
+            for i in range(1, w):  # fixed order of additions
+                out += full[w - i : w - i + m]
+            return out
+        cs = np.cumsum(full, axis=0, dtype=np.float64)
+        out = cs[w:] - cs[:m]
+        return np.maximum(out, 0.0, out=out)

@@ -34,22 +34,42 @@ def _in_range(name: str, bounds: tuple[float, float]):
 @click.option("--hours", type=float, default=8.0, show_default=True, help="Length of the night.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
 @click.option(
-    "--output", "-o", type=click.Path(dir_okay=False, path_type=Path), required=True,
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
     help="EDF+ file to write; the truth goes to <stem>.truth.json beside it.",
 )
 @click.option(
-    "--emg-rate", type=float, default=1000.0, show_default=True,
-    callback=_in_range("--emg-rate", EMG_RATE_RANGE_HZ), help="EMG sampling rate, Hz.",
+    "--emg-rate",
+    type=float,
+    default=1000.0,
+    show_default=True,
+    callback=_in_range("--emg-rate", EMG_RATE_RANGE_HZ),
+    help="EMG sampling rate, Hz.",
 )
 @click.option(
-    "--acc-rate", type=float, default=100.0, show_default=True,
-    callback=_in_range("--acc-rate", ACC_RATE_RANGE_HZ), help="Accelerometer rate, Hz.",
+    "--acc-rate",
+    type=float,
+    default=100.0,
+    show_default=True,
+    callback=_in_range("--acc-rate", ACC_RATE_RANGE_HZ),
+    help="Accelerometer rate, Hz.",
 )
-@click.option("--mains", type=click.Choice(["50", "60"]), default=None,
-              help="Mains frequency (default: 50 for train, 60 for shifted).")
+@click.option(
+    "--mains",
+    type=click.Choice(["50", "60"]),
+    default=None,
+    help="Mains frequency (default: 50 for train, 60 for shifted).",
+)
 @click.option("--no-tibialis", is_flag=True, help="Leave out the tibialis EMG channel.")
-@click.option("--variant", type=click.Choice(["train", "shifted"]), default="train",
-              show_default=True, help="Parameter ranges (shifted: out-of-distribution).")
+@click.option(
+    "--variant",
+    type=click.Choice(["train", "shifted"]),
+    default="train",
+    show_default=True,
+    help="Parameter ranges (shifted: out-of-distribution).",
+)
 def simulate(
     hours: float,
     seed: int,

@@ -98,8 +98,8 @@ def simulate_night(
         start_time = datetime(2025, 1, 6, 21, 30, tzinfo=UTC) + timedelta(minutes=minutes)
     elif start_time.tzinfo is None:
         start_time = start_time.replace(tzinfo=UTC)
-    scheduled = list(schedule) if schedule is not None else random_schedule(
-        rng_schedule, total_s, params
+    scheduled = (
+        list(schedule) if schedule is not None else random_schedule(rng_schedule, total_s, params)
     )
     signals, truth, derived = synthesise(
         rng_signal,

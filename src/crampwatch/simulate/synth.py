@@ -17,6 +17,13 @@ separates them even at equal amplitude. Amplitudes are *rises above the resting
 envelope* (``peak_uv`` of a leg movement is how far its RMS envelope rises above rest),
 matching how WASM 2016 defines LM onset (≥ 8 µV above resting EMG).
 
+Added to every EMG channel: white amplifier noise, baseline wander (< 0.5 Hz), mains hum
+(50/60 Hz, slowly varying amplitude); in the calf channel only, QRS-like ECG spikes at
+the night's heart rate with slow variability. Fasciculations are single biphasic
+motor-unit potentials (~10 ms, 30–200 µV); a pop is a step with exponential decay; an
+electrode coming off replaces the channel with hum of hundreds of µV (mains and its 3rd
+harmonic plus large drift), sometimes ending in a flat line; a flat line holds one value.
+
 Accelerometer (g, shin-mounted): the 1 g reaction to gravity in the shank frame (x along
 the shank towards the knee, y medio-lateral, z out of the shin), set by posture and
 rotated by a fixed random mounting rotation, plus movement (0.3–8 Hz band-limited noise
@@ -245,11 +252,18 @@ class _Night:
         np.add.at(self.add[muscle], cols[ok], vals)
 
     def record(self, ev: TruthEvent) -> None:
+        """Keep the truth of what the recording holds: events past its end are dropped,
+        events running over it end with it."""
+        if ev.onset_s >= self.total_s:
+            return
+        if ev.end_s > self.total_s:
+            ev = replace(ev, end_s=self.total_s, details={**ev.details, "truncated": True})
         self.truth.append(ev)
 
     def record_lm(self, t0: float, t1: float, **details: Any) -> None:
-        self.lm_onsets.append((t0, len(self.truth)))
-        self.truth.append(TruthEvent("leg_movement", t0, t1, details=details))
+        if t0 < self.total_s:
+            self.lm_onsets.append((t0, len(self.truth)))
+        self.record(TruthEvent("leg_movement", t0, t1, details=details))
 
     # -- draws ---------------------------------------------------------------------
     def around(self, centre: float, sigma: float, lo: float, hi: float) -> float:
@@ -258,8 +272,13 @@ class _Night:
 
 # -- event synthesis -------------------------------------------------------------------
 def _leg_movement(
-    night: _Night, t0: float, dur: float | None, peak: float | None, hf: float | None,
-    acc_g: tuple[float, float] = (0.01, 0.05), calf_share: tuple[float, float] = (0.1, 0.5),
+    night: _Night,
+    t0: float,
+    dur: float | None,
+    peak: float | None,
+    hf: float | None,
+    acc_g: tuple[float, float] = (0.01, 0.05),
+    calf_share: tuple[float, float] = (0.1, 0.5),
     **details: Any,
 ) -> None:
     rng, p = night.rng, night.p
@@ -301,21 +320,27 @@ def _restless(night: _Night, ev: ScheduledEvent) -> None:
         if d < 0.5:
             break
         _leg_movement(
-            night, t, d, None, None, acc_g=(0.05, 0.3), calf_share=(0.3, 0.9),
+            night,
+            t,
+            d,
+            None,
+            None,
+            acc_g=(0.05, 0.3),
+            calf_share=(0.3, 0.9),
             context="restless_bout",
         )
         n += 1
         t += d + 1.0 + float(rng.exponential(2.5))  # ≥ 1 s back at rest between them
-    night.record(
-        TruthEvent("restless_bout", ev.onset_s, end, details={"n_movements": n})
-    )
+    night.record(TruthEvent("restless_bout", ev.onset_s, end, details={"n_movements": n}))
 
 
 def _turn_over(night: _Night, ev: ScheduledEvent) -> None:
     rng, p = night.rng, night.p
     dur = ev.duration_s if ev.duration_s is not None else float(rng.uniform(1.0, 6.0))
-    peak = ev.peak_uv if ev.peak_uv is not None else night.around(
-        p["lm_peak_uv"] * 1.5, 0.4, 10.0, 500.0
+    peak = (
+        ev.peak_uv
+        if ev.peak_uv is not None
+        else night.around(p["lm_peak_uv"] * 1.5, 0.4, 10.0, 500.0)
     )
     hf = p["lm_hf"] if ev.hf_fraction is None else ev.hf_fraction
     for m in night.muscles:  # both muscles: the whole limb repositions
@@ -327,7 +352,10 @@ def _turn_over(night: _Night, ev: ScheduledEvent) -> None:
     night.change_posture(ev.onset_s + 0.1 * dur, 0.8 * dur, after)
     night.record(
         TruthEvent(
-            "position_change", ev.onset_s, ev.onset_s + dur, kind="turn_over",
+            "position_change",
+            ev.onset_s,
+            ev.onset_s + dur,
+            kind="turn_over",
             details={"from": before, "to": after, "peak_uv": round(peak, 2)},
         )
     )
@@ -337,19 +365,32 @@ def _stretch(night: _Night, ev: ScheduledEvent) -> None:
     """Voluntary plantar flexion: calf, co-contraction, low frequencies, limb movement."""
     rng, p = night.rng, night.p
     dur = ev.duration_s if ev.duration_s is not None else float(rng.uniform(3.0, 30.0))
-    peak = ev.peak_uv if ev.peak_uv is not None else night.around(
-        p["stretch_peak_uv"], 0.5, 15.0, 800.0
+    peak = (
+        ev.peak_uv
+        if ev.peak_uv is not None
+        else night.around(p["stretch_peak_uv"], 0.5, 15.0, 800.0)
     )
     hf = p["stretch_hf"] if ev.hf_fraction is None else ev.hf_fraction
     rise_s, fall_s = float(rng.uniform(0.5, 1.5)), float(rng.uniform(0.5, 2.0))
-    night.burst("emg_calf", ev.onset_s, dur, peak, hf, rise_s=rise_s, fall_s=fall_s,
-                wobble=0.2, wobble_hz=1.0)
+    night.burst(
+        "emg_calf",
+        ev.onset_s,
+        dur,
+        peak,
+        hf,
+        rise_s=rise_s,
+        fall_s=fall_s,
+        wobble=0.2,
+        wobble_hz=1.0,
+    )
     co = peak * float(rng.uniform(0.2, 0.5))
     night.burst("emg_tibialis", ev.onset_s, dur, co, hf, rise_s=rise_s, fall_s=fall_s)
     night.move(ev.onset_s, dur, float(rng.uniform(0.05, 0.4)), rise_s=0.3)
     night.record(
         TruthEvent(
-            "stretch", ev.onset_s, ev.onset_s + dur,
+            "stretch",
+            ev.onset_s,
+            ev.onset_s + dur,
             details={"peak_uv": round(peak, 2), "hf_fraction": round(hf, 3)},
         )
     )
@@ -357,18 +398,26 @@ def _stretch(night: _Night, ev: ScheduledEvent) -> None:
 
 def _cramp(night: _Night, ev: ScheduledEvent) -> None:
     rng, p = night.rng, night.p
-    dur = ev.duration_s if ev.duration_s is not None else float(
-        np.clip(rng.lognormal(math.log(p["cramp_median_s"]), 0.6), 8.0, 900.0)
+    dur = (
+        ev.duration_s
+        if ev.duration_s is not None
+        else float(np.clip(rng.lognormal(math.log(p["cramp_median_s"]), 0.6), 8.0, 900.0))
     )
-    peak = ev.peak_uv if ev.peak_uv is not None else night.around(
-        p["cramp_peak_uv"], 0.35, 10.0, 1200.0
+    peak = (
+        ev.peak_uv
+        if ev.peak_uv is not None
+        else night.around(p["cramp_peak_uv"], 0.35, 10.0, 1200.0)
     )
     hf = p["cramp_hf"] if ev.hf_fraction is None else ev.hf_fraction
-    prodrome = ev.prodrome_s if ev.prodrome_s is not None else (
-        float(rng.uniform(10.0, 60.0)) if rng.random() < p["p_prodrome"] else 0.0
+    prodrome = (
+        ev.prodrome_s
+        if ev.prodrome_s is not None
+        else (float(rng.uniform(10.0, 60.0)) if rng.random() < p["p_prodrome"] else 0.0)
     )
-    n_fasc = ev.fasciculations if ev.fasciculations is not None else (
-        int(rng.integers(3, 15)) if rng.random() < p["p_fasciculation"] else 0
+    n_fasc = (
+        ev.fasciculations
+        if ev.fasciculations is not None
+        else (int(rng.integers(3, 15)) if rng.random() < p["p_fasciculation"] else 0)
     )
     t0, t_end = ev.onset_s, ev.onset_s + dur
     fs = night.emg_fs
@@ -381,20 +430,35 @@ def _cramp(night: _Night, ev: ScheduledEvent) -> None:
         night.env_lo["emg_calf"][i0:i1] += np.float32(a * math.sqrt(1 - hf)) * ramp.astype(
             np.float32
         )
-        night.env_hi["emg_calf"][i0:i1] += np.float32(a * math.sqrt(hf)) * ramp.astype(
-            np.float32
-        )
+        night.env_hi["emg_calf"][i0:i1] += np.float32(a * math.sqrt(hf)) * ramp.astype(np.float32)
     rise_s = float(rng.uniform(1.0, 4.0))
     fall_s = min(float(rng.uniform(3.0, 15.0)), dur / 3)
     # sustained, involuntary, high-frequency contraction with slow fluctuations; the
     # prodrome level carries on underneath so the envelope does not dip at onset
-    night.burst("emg_calf", t0, dur, peak * (1 - level), hf, rise_s=rise_s, fall_s=fall_s,
-                wobble=0.2, wobble_hz=0.5, floor=0.7)
+    night.burst(
+        "emg_calf",
+        t0,
+        dur,
+        peak * (1 - level),
+        hf,
+        rise_s=rise_s,
+        fall_s=fall_s,
+        wobble=0.2,
+        wobble_hz=0.5,
+        floor=0.7,
+    )
     if level:
         night.burst("emg_calf", t0, dur, peak * level, hf, rise_s=0.0, fall_s=fall_s, wobble=0)
     # tibialis sees only crosstalk
-    night.burst("emg_tibialis", t0, dur, peak * float(rng.uniform(0.03, 0.08)), hf,
-                rise_s=rise_s, fall_s=fall_s)
+    night.burst(
+        "emg_tibialis",
+        t0,
+        dur,
+        peak * float(rng.uniform(0.03, 0.08)),
+        hf,
+        rise_s=rise_s,
+        fall_s=fall_s,
+    )
     # little limb movement: the leg is held stiff
     night.move(t0, dur, float(rng.uniform(0.002, 0.006)), rise_s=1.0)
     fasc_t = np.array([])
@@ -411,29 +475,60 @@ def _cramp(night: _Night, ev: ScheduledEvent) -> None:
         tr = float(rng.uniform(2.0, 4.0))
         night.move(t_r, tr, float(rng.uniform(0.1, 0.4)), rise_s=0.3)
         night.change_posture(t_r, tr, "standing")
-        night.record(TruthEvent("position_change", t_r, t_r + tr, kind="stand_up",
-                                details={"from": before, "to": "standing"}))
+        night.record(
+            TruthEvent(
+                "position_change",
+                t_r,
+                t_r + tr,
+                kind="stand_up",
+                details={"from": before, "to": "standing"},
+            )
+        )
         stand = float(rng.uniform(30.0, 300.0))
         # standing loads the calf: postural, low-frequency activity
-        night.burst("emg_calf", t_r + tr, stand, float(rng.uniform(10.0, 40.0)), 0.15,
-                    rise_s=1.0, fall_s=1.0)
-        night.burst("emg_tibialis", t_r + tr, stand, float(rng.uniform(5.0, 20.0)), 0.15,
-                    rise_s=1.0, fall_s=1.0)
+        night.burst(
+            "emg_calf",
+            t_r + tr,
+            stand,
+            float(rng.uniform(10.0, 40.0)),
+            0.15,
+            rise_s=1.0,
+            fall_s=1.0,
+        )
+        night.burst(
+            "emg_tibialis",
+            t_r + tr,
+            stand,
+            float(rng.uniform(5.0, 20.0)),
+            0.15,
+            rise_s=1.0,
+            fall_s=1.0,
+        )
         night.move(t_r + tr, stand, float(rng.uniform(0.01, 0.03)), rise_s=1.0)
         t_l = t_r + tr + stand
         night.move(t_l, tr, float(rng.uniform(0.1, 0.4)), rise_s=0.3)
         night.change_posture(t_l, tr, before)
-        night.record(TruthEvent("position_change", t_l, t_l + tr, kind="lie_down",
-                                details={"from": "standing", "to": before}))
+        night.record(
+            TruthEvent(
+                "position_change",
+                t_l,
+                t_l + tr,
+                kind="lie_down",
+                details={"from": "standing", "to": before},
+            )
+        )
     elif reaction == "stretch":
         d = float(rng.uniform(5.0, 20.0))
         # dorsiflexion against the cramp: tibialis works, the shank moves
-        night.burst("emg_tibialis", t_r, d, float(rng.uniform(30.0, 150.0)), 0.2,
-                    rise_s=0.5, fall_s=0.5)
+        night.burst(
+            "emg_tibialis", t_r, d, float(rng.uniform(30.0, 150.0)), 0.2, rise_s=0.5, fall_s=0.5
+        )
         night.move(t_r, d, float(rng.uniform(0.05, 0.25)), rise_s=0.3)
     night.record(
         TruthEvent(
-            "cramp", t0, t_end,
+            "cramp",
+            t0,
+            t_end,
             details={
                 "peak_uv": round(peak, 2),
                 "prodrome_s": round(prodrome, 2),
@@ -464,6 +559,8 @@ def _signal_issue(night: _Night, ev: ScheduledEvent) -> None:
     rng, fs = night.rng, night.emg_fs
     kind = ev.type
     muscles = _pick_muscle(night, ev, p_both=0.5 if kind in ("flat_line", "mains") else 0.1)
+    if not muscles:  # e.g. a tibialis issue scheduled in a night without tibialis
+        return
     default_dur = {"electrode_off": 60.0, "pop": 1.0, "flat_line": 20.0, "mains": 120.0}
     dur = ev.duration_s if ev.duration_s is not None else default_dur[kind]
     t0, t1 = ev.onset_s, ev.onset_s + dur

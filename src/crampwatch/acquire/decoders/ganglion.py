@@ -38,9 +38,7 @@ def unpack_deltas(payload: bytes, bits: int) -> np.ndarray:
     stream = int.from_bytes(payload[: (8 * bits + 7) // 8], "big")
     total = ((8 * bits + 7) // 8) * 8
     mask = (1 << bits) - 1
-    values = [
-        _signed_lsb((stream >> (total - bits * (i + 1))) & mask, bits) for i in range(8)
-    ]
+    values = [_signed_lsb((stream >> (total - bits * (i + 1))) & mask, bits) for i in range(8)]
     return np.asarray(values, dtype=np.int64).reshape(2, 4)
 
 
@@ -73,7 +71,9 @@ class GanglionDecoder(Decoder):
             return None
         pid = packet[0]
         if pid == 0:
-            raw = [int.from_bytes(packet[1 + 3 * i : 4 + 3 * i], "big", signed=True) for i in range(4)]
+            raw = [
+                int.from_bytes(packet[1 + 3 * i : 4 + 3 * i], "big", signed=True) for i in range(4)
+            ]
             self._last = np.asarray(raw, dtype=np.int64)
             self._acc = [None, None, None]
             return DecodedPacket(stream="emg", samples=self._emg(self._last[None, :]))

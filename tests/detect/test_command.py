@@ -1,0 +1,68 @@
+"""CLI verbs ``detect`` and ``evaluate`` end to end (through the real entry point)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from crampwatch.cli import main
+from crampwatch.detect.model import MODEL_ENV, default_model_path, save_model
+from crampwatch.events import validate_event
+from crampwatch.simulate import ScheduledEvent, write_night
+
+from .conftest import night
+
+
+@pytest.fixture(scope="module")
+def edf_night(tmp_path_factory):
+    sched = [
+        ScheduledEvent("cramp", 70.0, duration_s=40.0, peak_uv=150.0, prodrome_s=0.0,
+                       fasciculations=0, reaction="none"),
+        ScheduledEvent("leg_movement", 20.0, duration_s=2.0, peak_uv=50.0),
+    ]
+    n = night(sched, hours=0.04, seed=21)
+    edf, truth = write_night(n, tmp_path_factory.mktemp("rec") / "night.edf")
+    return edf, n
+
+
+@pytest.fixture
+def model_env(model, tmp_path, monkeypatch):
+    """Point the CLI at the test model (the shipped one when present)."""
+    if not default_model_path().is_file():
+        monkeypatch.setenv(MODEL_ENV, str(save_model(model, tmp_path / "m.skops")))
+
+
+def test_detect_writes_valid_jsonl(edf_night, tmp_path, model_env):
+    edf, n = edf_night
+    out = tmp_path / "events.jsonl"
+    main(["detect", str(edf), "--output", str(out), "--channel", "emg_calf=EMG Calf"])
+    lines = out.read_text().splitlines()
+    events = [json.loads(x) for x in lines]
+    for ev in events:
+        validate_event(ev)
+    assert any(ev["type"] == "cramp" and ev["end_s"] is None for ev in events)
+    assert any(ev["type"] == "leg_movement" for ev in events)
+
+
+def test_detect_missing_file_is_one_line_error(tmp_path, capsys, model_env):
+    with pytest.raises(SystemExit) as exc:
+        main(["detect", str(tmp_path / "nope.edf")])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "nope.edf" in err and "Traceback" not in err
+
+
+def test_evaluate_on_a_recording_prints_metrics(edf_night, capsys, model_env):
+    edf, _ = edf_night
+    main(["evaluate", str(edf), "--json"])
+    res = json.loads(capsys.readouterr().out)["recordings"]
+    assert res["cramps"] == 1
+    assert res["cramp_sensitivity"] == 1.0
+    assert res["false_alarms"] == 0
+
+
+def test_evaluate_simulates_one_short_night(capsys, model_env):
+    main(["evaluate", "--nights", "1", "--hours", "0.05", "--variant", "shifted"])
+    out = capsys.readouterr().out
+    assert "cramp sensitivity" in out and "shifted" in out

@@ -1,0 +1,112 @@
+"""The streaming detector on short simulated nights with scheduled events."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from crampwatch.detect.streaming import StreamingDetector, detect_recording
+from crampwatch.events import validate_event
+from crampwatch.recordings import iter_blocks
+from crampwatch.simulate import ScheduledEvent
+
+from .conftest import alarms, night
+
+
+def cramp(onset=90.0, **kw):
+    base = dict(duration_s=60.0, peak_uv=200.0, prodrome_s=0.0, fasciculations=0, reaction="none")
+    return ScheduledEvent("cramp", onset, **{**base, **kw})
+
+
+@pytest.fixture(scope="module")
+def cramp_night():
+    return night([cramp(90.0)], hours=0.05)
+
+
+def test_cramp_alarm_within_six_seconds_then_end_with_same_id(cramp_night, model):
+    events = detect_recording(cramp_night.recording, device_id="t", model=model)
+    (truth,) = [e for e in cramp_night.truth if e.type == "cramp"]
+    (alarm,) = alarms(events)
+    assert alarm.end_s is None
+    assert 0.0 <= alarm.detected_at_s - truth.onset_s <= 6.0
+    updates = [e for e in events if e.id == alarm.id]
+    assert len(updates) == 2
+    assert updates[1].end_s is not None and updates[1].end_s > alarm.onset_s
+    assert updates[1].onset_s == alarm.onset_s
+    for ev in events:
+        validate_event(ev.to_dict())
+
+
+def test_events_do_not_depend_on_block_size(cramp_night, model):
+    small = detect_recording(cramp_night.recording, device_id="t", model=model, block_s=0.02)
+    large = detect_recording(cramp_night.recording, device_id="t", model=model, block_s=5.0)
+    assert [e.to_dict() for e in small] == [e.to_dict() for e in large]
+    assert small  # the night holds a cramp: the comparison is not vacuous
+
+
+@pytest.mark.parametrize(
+    "confounder",
+    [
+        [ScheduledEvent("turn_over", 60.0, duration_s=4.0)],
+        [ScheduledEvent("stretch", 60.0, duration_s=15.0, peak_uv=300.0)],
+        [ScheduledEvent("plm_series", 20.0, count=6, interval_s=25.0)],
+    ],
+    ids=["turn_over", "stretch", "plm_series"],
+)
+def test_confounders_raise_no_cramp(confounder, model):
+    n = night(confounder, hours=0.05, seed=8)
+    events = detect_recording(n.recording, device_id="t", model=model)
+    assert alarms(events) == []
+
+
+def test_plm_series_is_scored_periodic(model):
+    n = night([ScheduledEvent("plm_series", 20.0, count=6, interval_s=25.0, peak_uv=60.0)],
+              hours=0.05, seed=9)
+    events = detect_recording(n.recording, device_id="t", model=model)
+    lms = [e for e in events if e.type == "leg_movement"]
+    assert len(lms) >= 5
+    assert sum(bool(e.periodic) for e in lms) >= 4
+
+
+@pytest.mark.parametrize("kind", ["electrode_off", "mains"])
+def test_no_cramp_alarm_while_the_calf_signal_is_bad(kind, model):
+    issue = ScheduledEvent(kind, 60.0, duration_s=120.0, muscle="emg_calf", peak_uv=60.0)
+    n = night([issue, cramp(100.0)], hours=0.06, seed=11)
+    events = detect_recording(n.recording, device_id="t", model=model)
+    assert all(not (60.0 <= a.detected_at_s <= 180.0) for a in alarms(events))
+    assert any(e.type == "signal_issue" for e in events)
+
+
+def test_no_cramp_alarm_across_a_gap(cramp_night, model):
+    rec = cramp_night.recording
+    det = StreamingDetector(rec.fs_hz, device_id="t", model=model)
+    events = []
+    for block in iter_blocks(rec, 0.5):
+        if 85.0 <= block.t0_s < 100.0:  # BLE drop over the cramp onset
+            continue
+        events += det.push(block)
+    events += det.flush(rec.duration_s)
+    assert all(a.detected_at_s >= 100.0 + 3.0 for a in alarms(events))
+    assert any(e.type == "signal_issue" for e in events)
+
+
+def test_notice_gap_gives_a_signal_issue_event(model):
+    det = StreamingDetector(
+        {"emg_calf": 500.0, "acc_x": 50.0, "acc_y": 50.0, "acc_z": 50.0}, device_id="t", model=model
+    )
+    (ev,) = det.notice_gap(10.0, 12.5, "ble_drop")
+    assert ev.type == "signal_issue" and (ev.onset_s, ev.end_s) == (10.0, 12.5)
+    validate_event(ev.to_dict())
+
+
+@pytest.mark.parametrize(
+    ("emg_fs_hz", "tibialis"), [(200.0, True), (2000.0, True), (1000.0, False), (200.0, False)]
+)
+def test_rates_and_montages(emg_fs_hz, tibialis, model):
+    n = night([cramp(80.0)], hours=0.04, emg_fs_hz=emg_fs_hz, tibialis=tibialis, seed=13)
+    events = detect_recording(n.recording, device_id="t", model=model)
+    (truth,) = [e for e in n.truth if e.type == "cramp"]
+    (alarm,) = alarms(events)
+    assert alarm.detected_at_s - truth.onset_s <= 6.0
+    for ev in events:
+        validate_event(ev.to_dict())

@@ -1,0 +1,109 @@
+"""Event state machines on synthetic 0.1-s frames (no signal pipeline, no classifier)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from crampwatch.detect.trackers import (
+    CrampParams,
+    CrampTracker,
+    PositionTracker,
+    SignalIssueTracker,
+)
+
+N = 600  # 60 s of frames
+T = 0.1 * np.arange(1, N + 1)
+
+
+def cramp_inputs(onset_i=200, end_i=450):
+    p = np.zeros(N)
+    rel = np.ones(N)
+    rel[onset_i:end_i] = 20.0
+    # classifier becomes confident 1 s after the onset
+    p[onset_i + 10 : end_i] = 0.9
+    rel1s = np.convolve(rel, np.ones(10) / 10)[:N]
+    motion = np.full(N, 0.01)
+    bad = np.zeros(N, bool)
+    return p, rel, rel1s, motion, bad
+
+
+def run(tr: CrampTracker, arrays, chunk: int = N):
+    out = []
+    for i in range(0, N, chunk):
+        out += tr.push(T[i : i + chunk], *(a[i : i + chunk] for a in arrays))
+    return out + tr.flush(T[-1])
+
+
+def test_onset_then_end_same_onset():
+    spans = run(CrampTracker(CrampParams(k_frames=5)), cramp_inputs())
+    assert [s.end_s is None for s in spans] == [True, False]
+    onset, end = spans
+    assert onset.onset_s == pytest.approx(20.0)  # back-tracked to the calf rise
+    assert onset.decided_at_s == pytest.approx(21.5)  # 1 s + 5 frames after the rise
+    assert end.onset_s == onset.onset_s
+    assert end.end_s == pytest.approx(45.0, abs=0.2)
+
+
+def test_chunking_does_not_change_decisions():
+    whole = run(CrampTracker(), cramp_inputs())
+    for chunk in (1, 3, 64):
+        assert run(CrampTracker(), cramp_inputs(), chunk) == whole
+
+
+def test_bad_calf_signal_vetoes_the_alarm():
+    p, rel, rel1s, motion, bad = cramp_inputs()
+    bad[150:300] = True
+    spans = run(CrampTracker(), (p, rel, rel1s, motion, bad))
+    # no alarm while bad, and none within 3 s after it cleared
+    assert all(s.decided_at_s >= 30.0 + 3.0 for s in spans)
+
+
+def test_large_motion_vetoes_the_alarm():
+    p, rel, rel1s, motion, bad = cramp_inputs()
+    motion[:] = 0.8
+    assert run(CrampTracker(), (p, rel, rel1s, motion, bad)) == []
+
+
+def test_unsustained_calf_activity_vetoes_the_alarm():
+    p, rel, rel1s, motion, bad = cramp_inputs()
+    rel1s[:] = 1.5
+    assert run(CrampTracker(), (p, rel, rel1s, motion, bad)) == []
+
+
+def test_short_confidence_blip_does_not_alarm():
+    p, rel, rel1s, motion, bad = cramp_inputs()
+    p[:] = 0.0
+    p[250:253] = 0.95  # 3 frames < k_frames
+    assert run(CrampTracker(CrampParams(k_frames=5)), (p, rel, rel1s, motion, bad)) == []
+
+
+def test_ongoing_cramp_is_closed_at_flush():
+    p, rel, rel1s, motion, bad = cramp_inputs(onset_i=400, end_i=N)
+    spans = run(CrampTracker(), (p, rel, rel1s, motion, bad))
+    assert spans[-1].end_s == pytest.approx(T[-1])
+    assert spans[-1].details["end_reason"] == "end_of_recording"
+
+
+def test_position_change_needs_a_rotation():
+    grav = np.tile([0.0, 0.0, 1.0], (N, 1))
+    motion = np.zeros(N)
+    motion[100:140] = 0.2  # a 4-s bout ...
+    grav[140:] = [1.0, 0.0, 0.0]  # ... after which the shin lies 90° rotated
+    motion[300:330] = 0.2  # a bout without rotation: a twitch, not a position change
+    (span,) = PositionTracker().push(T, grav, motion)
+    assert span.onset_s == pytest.approx(10.0)
+    assert span.end_s == pytest.approx(14.0)
+    assert span.details["angle_deg"] == pytest.approx(90.0, abs=0.5)
+
+
+def test_signal_issue_opens_after_one_second_and_closes_after_two():
+    reason = np.full(N, "", dtype=object)
+    reason[100:300] = "electrode_off"
+    reason[400:405] = "mains"  # 0.5 s: too short for an event
+    tr = SignalIssueTracker("emg_calf")
+    spans = tr.push(T, reason)
+    assert [(s.onset_s, s.end_s) for s in spans] == [(pytest.approx(10.0), None), (pytest.approx(10.0), pytest.approx(30.0))]
+    assert spans[0].decided_at_s == pytest.approx(11.0)
+    assert spans[1].details == {"channel": "emg_calf", "reason": "electrode_off"}
+    assert tr.open_mask[150] and not tr.open_mask[350]
