@@ -46,8 +46,9 @@ def demo_schedule(hours: float) -> list[ScheduledEvent]:
         ScheduledEvent("plm_series", 300 * k, count=8, interval_s=25.0),
         ScheduledEvent("stretch", 620 * k, duration_s=6.0),
         ScheduledEvent("leg_movement", 760 * k, duration_s=2.0),
-        ScheduledEvent("cramp", 900 * k, duration_s=90.0, peak_uv=260.0, prodrome_s=30.0,
-                       reaction="stand_up"),
+        ScheduledEvent(
+            "cramp", 900 * k, duration_s=90.0, peak_uv=260.0, prodrome_s=30.0, reaction="stand_up"
+        ),
         ScheduledEvent("restless_bout", 1260 * k, duration_s=60.0),
         ScheduledEvent("electrode_off", 1440 * k, duration_s=20.0, muscle="emg_calf"),
         ScheduledEvent("turn_over", 1560 * k, posture="supine"),
