@@ -21,18 +21,17 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from support.encoders import (  # noqa: E402
+from crampwatch.acquire.assembler import BlockAssembler
+from crampwatch.acquire.decoders import make_decoder
+from crampwatch.acquire.profiles import get_profile
+from crampwatch.blocks import SampleBlock
+from support.encoders import (
     encode_ganglion_compressed,
     encode_ganglion_raw,
     encode_myo_emg,
     encode_myo_imu,
     encode_reference,
 )
-
-from crampwatch.acquire.assembler import BlockAssembler  # noqa: E402
-from crampwatch.acquire.decoders import make_decoder  # noqa: E402
-from crampwatch.acquire.profiles import get_profile  # noqa: E402
-from crampwatch.blocks import SampleBlock  # noqa: E402
 
 N_PACKETS = 20_000
 
@@ -93,10 +92,9 @@ def bench_decode() -> None:
 
 
 async def _latency(seconds: float) -> list[float]:
+    from crampwatch.acquire.ble import BleSensorSource
     from support.ble_world import BleWorld
     from support.sensors import SimClock, make_sensor
-
-    from crampwatch.acquire.ble import BleSensorSource
 
     latencies: list[float] = []
     async with BleWorld() as world:
@@ -105,8 +103,13 @@ async def _latency(seconds: float) -> list[float]:
             "crampwatch-ref", world, name="CrampRef", clock=clock, seconds=seconds
         ).start()
         source = BleSensorSource(
-            sensor.profile, sensor.address, device_id="bench", backend=world.client_backend(),
-            scanner_backend=world.scanner_backend(), clock=clock.now, block_s=0.0,
+            sensor.profile,
+            sensor.address,
+            device_id="bench",
+            backend=world.client_backend(),
+            scanner_backend=world.scanner_backend(),
+            clock=clock.now,
+            block_s=0.0,
             scan_timeout_s=1.0,
         )
         loop = asyncio.get_running_loop()

@@ -33,7 +33,10 @@ def test_scan_without_a_bluetooth_adapter_is_one_line_and_non_zero():
     env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS="unix:path=/nonexistent/crampwatch-test")
     proc = subprocess.run(
         [sys.executable, "-m", "crampwatch", "scan", "--timeout", "0.5"],
-        capture_output=True, text=True, env=env, timeout=60,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
     )
     assert proc.returncode != 0
     assert "Traceback" not in proc.stderr

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
-from support.encoders import encode_reference
 
 from crampwatch.acquire.assembler import BlockAssembler
 from crampwatch.acquire.base import SourceNotice
 from crampwatch.acquire.decoders import DecodedPacket, make_decoder
 from crampwatch.acquire.profiles import get_profile
 from crampwatch.blocks import SampleBlock
+from support.encoders import encode_reference
 
 REF = get_profile("crampwatch-ref")
 GANGLION = get_profile("openbci-ganglion")
@@ -23,7 +25,11 @@ def _ref_packets(n: int, rng: np.random.Generator):
     emg = rng.integers(-2000, 2000, size=(n * 20, 2))
     acc = rng.integers(-4096, 4096, size=(n * 2, 3))
     packets = [
-        decoder.decode(encode_reference(k, T0_US + 20_000 * k, emg[20 * k : 20 * k + 20], acc[2 * k : 2 * k + 2]))
+        decoder.decode(
+            encode_reference(
+                k, T0_US + 20_000 * k, emg[20 * k : 20 * k + 20], acc[2 * k : 2 * k + 2]
+            )
+        )
         for k in range(n)
     ]
     return packets, emg * REF.emg_uv_per_lsb
@@ -50,7 +56,7 @@ def test_contiguous_stream_is_block_size_invariant(block_s):
     np.testing.assert_array_equal(np.concatenate([b.samples for b in blocks]), emg[:, 0])
     # blocks tile the sample clock from 0 without holes or overlaps
     assert blocks[0].t0_s == 0.0
-    for a, b in zip(blocks, blocks[1:], strict=False):
+    for a, b in itertools.pairwise(blocks):
         assert b.t0_s == pytest.approx(a.end_s)
     assert [b.seq for b in blocks] == list(range(len(blocks)))
     assert {b.leg for b in blocks} == {"left"}
@@ -76,7 +82,11 @@ def test_lost_packets_become_one_gap_and_a_jump_in_t0():
     np.testing.assert_allclose(times, expected_idx / 1000.0)
     np.testing.assert_array_equal(values, emg[expected_idx, 0])
     # the gap notice comes after the last block before the hole, before the first after it
-    kinds = [("gap" if isinstance(x, SourceNotice) else x.t0_s) for x in out if not isinstance(x, SampleBlock) or x.role == "emg_calf"]
+    kinds = [
+        ("gap" if isinstance(x, SourceNotice) else x.t0_s)
+        for x in out
+        if not isinstance(x, SampleBlock) or x.role == "emg_calf"
+    ]
     i = kinds.index("gap")
     assert kinds[i - 1] < 0.2 and kinds[i + 1] == pytest.approx(0.26)
 
@@ -112,7 +122,7 @@ def test_reconnect_without_sensor_clock_uses_the_host_clock():
         assembler.push(decoder.decode(emg, MYO.stream("emg").characteristics[k % 4]), 0.01 * k)
     assembler.new_connection()
     out = assembler.push(decoder.decode(emg, MYO.stream("emg").characteristics[0]), 0.09 + 2.0)
-    gap = [n for n in out if isinstance(n, SourceNotice)][0]
+    gap = next(n for n in out if isinstance(n, SourceNotice))
     assert gap.detail["start_s"] == pytest.approx(0.10)
     assert gap.detail["end_s"] == pytest.approx(2.10)
 
@@ -125,7 +135,7 @@ def test_ganglion_sequence_wraps_at_100_without_a_gap():
         out += assembler.push(DecodedPacket("emg", samples, seq=k % 100), 0.01 * k)
     assert not [n for n in out if isinstance(n, SourceNotice)]
     out = assembler.push(DecodedPacket("emg", samples, seq=(250 + 7) % 100), 2.58)
-    gap = [n for n in out if isinstance(n, SourceNotice)][0]
+    gap = next(n for n in out if isinstance(n, SourceNotice))
     assert gap.detail["lost_packets"] == 7
 
 

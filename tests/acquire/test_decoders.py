@@ -7,6 +7,10 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from crampwatch.acquire.decoders import make_decoder
+from crampwatch.acquire.decoders.reference import crc16
+from crampwatch.acquire.profiles import get_profile, list_profiles
 from support.encoders import (
     encode_ganglion_compressed,
     encode_ganglion_raw,
@@ -14,10 +18,6 @@ from support.encoders import (
     encode_myo_imu,
     encode_reference,
 )
-
-from crampwatch.acquire.decoders import make_decoder
-from crampwatch.acquire.decoders.reference import crc16
-from crampwatch.acquire.profiles import get_profile, list_profiles
 
 PROFILES = [p.name for p in list_profiles()]
 

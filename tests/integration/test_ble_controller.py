@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+
 from support.ci import require_module
 
 pytestmark = pytest.mark.integration
@@ -18,6 +19,7 @@ from bumble.device import Device  # noqa: E402
 from bumble.host import Host  # noqa: E402
 from bumble.link import LocalLink  # noqa: E402
 from bumble.transport.common import AsyncPipeSink  # noqa: E402
+
 from support.ble_world import BleWorld  # noqa: E402
 
 ABSENT = hci.Address("F0:00:00:00:0E:EE")
@@ -47,7 +49,8 @@ def test_stock_bumble_controller_still_hangs_so_the_fix_is_still_needed():
         link = LocalLink()
         controller = Controller("stock", link=link, public_address="F0:00:00:00:0E:01")
         central = Device(
-            name="stock", address="F0:00:00:00:0E:01",
+            name="stock",
+            address="F0:00:00:00:0E:01",
             host=Host(controller, AsyncPipeSink(controller)),
         )
         await central.power_on()

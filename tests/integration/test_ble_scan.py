@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+
 from support.ci import require_module
 
 pytestmark = pytest.mark.integration
@@ -13,10 +14,10 @@ pytestmark = pytest.mark.integration
 require_module("bumble", "bumble (pinned 0.0.236) is needed for the in-process BLE stack")
 
 from bumble.core import AdvertisingData  # noqa: E402
-from support.ble_world import BleWorld  # noqa: E402
-from support.sensors import SimClock, make_sensor  # noqa: E402
 
 from crampwatch.acquire.scan import scan  # noqa: E402
+from support.ble_world import BleWorld  # noqa: E402
+from support.sensors import SimClock, make_sensor  # noqa: E402
 
 
 def test_scan_finds_each_supported_sensor_with_its_profile():

@@ -21,7 +21,10 @@ def test_no_config_means_simulator_and_embedded_broker():
 
 
 def test_two_legs_config(tmp_path):
-    cfg = load_config(_write(tmp_path, """
+    cfg = load_config(
+        _write(
+            tmp_path,
+            """
 [service]
 device_id = "bedroom"
 [broker]
@@ -35,7 +38,9 @@ leg = "left"
 profile = "crampwatch-ref"
 name = "crampwatch-R"
 leg = "right"
-"""))
+""",
+        )
+    )
     assert cfg.source_kind == "ble" and cfg.device_id == "bedroom"
     assert [s.leg for s in cfg.sensors] == ["left", "right"]
     assert cfg.broker.username == "cw"
@@ -72,8 +77,14 @@ def test_missing_config_file(tmp_path):
 
 
 def test_command_line_overrides_win():
-    cfg = apply_overrides(ServiceConfig(), broker="mqtt://localhost:1884", device_id="bed2",
-                          replay=Path("n.edf"), speed=0, channels=("emg_calf=Gastroc L",))
+    cfg = apply_overrides(
+        ServiceConfig(),
+        broker="mqtt://localhost:1884",
+        device_id="bed2",
+        replay=Path("n.edf"),
+        speed=0,
+        channels=("emg_calf=Gastroc L",),
+    )
     assert cfg.broker.url == "mqtt://localhost:1884" and cfg.device_id == "bed2"
     assert cfg.source_kind == "replay" and cfg.replay.speed == 0
     assert cfg.replay.channels == {"emg_calf": "Gastroc L"}

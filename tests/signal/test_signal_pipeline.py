@@ -81,7 +81,12 @@ sizes_st = st.lists(
 )
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    report_multiple_bugs=False,
+)
 @given(sizes=sizes_st, seed=st.integers(0, 2**31 - 1), with_holes=st.booleans())
 def test_block_size_invariance(sizes, seed, with_holes):
     holes = HOLES if with_holes else {}

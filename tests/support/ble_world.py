@@ -116,9 +116,7 @@ class QuietHost(Host):
     def on_hci_packet(self, packet: hci.HCI_Packet) -> None:
         if self.snooper is None and isinstance(packet, hci.HCI_AclDataPacket):
             self.on_hci_acl_data_packet(packet)
-        elif self.snooper is None and isinstance(
-            packet, hci.HCI_Number_Of_Completed_Packets_Event
-        ):
+        elif self.snooper is None and isinstance(packet, hci.HCI_Number_Of_Completed_Packets_Event):
             self.on_hci_event_packet(packet)
         else:
             super().on_hci_packet(packet)
@@ -153,7 +151,9 @@ class BleWorld:
         n = next(self._addresses)
         address = hci.Address(f"F0:00:00:00:{n >> 8:02X}:{n & 0xFF:02X}")
         controller = FixedController(name, link=self.link, public_address=address)
-        device = Device(name=name, address=address, host=QuietHost(controller, AsyncPipeSink(controller)))
+        device = Device(
+            name=name, address=address, host=QuietHost(controller, AsyncPipeSink(controller))
+        )
         return device
 
     def new_device(self, name: str) -> Device:
@@ -192,7 +192,9 @@ class BumbleBleakClient(BaseBleakClient):
 
     world: BleWorld
 
-    def __init__(self, address_or_ble_device, *, disconnected_callback=None, timeout=10.0, **kwargs):
+    def __init__(
+        self, address_or_ble_device, *, disconnected_callback=None, timeout=10.0, **kwargs
+    ):
         super().__init__(
             address_or_ble_device, disconnected_callback=disconnected_callback, timeout=timeout
         )
@@ -323,7 +325,7 @@ class BumbleBleakScanner(BaseBleakScanner):
             from bumble.core import AdvertisingData
 
             data = adv.data
-            name = (data.get(AdvertisingData.Type.COMPLETE_LOCAL_NAME) or None)
+            name = data.get(AdvertisingData.Type.COMPLETE_LOCAL_NAME) or None
             uuids = [
                 bleak_uuid(u)
                 for t in (

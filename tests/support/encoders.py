@@ -37,7 +37,13 @@ def encode_reference(
     acc = np.asarray(acc, dtype=np.int64).reshape(-1, 3)
     channels = emg.shape[1]
     body = struct.pack(
-        "<BBHIBB", 1, (flags & 0xFC) | channels, seq & 0xFFFF, t_us & 0xFFFFFFFF, emg.shape[0], acc.shape[0]
+        "<BBHIBB",
+        1,
+        (flags & 0xFC) | channels,
+        seq & 0xFFFF,
+        t_us & 0xFFFFFFFF,
+        emg.shape[0],
+        acc.shape[0],
     )
     body += emg.astype("<i2").tobytes() + acc.astype("<i2").tobytes()
     return body + struct.pack("<H", binascii.crc_hqx(body, 0xFFFF))

@@ -254,7 +254,9 @@ class EmulatedSensor:
 
     def sent_samples(self, role: str) -> dict[int, float]:
         """Sample index -> value in units (µV / g), for every sample notified."""
-        scale = self.profile.emg_uv_per_lsb if role.startswith("emg") else self.profile.acc_g_per_lsb
+        scale = (
+            self.profile.emg_uv_per_lsb if role.startswith("emg") else self.profile.acc_g_per_lsb
+        )
         group = "emg" if role.startswith("emg") else "acc"
         return {
             i: float(self.counts[role][i]) * scale for indices in self.sent[group] for i in indices
@@ -272,7 +274,9 @@ class ReferenceSensor(EmulatedSensor):
     T0_US = 2**32 - 4_000_000
 
     def to_counts(self, role, signal):
-        scale = self.profile.emg_uv_per_lsb if role.startswith("emg") else self.profile.acc_g_per_lsb
+        scale = (
+            self.profile.emg_uv_per_lsb if role.startswith("emg") else self.profile.acc_g_per_lsb
+        )
         return np.clip(np.round(signal / scale), -32768, 32767).astype(np.int64)
 
     def extra_characteristics(self):
@@ -281,9 +285,16 @@ class ReferenceSensor(EmulatedSensor):
 
     def packets(self, k):
         e, a = self.EMG_PER_PACKET, self.ACC_PER_PACKET
-        emg = np.stack([self.counts["emg_calf"][k * e : (k + 1) * e],
-                        self.counts["emg_tibialis"][k * e : (k + 1) * e]], axis=1)
-        acc = np.stack([self.counts[r][k * a : (k + 1) * a] for r in ("acc_x", "acc_y", "acc_z")], axis=1)
+        emg = np.stack(
+            [
+                self.counts["emg_calf"][k * e : (k + 1) * e],
+                self.counts["emg_tibialis"][k * e : (k + 1) * e],
+            ],
+            axis=1,
+        )
+        acc = np.stack(
+            [self.counts[r][k * a : (k + 1) * a] for r in ("acc_x", "acc_y", "acc_z")], axis=1
+        )
         t_us = self.T0_US + k * 20_000
         carried = {"emg": range(k * e, (k + 1) * e), "acc": range(k * a, (k + 1) * a)}
         return [(self.profile.notify_uuids[0], encode_reference(k, t_us, emg, acc), carried)]
@@ -297,7 +308,9 @@ class GanglionSensor(EmulatedSensor):
 
     def to_counts(self, role, signal):
         if role.startswith("acc"):
-            return np.clip(np.round(signal / self.profile.acc_g_per_lsb), -128, 127).astype(np.int64)
+            return np.clip(np.round(signal / self.profile.acc_g_per_lsb), -128, 127).astype(
+                np.int64
+            )
         # Deltas must be representable (sign in the LSB, 18 bits): shape the counts as the
         # firmware's compression would, and keep them as the ground truth.
         target = np.round(signal / self.profile.emg_uv_per_lsb).astype(np.int64)
@@ -360,7 +373,9 @@ class MyoSensor(EmulatedSensor):
 
     def to_counts(self, role, signal):
         if role.startswith("acc"):
-            return np.clip(np.round(signal / self.profile.acc_g_per_lsb), -32768, 32767).astype(np.int64)
+            return np.clip(np.round(signal / self.profile.acc_g_per_lsb), -32768, 32767).astype(
+                np.int64
+            )
         return np.clip(np.round(signal / 2.0), -128, 127).astype(np.int64)
 
     def packets(self, k):

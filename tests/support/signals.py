@@ -21,7 +21,7 @@ def _synthetic(seconds: float, rates_hz: dict[str, float], seed: int) -> dict[st
     rng = np.random.default_rng(seed)
     out = {}
     for role, fs in rates_hz.items():
-        n = int(round(seconds * fs))
+        n = round(seconds * fs)
         if role.startswith("emg"):
             noise = rng.normal(0.0, 4.0, n)  # resting surface EMG, a few µV RMS
             envelope = np.ones(n)
@@ -35,7 +35,9 @@ def _synthetic(seconds: float, rates_hz: dict[str, float], seed: int) -> dict[st
     return out
 
 
-def night_signals(seconds: float, rates_hz: dict[str, float], seed: int = 0) -> dict[str, np.ndarray]:
+def night_signals(
+    seconds: float, rates_hz: dict[str, float], seed: int = 0
+) -> dict[str, np.ndarray]:
     """Signals per role (µV / g) of ``seconds`` duration at ``rates_hz`` (Hz)."""
     try:
         from crampwatch.simulate import simulate_night  # type: ignore[attr-defined]
@@ -50,7 +52,7 @@ def night_signals(seconds: float, rates_hz: dict[str, float], seed: int = 0) -> 
         for role, fs in rates_hz.items():
             signal = np.asarray(rec.signals[role], dtype=float)
             assert rec.fs_hz[role] == fs
-            out[role] = signal[: int(round(seconds * fs))]
+            out[role] = signal[: round(seconds * fs)]
         return out
     except Exception:  # the simulator is another team's moving target: never block BLE tests
         logger.warning("simulator unusable here; synthetic signals instead", exc_info=True)

@@ -50,7 +50,9 @@ def scan(timeout_s: float, all_devices: bool, as_json: bool) -> None:
 
     results = asyncio.run(run_scan(timeout_s, all_devices=all_devices))
     if as_json:
-        click.echo(json.dumps([r.__dict__ | {"service_uuids": list(r.service_uuids)} for r in results]))
+        click.echo(
+            json.dumps([r.__dict__ | {"service_uuids": list(r.service_uuids)} for r in results])
+        )
         return
     if not results:
         click.echo(f"no supported sensor found in {timeout_s:g} s")

@@ -179,7 +179,7 @@ class EmgChannel:
         self._df = float(self._freqs[1])
         nb = self._freqs.shape[0]
         # columns: cumulative power up to each bin | sum f * P | power above the split
-        self._proj = np.zeros((nb, nb + 2), dtype=np.float32)
+        self._proj = np.zeros((nb, nb + 2))
         self._proj[:, :nb] = np.triu(np.ones((nb, nb)))
         self._proj[:, nb] = self._freqs
         self._proj[:, nb + 1] = self._freqs >= spectral_split_hz(self.fs_hz)
@@ -384,7 +384,9 @@ class EmgChannel:
         spec = scipy.fft.rfft(self._segments(y, chunk) * self._window, axis=1, workers=1)
         power = spec.real * spec.real
         power += spec.imag * spec.imag
-        acc = (self._psd.process(power) @ self._proj).astype(np.float64)
+        # float64 product: a float32 BLAS product rounds differently for different row
+        # counts, which would make the output depend on the chunking
+        acc = self._psd.process(power).astype(np.float64) @ self._proj
         nb = self._freqs.shape[0]
         cum, total = acc[:, :nb], acc[:, nb - 1]
         ok = total > 0
