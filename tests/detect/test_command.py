@@ -17,12 +17,19 @@ from .conftest import night
 @pytest.fixture(scope="module")
 def edf_night(tmp_path_factory):
     sched = [
-        ScheduledEvent("cramp", 70.0, duration_s=40.0, peak_uv=150.0, prodrome_s=0.0,
-                       fasciculations=0, reaction="none"),
+        ScheduledEvent(
+            "cramp",
+            70.0,
+            duration_s=40.0,
+            peak_uv=150.0,
+            prodrome_s=0.0,
+            fasciculations=0,
+            reaction="none",
+        ),
         ScheduledEvent("leg_movement", 20.0, duration_s=2.0, peak_uv=50.0),
     ]
     n = night(sched, hours=0.04, seed=21)
-    edf, truth = write_night(n, tmp_path_factory.mktemp("rec") / "night.edf")
+    edf, _truth = write_night(n, tmp_path_factory.mktemp("rec") / "night.edf")
     return edf, n
 
 
@@ -34,7 +41,7 @@ def model_env(model, tmp_path, monkeypatch):
 
 
 def test_detect_writes_valid_jsonl(edf_night, tmp_path, model_env):
-    edf, n = edf_night
+    edf, _n = edf_night
     out = tmp_path / "events.jsonl"
     main(["detect", str(edf), "--output", str(out), "--channel", "emg_calf=EMG Calf"])
     lines = out.read_text().splitlines()

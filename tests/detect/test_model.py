@@ -82,7 +82,7 @@ def test_not_a_model_and_missing_file(tmp_path):
         load_model(tmp_path / "nope.skops")
     junk = tmp_path / "junk.skops"
     junk.write_bytes(b"not a zip file")
-    with pytest.raises(CrampwatchError, match="junk.skops"):
+    with pytest.raises(CrampwatchError, match=r"junk\.skops"):
         load_model(junk)
     other = tmp_path / "other.skops"
     sio.dump({"hello": 1}, other)

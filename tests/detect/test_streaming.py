@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from crampwatch.detect.streaming import StreamingDetector, detect_recording
@@ -60,8 +59,11 @@ def test_confounders_raise_no_cramp(confounder, model):
 
 
 def test_plm_series_is_scored_periodic(model):
-    n = night([ScheduledEvent("plm_series", 20.0, count=6, interval_s=25.0, peak_uv=60.0)],
-              hours=0.05, seed=9)
+    n = night(
+        [ScheduledEvent("plm_series", 20.0, count=6, interval_s=25.0, peak_uv=60.0)],
+        hours=0.05,
+        seed=9,
+    )
     events = detect_recording(n.recording, device_id="t", model=model)
     lms = [e for e in events if e.type == "leg_movement"]
     assert len(lms) >= 5

@@ -103,7 +103,10 @@ def test_signal_issue_opens_after_one_second_and_closes_after_two():
     reason[400:405] = "mains"  # 0.5 s: too short for an event
     tr = SignalIssueTracker("emg_calf")
     spans = tr.push(T, reason)
-    assert [(s.onset_s, s.end_s) for s in spans] == [(pytest.approx(10.0), None), (pytest.approx(10.0), pytest.approx(30.0))]
+    assert [(s.onset_s, s.end_s) for s in spans] == [
+        (pytest.approx(10.0), None),
+        (pytest.approx(10.0), pytest.approx(30.0)),
+    ]
     assert spans[0].decided_at_s == pytest.approx(11.0)
     assert spans[1].details == {"channel": "emg_calf", "reason": "electrode_off"}
     assert tr.open_mask[150] and not tr.open_mask[350]

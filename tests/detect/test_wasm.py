@@ -81,7 +81,11 @@ def test_streaming_is_independent_of_chunking():
     whole = LegMovementScorer().push(t, x)
     for chunk in (1, 7, 50):
         sc = LegMovementScorer()
-        parts = [lm for i in range(0, x.size, chunk) for lm in sc.push(t[i : i + chunk], x[i : i + chunk])]
+        parts = [
+            lm
+            for i in range(0, x.size, chunk)
+            for lm in sc.push(t[i : i + chunk], x[i : i + chunk])
+        ]
         assert parts == whole
 
 

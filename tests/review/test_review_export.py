@@ -7,11 +7,13 @@ import hashlib
 import json
 
 import edfio
+import numpy as np
 import pyedflib
 import pytest
 
 from crampwatch.consumers.store import EventStore
 from crampwatch.events import validate_event
+from crampwatch.recordings import Annotation, read_recording, write_edf
 from crampwatch.review.export import (
     ANNOTATION_PREFIX,
     CSV_FIELDS,
@@ -85,6 +87,18 @@ def test_edf_annotations_match_the_events(tmp_path, nights, last_events):
     texts = " ".join(t for _, _, t in ours)
     assert "[not a cramp]" in texts and "periodic leg movement" in texts
     assert edfio.read_edf(out).num_signals == edfio.read_edf(raw).num_signals
+
+
+def test_copy_is_lossless_and_keeps_the_recordings_own_annotations(tmp_path, nights, last_events):
+    rec = read_recording(nights.recording)
+    raw = write_edf(tmp_path / "truth.edf", rec, [Annotation(42.0, 3.0, "truth: cramp")])
+    out, _ = write_edf_annotations(raw, last_events)
+    before, after = edfio.read_edf(raw), edfio.read_edf(out)
+    assert ("truth: cramp", 42.0) in [(a.text, a.onset) for a in after.annotations]
+    assert after.labels == before.labels
+    for a, b in zip(after.signals, before.signals, strict=True):
+        assert a.physical_dimension == b.physical_dimension
+        np.testing.assert_array_equal(a.digital, b.digital)
 
 
 def test_events_outside_the_recording_are_left_out(tmp_path, nights, last_events):

@@ -19,6 +19,8 @@ from crampwatch.review.summary import (
     cramp_nights,
     format_duration,
     frequent_cramps,
+    issue_kind,
+    issue_label,
     merge_spans,
     plm_band,
     summarize_night,
@@ -222,3 +224,18 @@ def test_cramps_on_several_nights_a_week(tmp_path):
     assert frequent_cramps(history)
     assert not frequent_cramps(history[:-1])  # up to the 20th: 15 and 18 only
     assert cramp_nights([]) == (0, 0)
+
+
+@pytest.mark.parametrize(
+    ("details", "label"),
+    [
+        ({"kind": "electrode_off"}, "electrode off or loose"),
+        ({"reason": "mains", "channel": "calf"}, "mains interference (calf)"),
+        ({"kind": "no_data", "channel": "all"}, "no data"),
+        ({"reason": "gap", "channel": "tib"}, "data gap (tibialis)"),
+        ({"kind": "new_thing"}, "new thing"),
+        ({}, "signal issue"),
+    ],
+)
+def test_issue_wording_from_details(details, label):
+    assert issue_label(issue_kind(details)) == label

@@ -87,10 +87,15 @@ sizes_st = st.lists(
     suppress_health_check=[HealthCheck.too_slow],
     report_multiple_bugs=False,
 )
-@given(sizes=sizes_st, seed=st.integers(0, 2**31 - 1), with_holes=st.booleans())
-def test_block_size_invariance(sizes, seed, with_holes):
+@given(
+    sizes=sizes_st,
+    seed=st.integers(0, 2**31 - 1),
+    with_holes=st.booleans(),
+    batch_s=st.sampled_from([0.0, 0.25, 4.0]),
+)
+def test_block_size_invariance(sizes, seed, with_holes, batch_s):
     holes = HOLES if with_holes else {}
-    frames = _run_blocks(_FS, _blocks(_SIGNALS, _FS, holes, sizes, seed))
+    frames = _run_blocks(_FS, _blocks(_SIGNALS, _FS, holes, sizes, seed), batch_s=batch_s)
     ref = _REFERENCE[with_holes]
     assert len(ref) == 120
     assert_frames_equal(frames, ref)
@@ -132,6 +137,26 @@ def test_frames_wait_for_every_role():
     got = pipe.push(SampleBlock("acc_z", 0.0, fs["acc_z"], sig["acc_z"][:101]))
     assert len(got) == 20  # acc_z complete up to 2.0 s (100 samples at 50 Hz) -> 20 frames
     assert got.t_s[-1] == pytest.approx(2.0)
+
+
+def test_batching_delays_but_does_not_change_frames():
+    sig, fs = night(6.0, tib=False)
+    emitted = {}
+    for batch_s in (0.0, 2.0):
+        pipe = SignalPipeline(fs, mains_hz=50, batch_s=batch_s)
+        counts, parts = [], []
+        for k in range(12):  # 0.5-s blocks
+            for r, x in sig.items():
+                i0, i1 = round(k * 0.5 * fs[r]), round((k + 1) * 0.5 * fs[r])
+                parts.append(pipe.push(SampleBlock(r, i0 / fs[r], fs[r], x[i0:i1])))
+            counts.append(sum(len(p) for p in parts))
+        parts.append(pipe.flush())
+        emitted[batch_s] = (counts, FeatureFrames.concat(parts))
+    live, batched = emitted[0.0], emitted[2.0]
+    assert live[0] == [5 * (k + 1) for k in range(12)]  # every 0.5 s block: 5 frames
+    assert batched[0][:3] == [0, 0, 0]  # nothing before 2 s of each role is buffered
+    assert set(batched[0]) <= {0, 20, 40, 60}
+    assert_frames_equal(live[1], batched[1])
 
 
 def test_no_tibialis_gives_nan_tib_columns():

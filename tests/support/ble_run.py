@@ -8,6 +8,8 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from crampwatch.acquire.base import Source, SourceNotice
 from crampwatch.blocks import SampleBlock
 
@@ -26,15 +28,17 @@ class Collected:
         return [n for n in self.notices if n.kind == kind]
 
 
-def received_samples(blocks: list[SampleBlock]) -> dict[int, float]:
-    """Sample index (round(t0_s * fs) + i) -> value; asserts no index is produced twice."""
-    out: dict[int, float] = {}
-    for block in blocks:
-        first = round(block.t0_s * block.fs_hz)
-        for i, value in enumerate(block.samples):
-            assert first + i not in out, f"{block.role}: sample {first + i} produced twice"
-            out[first + i] = float(value)
-    return out
+def received_samples(blocks: list[SampleBlock]) -> tuple[np.ndarray, np.ndarray]:
+    """(sample indices round(t0_s * fs) + i, values) of every block, in order; asserts
+    that no index was produced twice."""
+    if not blocks:
+        return np.zeros(0, dtype=np.int64), np.zeros(0)
+    index = np.concatenate(
+        [round(b.t0_s * b.fs_hz) + np.arange(b.n, dtype=np.int64) for b in blocks]
+    )
+    values = np.concatenate([b.samples for b in blocks])
+    assert len(np.unique(index)) == len(index), f"{blocks[0].role}: a sample came out twice"
+    return index, values
 
 
 async def run_source(

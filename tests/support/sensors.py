@@ -16,6 +16,7 @@ import struct
 from typing import Any
 
 import numpy as np
+from bumble import att
 from bumble.core import UUID, AdvertisingData
 from bumble.gatt import Characteristic, CharacteristicValue, Service
 
@@ -249,18 +250,31 @@ class EmulatedSensor:
             else:
                 for group, indices in carried.items():
                     self.sent[group].append(indices)
-            self.notifications += 1
-            await self.device.notify_subscriber(connection, self._chars[uuid], data, force=True)
+            self._notify(connection, self._chars[uuid], data)
 
-    def sent_samples(self, role: str) -> dict[int, float]:
-        """Sample index -> value in units (µV / g), for every sample notified."""
+    def _notify(self, connection, characteristic: Characteristic, data: bytes) -> None:
+        # What a sensor's GATT server does for a notification, minus bumble's per-packet
+        # debug formatting: only to a client whose CCCD enables notifications, cut to the
+        # ATT MTU (a client that skipped the MTU exchange gets 20 bytes).
+        cccd = self.device.gatt_server.subscribers.get(connection, {}).get(characteristic.handle)
+        if not cccd or not cccd[0] & 0x01:
+            return
+        self.notifications += 1
+        pdu = att.ATT_Handle_Value_Notification(
+            attribute_handle=characteristic.handle, attribute_value=data[: connection.att_mtu - 3]
+        )
+        self.device.send_l2cap_pdu(connection.handle, att.ATT_CID, bytes(pdu))
+
+    def sent_samples(self, role: str) -> tuple[np.ndarray, np.ndarray]:
+        """(sample indices, values in µV / g) of every sample notified, in sending order."""
         scale = (
             self.profile.emg_uv_per_lsb if role.startswith("emg") else self.profile.acc_g_per_lsb
         )
-        group = "emg" if role.startswith("emg") else "acc"
-        return {
-            i: float(self.counts[role][i]) * scale for indices in self.sent[group] for i in indices
-        }
+        ranges = self.sent["emg" if role.startswith("emg") else "acc"]
+        if not ranges:
+            return np.zeros(0, dtype=np.int64), np.zeros(0)
+        index = np.concatenate([np.arange(r.start, r.stop) for r in ranges])
+        return index, self.counts[role][index] * scale
 
 
 class ReferenceSensor(EmulatedSensor):

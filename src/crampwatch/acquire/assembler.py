@@ -131,6 +131,11 @@ class BlockAssembler:
             out.extend(self._add(role, t, values))
         return out
 
+    @property
+    def last_end_t(self) -> float:
+        """Sample-clock time just after the latest sample pushed so far, s."""
+        return self._last_end_t
+
     def flush(self) -> list[SampleBlock]:
         """Emit every pending sample (call before a disconnection notice and at the end)."""
         return self._flush_all()

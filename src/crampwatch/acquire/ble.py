@@ -214,11 +214,21 @@ class BleSensorSource(Source):
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self._backoff[1])
                 continue
-            failures = 0
-            backoff = self._backoff[0]
             try:
                 async for item in self._session(client):
+                    failures, backoff = 0, self._backoff[0]
                     yield item
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                # The link went down in the middle of set-up (a GATT write failed ...):
+                # same as a failed attempt, reconnect after the backoff.
+                failures += 1
+                message = f"sensor {self.target!r}: set-up failed: {_describe(exc)}"
+                logger.warning(message)
+                yield SourceNotice("error", t_s=self._t_now(), detail={"message": message})
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self._backoff[1])
             finally:
                 self._client = None
                 await _quietly(client.disconnect(), 2.0)
@@ -359,19 +369,21 @@ class BleSensorSource(Source):
             self.stats["packets"] += 1
             for out in self._assembler.push(packet, host_s):
                 yield out
-            state = self._assembler._streams[packet.stream]
-            self.clock_sync.update(state.next_t, host_s)
+            self.clock_sync.update(self._assembler.last_end_t, host_s)
+            self._sync_stats()
         for block in self._assembler.flush():
             yield block
-        self.stats.update(
-            {k: self._assembler.stats[k] for k in ("gaps", "lost_packets", "duplicates")}
-        )
+        self._sync_stats()
         self._queue = None
         yield SourceNotice(
             "disconnected",
             t_s=self._t_now(),
             detail={"address": client.address, "connection": self.stats["connections"]},
         )
+
+    def _sync_stats(self) -> None:
+        for key in ("gaps", "lost_packets", "duplicates"):
+            self.stats[key] = self._assembler.stats[key]
 
     def _bad_notice(self, count: int) -> SourceNotice:
         self.stats["bad_packets"] = self._decoder.stats.bad_packets
@@ -386,8 +398,7 @@ class BleSensorSource(Source):
         )
 
     def _t_now(self) -> float | None:
-        end = self._assembler._last_end_t
-        return end if self.stats["packets"] else None
+        return self._assembler.last_end_t if self.stats["packets"] else None
 
 
 def _describe(exc: BaseException) -> str:

@@ -342,7 +342,7 @@ def detect_recording(
     recording,
     *,
     device_id: str = "offline",
-    block_s: float = 5.0,
+    block_s: float = 60.0,
     model: CrampModel | None = None,
     leg: str | None = None,
     mains_hz: float | None = None,

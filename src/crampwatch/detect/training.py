@@ -166,17 +166,27 @@ def labelled_recordings(pairs, progress=None) -> list[LabelledNight]:
     return out
 
 
-def _subsample(nights: Sequence[LabelledNight], seed: int, rest_keep: float = 0.08):
-    """Stack frames; keep all event frames and those within 30 s of an event, but only a
-    fraction of the long quiet stretches (weights scaled up to compensate)."""
+def _subsample(nights: Sequence[LabelledNight], seed: int, rest_keep: float = 0.05):
+    """Stack frames, keeping the informative ones: every frame of the first 20 s of an
+    event and within 10 s around events, a fraction of the long quiet stretches and of
+    the middle of long cramps (weights scaled up to compensate)."""
     rng = np.random.default_rng(seed)
     Xs, ys, ws = [], [], []
     for n in nights:
         busy = n.y != _LABEL["rest"]
-        near = np.convolve(busy.astype(float), np.ones(601), mode="same") > 0
-        keep = busy | near | (rng.random(n.y.shape[0]) < rest_keep)
+        near = np.convolve(busy.astype(float), np.ones(201), mode="same") > 0
+        # frames deep inside an event (> 20 s after its start) say little new
+        starts = np.flatnonzero(np.diff(np.concatenate([[0], busy.astype(int)])) == 1)
+        since = np.full(n.y.shape[0], 10**9)
+        for a in starts:
+            since[a:] = np.minimum(since[a:], np.arange(n.y.shape[0] - a))
+        deep = busy & (since > 200)
+        quiet = ~busy & ~near
+        r = rng.random(n.y.shape[0])
+        keep = (busy & ~deep) | (near & ~busy) | (quiet & (r < rest_keep)) | (deep & (r < 0.1))
         w = n.w.copy()
-        w[~busy & ~near] /= rest_keep
+        w[quiet] /= rest_keep
+        w[deep] /= 0.1
         keep &= w > 0
         Xs.append(n.X[keep])
         ys.append(n.y[keep])

@@ -18,11 +18,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+import edfio
+
 from crampwatch.consumers.store import StoredEvent
 from crampwatch.errors import CrampwatchError
 from crampwatch.events import Event
-from crampwatch.recordings import Annotation, read_recording, write_edf
-from crampwatch.review.summary import issue_label
+from crampwatch.recordings import Annotation
+from crampwatch.review.report import open_recording
+from crampwatch.review.summary import issue_kind, issue_label
 
 __all__ = [
     "ANNOTATION_PREFIX",
@@ -111,7 +114,7 @@ def annotation_for(event: Event, labels: Sequence[str] = ()) -> Annotation:
     if event.type == "leg_movement":
         what = "periodic leg movement" if event.periodic else "leg movement"
     elif event.type == "signal_issue":
-        what = f"signal issue: {issue_label(str(event.details.get('kind') or 'unknown'))}"
+        what = f"signal issue: {issue_label(issue_kind(event.details))}"
     else:
         what = event.type.replace("_", " ")
     if "not_a_cramp" in labels:
@@ -125,9 +128,10 @@ def annotation_for(event: Event, labels: Sequence[str] = ()) -> Annotation:
 
 
 def default_annotated_path(recording: str | Path) -> Path:
-    """``night.edf`` -> ``night.events.edf`` in the same folder."""
+    """``night.edf`` -> ``night.events.edf`` (``.bdf`` -> ``.events.bdf``) beside it."""
     p = Path(recording)
-    return p.with_name(f"{p.stem}.events.edf")
+    suffix = ".bdf" if p.suffix.lower() == ".bdf" else ".edf"
+    return p.with_name(f"{p.stem}.events{suffix}")
 
 
 def write_edf_annotations(
@@ -136,14 +140,25 @@ def write_edf_annotations(
     """Write the recording with the events as EDF+ annotations to ``out`` (default
     ``<stem>.events.edf`` beside it). Events outside the recording are left out (logged).
 
+    The copy is lossless: the raw file's signals (digital values, labels, units, header)
+    and its own annotations are kept as they are, which is why this goes through edfio
+    directly rather than :func:`crampwatch.recordings.write_edf` (that re-scales to the
+    montage's ranges and keeps only known roles). Data is read lazily, as 16-bit
+    samples, so a night at 1 kHz stays far below the memory of a float64 copy.
+
     Returns the written path and the number of event annotations in it.
     """
     src = Path(recording)
     dst = Path(out) if out is not None else default_annotated_path(src)
     if dst.resolve() == src.resolve():
         raise CrampwatchError(f"{dst}: refusing to overwrite the raw recording")
-    rec = read_recording(src)
-    duration = rec.duration_s
+    try:
+        raw = open_recording(src)
+        duration = float(raw.duration)
+    except FileNotFoundError:
+        raise CrampwatchError(f"{src}: no such file") from None
+    except Exception as exc:  # edfio raises plain ValueError/IndexError on bad files
+        raise CrampwatchError(f"{src}: unreadable EDF/BDF ({exc})") from None
     anns = []
     for se in events:
         a = annotation_for(se.event, se.labels)
@@ -154,6 +169,18 @@ def write_edf_annotations(
             continue
         if a.duration_s is not None and a.onset_s + a.duration_s > duration:
             a = Annotation(a.onset_s, round(duration - a.onset_s, 3), a.text)
-        anns.append(a)
-    write_edf(dst, rec, anns)
+        anns.append(edfio.EdfAnnotation(a.onset_s, a.duration_s, a.text))
+    copy = type(raw)(
+        list(raw.signals),
+        patient=raw.patient,
+        recording=raw.recording,
+        starttime=raw.starttime,
+        data_record_duration=raw.data_record_duration,
+        annotations=[*raw.annotations, *anns],  # EDF+C: every viewer shows them
+    )
+    try:
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        copy.write(dst)
+    except OSError as exc:
+        raise CrampwatchError(f"{dst}: cannot write ({exc.strerror or exc})") from None
     return dst, len(anns)

@@ -96,9 +96,10 @@ def timeline_png(summary: NightSummary, tz: tzinfo | None = None) -> bytes:
             (2 - h / 2, h),
             color=COLORS["dismissed" if not_a_cramp else "cramp"],
         )
-    for t, periodic in zip(summary.lm_onsets_s, summary.lm_periodic, strict=True):
-        color = COLORS["periodic"] if periodic else COLORS["lm"]
-        ax.vlines(t, 1 - h / 2, 1 + h / 2, color=color, linewidth=1.1)
+    onsets = np.asarray(summary.lm_onsets_s, dtype=float)
+    periodic = np.asarray(summary.lm_periodic, dtype=bool)
+    for mask, color in ((~periodic, COLORS["lm"]), (periodic, COLORS["periodic"])):
+        ax.vlines(onsets[mask], 1 - h / 2, 1 + h / 2, color=color, linewidth=1.1)
     ax.plot(
         summary.position_changes_s,
         np.zeros(len(summary.position_changes_s)),

@@ -29,6 +29,7 @@ __all__ = [
     "build_report",
     "known_nights",
     "night_summary",
+    "open_recording",
     "resolve_night",
 ]
 
@@ -114,7 +115,7 @@ def resolve_night(store: EventStore, night: str | None) -> str:
     return night
 
 
-def _open_lazy(path: Path) -> edfio.Edf | edfio.Bdf:
+def open_recording(path: Path) -> edfio.Edf | edfio.Bdf:
     """The recording with its header read and (EDF) its data left on disk: a night at
     1 kHz is hundreds of MB as float64, the review needs a few minutes of it."""
     with path.open("rb") as f:
@@ -129,7 +130,7 @@ def _open_lazy(path: Path) -> edfio.Edf | edfio.Bdf:
 def _recording_span(path: Path) -> tuple[datetime | None, float] | None:
     """(wall-clock start, duration s) from the EDF/BDF header; None if unreadable."""
     try:
-        edf = _open_lazy(path)
+        edf = open_recording(path)
         duration = float(edf.duration)
         try:
             start = edf.startdatetime.replace(tzinfo=UTC)  # crampwatch writes UTC
@@ -188,7 +189,7 @@ def _traces(
 
 def _cramp_traces(path: Path, cramps: Sequence[Cramp]) -> dict[str, CrampTrace]:
     """Read only the minutes around each cramp of the calf channel (µV) and envelope them."""
-    edf = _open_lazy(path)
+    edf = open_recording(path)
     signals = edf.signals
     # the same label matching and unit handling as crampwatch.recordings.read_recording
     sig = signals[match_roles([s.label for s in signals], source=str(path))["emg_calf"]]

@@ -41,6 +41,7 @@ __all__ = [
     "cramp_nights",
     "format_duration",
     "frequent_cramps",
+    "issue_kind",
     "issue_label",
     "merge_spans",
     "parse_iso",
@@ -67,15 +68,23 @@ _STATUS_TOLERANCE_S = 120.0
 # A live alert takes seconds; a larger receipt delay means a replay or a backlog.
 _MAX_RECEIVED_DELAY_S = 600.0
 
+# signal_issue ``details.kind`` (detector reason codes and service watchdog kinds)
 _ISSUE_LABELS = {
     "electrode_off": "electrode off or loose",
     "mains": "mains interference",
     "saturation": "signal saturated",
+    "poor_quality": "poor signal",
     "gap": "data gap",
     "dropout": "data gap",
+    "ble_drop": "Bluetooth drop-out",
     "no_data": "no data",
+    "sensor_lost": "sensor lost",
+    "disconnected": "sensor disconnected",
+    "monitoring_stopped": "monitoring stopped",
+    "battery_low": "battery low",
     "offline": "sensor offline",
 }
+_CHANNELS = {"calf": "calf", "emg_calf": "calf", "tib": "tibialis", "emg_tibialis": "tibialis"}
 
 Span = tuple[float, float]
 
@@ -205,9 +214,20 @@ def plm_band(index_per_h: float) -> tuple[str, str]:
     return PLM_BANDS[-1][1], PLM_BANDS[-1][2]  # NaN lands here; never expected
 
 
+def issue_kind(details: dict[str, Any]) -> str:
+    """The kind of a ``signal_issue`` from its details: ``kind`` (the event contract's
+    key), else the detector's ``reason``, with the EMG channel when one is named."""
+    kind = str(details.get("kind") or details.get("reason") or "signal_issue")
+    channel = _CHANNELS.get(str(details.get("channel") or ""))
+    return f"{kind}:{channel}" if channel else kind
+
+
 def issue_label(kind: str) -> str:
-    """Plain words for a ``signal_issue`` kind (unknown kinds are shown as they are)."""
-    return _ISSUE_LABELS.get(kind, kind.replace("_", " "))
+    """Plain words for a ``signal_issue`` kind, as :func:`issue_kind` gives it (unknown
+    kinds are shown as they are)."""
+    kind, _, channel = kind.partition(":")
+    text = _ISSUE_LABELS.get(kind, kind.replace("_", " "))
+    return f"{text} ({channel})" if channel else text
 
 
 def alert_latency_s(
@@ -405,7 +425,7 @@ def summarize_night(
         e = se.event
         if e.type == "signal_issue":
             stop = e.end_s if e.end_s is not None else end_s  # still bad when monitoring ended
-            kind = str(e.details.get("kind") or "signal_issue")
+            kind = issue_kind(e.details)
             dropouts.append(Dropout(kind, e.device_id, e.leg, e.onset_s, max(e.onset_s, stop)))
     dropouts.sort(key=lambda d: d.start_s)
     bad = _clip(((d.start_s, d.end_s) for d in dropouts), start_s, end_s)

@@ -82,12 +82,18 @@ class AccAxis:
 
 
 def angle_deg(u: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """Angle between row vectors ``u`` and ``v`` (``(n, 3)``), degrees; NaN if either is 0."""
-    cross = np.linalg.norm(np.cross(u, v), axis=1)
-    dot = np.einsum("ij,ij->i", u, v)
+    """Angle between row vectors ``u`` and ``v`` (``(n, 3)``), degrees; NaN if either is 0.
+
+    ``atan2(|u x v|, u . v)``: accurate near 0° and 180°, unlike ``acos`` of the cosine.
+    """
+    ux, uy, uz = u[:, 0], u[:, 1], u[:, 2]
+    vx, vy, vz = v[:, 0], v[:, 1], v[:, 2]
+    cross = np.sqrt((uy * vz - uz * vy) ** 2 + (uz * vx - ux * vz) ** 2 + (ux * vy - uy * vx) ** 2)
+    dot = ux * vx + uy * vy + uz * vz
     ang = np.degrees(np.arctan2(cross, dot))
-    zero = (np.linalg.norm(u, axis=1) == 0) | (np.linalg.norm(v, axis=1) == 0)
-    return np.where(zero, np.nan, ang)
+    zero = ((ux == 0) & (uy == 0) & (uz == 0)) | ((vx == 0) & (vy == 0) & (vz == 0))
+    ang[zero] = np.nan
+    return ang
 
 
 def combine_axes(x: np.ndarray, y: np.ndarray, z: np.ndarray) -> dict[str, np.ndarray]:

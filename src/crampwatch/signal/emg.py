@@ -98,39 +98,43 @@ class RestTracker:
         self._q = float("nan")  # log µV
         self._n = 0
         self._pending = np.empty(0)
-        self._k = 0  # global index of the next hop
 
-    def _update(self, x: float) -> None:
-        if x != x:  # no usable hop in this period: freeze
-            return
-        if self._q != self._q:
-            self._q = x
-        else:
-            eta = max(self.eta, 2.0 / (self._n + 1))
-            if x > self._q:
-                self._q = min(self._q + eta * self.tau, x)
+    def _run(self, stats: list[float]) -> list[float]:
+        """Apply one update per period statistic (log µV, NaN = frozen); return the state
+        before each update. A plain-float loop: one step per second of signal."""
+        q, n, tau, eta0 = self._q, self._n, self.tau, self.eta
+        before = []
+        for x in stats:
+            before.append(q)
+            if x != x:  # no usable hop in this period: freeze
+                continue
+            if q != q:
+                q = x
             else:
-                self._q = max(self._q - eta * (1.0 - self.tau), x)
-        self._n += 1
+                eta = max(eta0, 2.0 / (n + 1))  # larger steps while warming up
+                # up slowly, down fast, never past the new value
+                q = min(q + eta * tau, x) if x > q else max(q - eta * (1.0 - tau), x)
+            n += 1
+        self._q, self._n = q, n
+        return before
 
     def process(self, env_uv: np.ndarray, usable: np.ndarray) -> np.ndarray:
         """Resting level (µV) for each hop of ``env_uv`` (consecutive hops)."""
         m = env_uv.shape[0]
         p = self.period_hops
-        with np.errstate(divide="ignore"):
-            logs = np.where(usable & (env_uv > 0), np.log(np.where(env_uv > 0, env_uv, 1)), np.nan)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            logs = np.log(env_uv)  # -inf for a silent hop: not usable
+        logs[~usable | ~np.isfinite(logs)] = np.nan
         vals = np.concatenate((self._pending, logs))
         offset = self._pending.shape[0]  # hops of the current period already seen
         n_full = vals.shape[0] // p
-        stats = _nanmedian_rows(vals[: n_full * p].reshape(n_full, p))
-        states = np.empty(n_full + 1)
-        for i, s in enumerate(stats.tolist()):
-            states[i] = self._q
-            self._update(s)
-        states[n_full] = self._q
+        if n_full:
+            stats = _nanmedian_rows(vals[: n_full * p].reshape(n_full, p))
+            states = np.array([*self._run(stats.tolist()), self._q])
+        else:
+            states = np.array([self._q])
         self._pending = vals[n_full * p :]
         idx = (offset + np.arange(m)) // p
-        self._k += m
         return np.exp(states[idx])
 
 
@@ -178,11 +182,11 @@ class EmgChannel:
         self._freqs = np.fft.rfftfreq(self._nfft, 1.0 / self.fs_hz)
         self._df = float(self._freqs[1])
         nb = self._freqs.shape[0]
-        # columns: cumulative power up to each bin | sum f * P | power above the split
-        self._proj = np.zeros((nb, nb + 2))
-        self._proj[:, :nb] = np.triu(np.ones((nb, nb)))
-        self._proj[:, nb] = self._freqs
-        self._proj[:, nb + 1] = self._freqs >= spectral_split_hz(self.fs_hz)
+        # columns: 0 | cumulative power up to each bin | sum f * P | power above the split
+        self._proj = np.zeros((nb, nb + 3))
+        self._proj[:, 1 : nb + 1] = np.triu(np.ones((nb, nb)))
+        self._proj[:, nb + 1] = self._freqs
+        self._proj[:, nb + 2] = self._freqs >= spectral_split_hz(self.fs_hz)
         self._probe_norm = 2.0 / self._window.sum() ** 2  # |DFT|^2 -> sinusoid power
         self._window = self._window.astype(np.float32)
         # carried state
@@ -388,17 +392,21 @@ class EmgChannel:
         # counts, which would make the output depend on the chunking
         acc = self._psd.process(power).astype(np.float64) @ self._proj
         nb = self._freqs.shape[0]
-        cum, total = acc[:, :nb], acc[:, nb - 1]
-        ok = total > 0
+        cum, total = acc[:, 1 : nb + 1], acc[:, nb]
         with np.errstate(divide="ignore", invalid="ignore"):
-            out[:, _COL["mnf_hz"]] = np.where(ok, acc[:, nb] / total, np.nan)
-            out[:, _COL["hf_frac"]] = np.where(ok, acc[:, nb + 1] / total, np.nan)
+            out[:, _COL["mnf_hz"]] = acc[:, nb + 1] / total
+            out[:, _COL["hf_frac"]] = acc[:, nb + 2] / total
+            # median: first bin i whose cumulative power reaches half, interpolated
+            # linearly between the cumulative power before it and after it
             half = 0.5 * total
             i = np.argmax(cum >= half[:, None], axis=1)
-            rows = np.arange(m)
-            c_hi = cum[rows, i]
-            c_lo = np.where(i > 0, cum[rows, np.maximum(i - 1, 0)], 0.0)
-            frac = np.clip((half - c_lo) / (c_hi - c_lo), 0.0, 1.0)
-            # linear interpolation of the cumulative power between bins i-1 and i
-            mdf = np.where(i > 0, self._freqs[np.maximum(i - 1, 0)] + frac * self._df, 0.0)
-            out[:, _COL["mdf_hz"]] = np.where(ok, mdf, np.nan)
+            flat = acc.ravel()
+            at = np.arange(m) * acc.shape[1] + i
+            c_lo, c_hi = flat[at], flat[at + 1]
+            frac = (half - c_lo) / (c_hi - c_lo)
+            out[:, _COL["mdf_hz"]] = np.maximum(self._freqs[i] - (1.0 - frac) * self._df, 0.0)
+        silent = ~(total > 0)
+        if silent.any():
+            out[silent, _COL["mnf_hz"]] = np.nan
+            out[silent, _COL["hf_frac"]] = np.nan
+            out[silent, _COL["mdf_hz"]] = np.nan

@@ -100,6 +100,11 @@ class HopBuffer:
         return self._start + self._n_buf
 
     @property
+    def buffered(self) -> int:
+        """Samples waiting in the buffer."""
+        return self._n_buf
+
+    @property
     def complete_hops(self) -> int:
         """Number of hops (from 0) whose samples have all arrived."""
         k = math.floor((self.end_index + _EPS) / self._spf)

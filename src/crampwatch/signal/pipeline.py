@@ -52,6 +52,12 @@ class SignalPipeline:
     mains_hz:
         50 or 60 to fix the mains notch, 0 for none, None to detect it per EMG channel
         from its first 2 s (frames start once that is decided).
+    batch_s:
+        Compute a role's features only once at least this much of it is buffered
+        (and at :meth:`flush`). 0 (default): as soon as a hop is complete, for live
+        use. Offline replays of small blocks (e.g. 1-s EDF records) run several times
+        faster with ``batch_s=30``: each batch costs ~0.3 ms of fixed overhead per
+        channel. The frames are the same either way, only emitted later.
 
     Attributes
     ----------
@@ -62,7 +68,12 @@ class SignalPipeline:
     feature_names: tuple[str, ...] = FEATURE_NAMES
 
     def __init__(
-        self, fs_hz: Mapping[str, float], *, hop_s: float = 0.1, mains_hz: float | None = None
+        self,
+        fs_hz: Mapping[str, float],
+        *,
+        hop_s: float = 0.1,
+        mains_hz: float | None = None,
+        batch_s: float = 0.0,
     ) -> None:
         unknown = sorted(set(fs_hz) - set(ROLES))
         if unknown:
@@ -93,6 +104,7 @@ class SignalPipeline:
             r: [] for r in self._channels
         }
         self._done = {r: 0 for r in self._channels}  # hops computed per role
+        self._batch = {r: max(0, round(batch_s * ch.fs_hz)) for r, ch in self._channels.items()}
         self._emitted = 0  # frames emitted
         self._finished = False
 
@@ -121,7 +133,8 @@ class SignalPipeline:
         step = _CHUNK_SAMPLES
         for i in range(0, max(x.size, 1), step):
             ch.append(x[i : i + step], block.t0_s + i / ch.fs_hz)
-            self._drain(block.role)
+            if ch.buffer.buffered >= self._batch[block.role]:
+                self._drain(block.role)
         return self._emit()
 
     def flush(self) -> FeatureFrames:

@@ -88,7 +88,7 @@ class Decoder(ABC):
             self.stats.packets += 1
         return result
 
-    def reset(self) -> None:
+    def reset(self) -> None:  # noqa: B027 - optional hook, stateless decoders keep it
         """Forget per-connection state (called after every (re)connection)."""
 
     @abstractmethod

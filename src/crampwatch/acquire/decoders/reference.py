@@ -1,4 +1,6 @@
-"""Decoder of the crampwatch reference sensor, protocol v1 (``firmware_interfaces/crampwatch_ref.md``).
+"""Decoder of the crampwatch reference sensor, protocol v1.
+
+Specification: ``firmware_interfaces/crampwatch_ref.md``.
 
 Packet (little-endian): version u8 = 1 | flags u8 | seq u16 | t_us u32 | n_emg u8 |
 n_acc u8 | EMG int16 x n_emg x channels (interleaved per sample) | acc int16 x 3 x n_acc
