@@ -32,8 +32,10 @@ def test_event_id_is_stable_and_distinguishes_fields():
         event_id("d", "leg_movement", 10.0),
         event_id("e", "cramp", 10.0),
         event_id("d", "cramp", 10.0, "left"),
+        event_id("d", "cramp", 10.0, start_time=datetime(2026, 11, 24, 22, tzinfo=UTC)),
+        event_id("d", "cramp", 10.0, start_time=datetime(2026, 11, 25, 22, tzinfo=UTC)),
     }
-    assert len(ids) == 5
+    assert len(ids) == 7
 
 
 def test_json_round_trip_validates_against_schema():

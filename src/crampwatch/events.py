@@ -33,12 +33,21 @@ EVENT_TYPES: tuple[str, ...] = ("cramp", "leg_movement", "position_change", "sig
 _ID_NAMESPACE = uuid.UUID("6f1c1d0e-7a5b-4c8e-9a51-3f2b8c0d9e11")
 
 
-def event_id(device_id: str, type_: str, onset_s: float, leg: str | None = None) -> str:
+def event_id(
+    device_id: str,
+    type_: str,
+    onset_s: float,
+    leg: str | None = None,
+    start_time: datetime | None = None,
+) -> str:
     """A stable id: the same event found again (a replay, a resend) gets the same id.
 
-    Onset is rounded to the millisecond so that float noise cannot change it.
+    ``start_time`` (the wall-clock start of the recording or run) keeps the ids of two
+    nights apart, whose sample clocks both start at 0. Onset is rounded to the
+    millisecond so that float noise cannot change it.
     """
-    key = f"{device_id}|{leg or ''}|{type_}|{round(onset_s * 1000)}"
+    run = start_time.isoformat() if start_time is not None else ""
+    key = f"{device_id}|{leg or ''}|{type_}|{round(onset_s * 1000)}|{run}"
     return str(uuid.uuid5(_ID_NAMESPACE, key))
 
 

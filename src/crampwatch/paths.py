@@ -2,7 +2,7 @@
 
 | what | default | override |
 |---|---|---|
-| data folder | ``$XDG_DATA_HOME/crampwatch`` (``~/.local/share/crampwatch``) | ``CRAMPWATCH_DATA`` |
+| data folder | ``$XDG_DATA_HOME/crampwatch`` (``~/.local/share/...``) | ``CRAMPWATCH_DATA`` |
 | event store (logger, review) | ``<data>/events.sqlite`` | ``CRAMPWATCH_DB`` |
 | outbox (publisher) | ``<data>/outbox-<device_id>.sqlite`` | config ``[service] outbox`` |
 | night recordings | ``<data>/recordings/`` | config ``[recording] folder`` |

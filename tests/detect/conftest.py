@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from crampwatch.detect.model import CrampModel, default_model_path, load_model
@@ -20,7 +19,7 @@ def model() -> CrampModel:
     return train_from_nights(train, [], seed=1)
 
 
-def night(schedule, *, hours=0.05, seed=5, emg_fs_hz=1000.0, acc_fs_hz=50.0, tibialis=True, **kw):
+def _night(schedule, *, hours=0.05, seed=5, emg_fs_hz=1000.0, acc_fs_hz=50.0, tibialis=True, **kw):
     """A short simulated night holding only ``schedule`` (list of ScheduledEvent)."""
     from crampwatch.simulate import simulate_night
 
@@ -35,7 +34,7 @@ def night(schedule, *, hours=0.05, seed=5, emg_fs_hz=1000.0, acc_fs_hz=50.0, tib
     )
 
 
-def alarms(events):
+def _alarms(events):
     """First emission of each cramp id (the wake-up alarm)."""
     seen, out = set(), []
     for ev in events:
@@ -45,5 +44,13 @@ def alarms(events):
     return out
 
 
-def finite(x) -> np.ndarray:
-    return np.asarray(x)[np.isfinite(x)]
+@pytest.fixture(scope="session")
+def make_night():
+    """``make_night(schedule, hours=..., seed=..., emg_fs_hz=..., tibialis=...)``."""
+    return _night
+
+
+@pytest.fixture(scope="session")
+def alarms():
+    """``alarms(events)``: the first emission of each cramp id."""
+    return _alarms

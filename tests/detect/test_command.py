@@ -11,11 +11,9 @@ from crampwatch.detect.model import MODEL_ENV, default_model_path, save_model
 from crampwatch.events import validate_event
 from crampwatch.simulate import ScheduledEvent, write_night
 
-from .conftest import night
-
 
 @pytest.fixture(scope="module")
-def edf_night(tmp_path_factory):
+def edf_night(tmp_path_factory, make_night):
     sched = [
         ScheduledEvent(
             "cramp",
@@ -28,7 +26,7 @@ def edf_night(tmp_path_factory):
         ),
         ScheduledEvent("leg_movement", 20.0, duration_s=2.0, peak_uv=50.0),
     ]
-    n = night(sched, hours=0.04, seed=21)
+    n = make_night(sched, hours=0.04, seed=21)
     edf, _truth = write_night(n, tmp_path_factory.mktemp("rec") / "night.edf")
     return edf, n
 

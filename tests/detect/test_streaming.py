@@ -9,8 +9,6 @@ from crampwatch.events import validate_event
 from crampwatch.recordings import iter_blocks
 from crampwatch.simulate import ScheduledEvent
 
-from .conftest import alarms, night
-
 
 def cramp(onset=90.0, **kw):
     base = dict(duration_s=60.0, peak_uv=200.0, prodrome_s=0.0, fasciculations=0, reaction="none")
@@ -18,11 +16,11 @@ def cramp(onset=90.0, **kw):
 
 
 @pytest.fixture(scope="module")
-def cramp_night():
-    return night([cramp(90.0)], hours=0.05)
+def cramp_night(make_night):
+    return make_night([cramp(90.0)], hours=0.05)
 
 
-def test_cramp_alarm_within_six_seconds_then_end_with_same_id(cramp_night, model):
+def test_cramp_alarm_within_six_seconds_then_end_with_same_id(cramp_night, model, alarms):
     events = detect_recording(cramp_night.recording, device_id="t", model=model)
     (truth,) = [e for e in cramp_night.truth if e.type == "cramp"]
     (alarm,) = alarms(events)
@@ -52,14 +50,14 @@ def test_events_do_not_depend_on_block_size(cramp_night, model):
     ],
     ids=["turn_over", "stretch", "plm_series"],
 )
-def test_confounders_raise_no_cramp(confounder, model):
-    n = night(confounder, hours=0.05, seed=8)
+def test_confounders_raise_no_cramp(confounder, model, make_night, alarms):
+    n = make_night(confounder, hours=0.05, seed=8)
     events = detect_recording(n.recording, device_id="t", model=model)
     assert alarms(events) == []
 
 
-def test_plm_series_is_scored_periodic(model):
-    n = night(
+def test_plm_series_is_scored_periodic(model, make_night):
+    n = make_night(
         [ScheduledEvent("plm_series", 20.0, count=6, interval_s=25.0, peak_uv=60.0)],
         hours=0.05,
         seed=9,
@@ -71,15 +69,15 @@ def test_plm_series_is_scored_periodic(model):
 
 
 @pytest.mark.parametrize("kind", ["electrode_off", "mains"])
-def test_no_cramp_alarm_while_the_calf_signal_is_bad(kind, model):
+def test_no_cramp_alarm_while_the_calf_signal_is_bad(kind, model, make_night, alarms):
     issue = ScheduledEvent(kind, 60.0, duration_s=120.0, muscle="emg_calf", peak_uv=60.0)
-    n = night([issue, cramp(100.0)], hours=0.06, seed=11)
+    n = make_night([issue, cramp(100.0)], hours=0.06, seed=11)
     events = detect_recording(n.recording, device_id="t", model=model)
     assert all(not (60.0 <= a.detected_at_s <= 180.0) for a in alarms(events))
     assert any(e.type == "signal_issue" for e in events)
 
 
-def test_no_cramp_alarm_across_a_gap(cramp_night, model):
+def test_no_cramp_alarm_across_a_gap(cramp_night, model, alarms):
     rec = cramp_night.recording
     det = StreamingDetector(rec.fs_hz, device_id="t", model=model)
     events = []
@@ -104,8 +102,8 @@ def test_notice_gap_gives_a_signal_issue_event(model):
 @pytest.mark.parametrize(
     ("emg_fs_hz", "tibialis"), [(200.0, True), (2000.0, True), (1000.0, False), (200.0, False)]
 )
-def test_rates_and_montages(emg_fs_hz, tibialis, model):
-    n = night([cramp(80.0)], hours=0.04, emg_fs_hz=emg_fs_hz, tibialis=tibialis, seed=13)
+def test_rates_and_montages(emg_fs_hz, tibialis, model, make_night, alarms):
+    n = make_night([cramp(80.0)], hours=0.04, emg_fs_hz=emg_fs_hz, tibialis=tibialis, seed=13)
     events = detect_recording(n.recording, device_id="t", model=model)
     (truth,) = [e for e in n.truth if e.type == "cramp"]
     (alarm,) = alarms(events)

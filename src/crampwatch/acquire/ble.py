@@ -75,13 +75,22 @@ class ClockSync:
     """
 
     def __init__(self, window: int = 512) -> None:
-        self._offsets: deque[float] = deque(maxlen=window)
+        self.window = window
+        self._candidates: deque[tuple[int, float]] = deque()  # increasing offsets
+        self._n = 0
         self.offset_s: float | None = None
 
     def update(self, t_end_s: float, host_s: float) -> None:
         """Record one packet: its sample-clock end (s) and host arrival time (s)."""
-        self._offsets.append(host_s - t_end_s)
-        self.offset_s = min(self._offsets)
+        offset = host_s - t_end_s
+        # Sliding-window minimum (monotonic queue): O(1) per packet, all night long.
+        while self._candidates and self._candidates[-1][1] >= offset:
+            self._candidates.pop()
+        self._candidates.append((self._n, offset))
+        self._n += 1
+        while self._candidates[0][0] <= self._n - 1 - self.window:
+            self._candidates.popleft()
+        self.offset_s = self._candidates[0][1]
 
     def host_time_of(self, t_s: float) -> float | None:
         """Host-clock time (same clock as the source's ``clock``) of sample time ``t_s``."""

@@ -119,7 +119,7 @@ class EventLogger:
         self._subscriber = Subscriber(
             config,
             client_id or default_client_id(config, "logger"),
-            [topics.ALL_EVENTS, topics.ALL_STATUS, topics.ALL_ACKS],
+            [topics.ALL_EVENTS, topics.ALL_STATUS, topics.ALL_ACKS, topics.ALL_RECORDINGS],
             self.handle,
             ack_on_error=False,  # a store that cannot be written must not eat events
         )
@@ -166,7 +166,18 @@ class EventLogger:
             return self._handle_status(device_id, payload)
         if topic == topics.alert_ack_topic(device_id):
             return self._handle_ack(payload)
+        if topic == topics.recording_topic(device_id):
+            return self._handle_recording(device_id, payload)
         return "ignored"
+
+    def _handle_recording(self, device_id: str, payload: bytes) -> str:
+        try:
+            msg = json.loads(payload)
+            night, path = str(msg["night"]), str(msg["path"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise InvalidMessage(f"recording message needs JSON night and path: {exc}") from None
+        self.store.add_recording(device_id, night, path)
+        return "recording"
 
     def _handle_event(self, device_id: str, payload: bytes) -> str:
         event = parse_event(payload)

@@ -9,7 +9,6 @@ on D+1 (local wall clock of the onset; UTC when no zone is known).
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager

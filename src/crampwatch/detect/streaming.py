@@ -29,6 +29,7 @@ from crampwatch.detect.trackers import (
     Span,
 )
 from crampwatch.detect.wasm import (
+    PLM_MAX_INTERVAL_S,
     LegMovement,
     LegMovementScorer,
     PeriodicityTracker,
@@ -41,6 +42,7 @@ __all__ = ["DetectorStats", "StreamingDetector", "bad_signal_reasons", "detect_r
 log = logging.getLogger(__name__)
 
 FRAME_S = 0.1
+HOLD_S = 10.0  # a leg movement waits this long after its offset before it is counted
 
 # Bad-signal rules per EMG channel (fractions per 0.1-s frame from the signal pipeline).
 # Order matters: the first matching reason is reported.
@@ -144,7 +146,10 @@ class StreamingDetector:
             if m == "calf" or self.has_tib
         }
         self._open_cramp: Event | None = None
-        self._cramp_spans: list[tuple[float, float]] = []  # closed cramps, to drop LMs in them
+        # (onset, end or None, alarm time): cramps and position changes, to drop LMs in them
+        self._cramp_spans: list[tuple[float, float | None, float]] = []
+        self._position_spans: list[tuple[float, float, float]] = []
+        self._held: list[LegMovement] = []
         self.stats = DetectorStats()
         self._i_cramp = self.model.classes.index("cramp")
 
@@ -162,7 +167,13 @@ class StreamingDetector:
         for tr in self._issues.values():
             spans += tr.flush(end)
         events += [self._event(s) for s in spans]
-        events += [self._lm_event(m) for m in self._periodic.flush(end)]
+        decided: list[LegMovement] = []
+        for lm in self._held:
+            if not self._covered(lm, end):
+                decided += self._periodic.add(lm, end)
+        self._held = []
+        decided += self._periodic.flush(end)
+        events += [self._lm_event(m) for m in decided if m.candidate]
         return sorted(events, key=_order)
 
     def notice_gap(self, start_s: float, end_s: float, reason: str = "ble_drop") -> list[Event]:
@@ -229,31 +240,47 @@ class StreamingDetector:
         # only EMG (documented cost in the model card)
         m = "tib" if self.has_tib else "calf"
         above = column_or_nan(frames, f"{m}_above_rest_uv")
-        valid = ~hard[m]
-        lms = self._lm.push(t, above, valid)
+        self._held += self._lm.push(t, above, ~hard[m])
         decided: list[LegMovement] = []
-        for lm in lms:
-            decided += self._advance_periodicity(t, lm.decided_at_s)
-            decided += self._periodic.add(lm)
+        # a scored movement is held for HOLD_S after its offset: if a position change or a
+        # cramp turns out to cover it, it was part of that, not a leg movement (turning
+        # over fires both muscles briefly). Release times are frame times, so decisions
+        # do not depend on the block size.
+        while self._held:
+            lm = self._held[0]
+            idx = np.flatnonzero(t >= lm.end_s + HOLD_S - 1e-9)
+            if idx.size == 0:
+                break
+            now = float(t[idx[0]])
+            self._held.pop(0)
+            decided += self._advance_periodicity(t, now)
+            if self._covered(lm, now):
+                continue
+            decided += self._periodic.add(lm, now)
         decided += self._advance_periodicity(t, np.inf)
-        return [self._lm_event(x) for x in decided if x.candidate and not self._in_cramp(x)]
+        return [self._lm_event(x) for x in decided if x.candidate]
 
     def _advance_periodicity(self, t: np.ndarray, until_s: float) -> list[LegMovement]:
         """Close the open run at the first frame ≤ ``until_s`` more than 90 s after its
         last onset (so the decision time does not depend on the block size)."""
-        run = self._periodic._run
-        if not run:
+        last = self._periodic.last_onset_s
+        if last is None:
             return []
-        limit = run[-1].onset_s + 90.0
-        idx = np.flatnonzero((t > limit + 1e-9) & (t <= until_s))
+        idx = np.flatnonzero((t > last + PLM_MAX_INTERVAL_S + 1e-9) & (t <= until_s))
         if idx.size == 0:
             return []
         return self._periodic.advance(float(t[idx[0]]))
 
-    def _in_cramp(self, lm: LegMovement) -> bool:
-        if self._open_cramp is not None and lm.end_s > self._open_cramp.onset_s:
-            return True
-        return any(lm.end_s > a and lm.onset_s < b for a, b in self._cramp_spans[-4:])
+    def _covered(self, lm: LegMovement, now: float) -> bool:
+        """Inside a position change or a cramp known at frame time ``now`` (spans decided
+        later in the same chunk are ignored, so the result does not depend on chunking)."""
+        for a, b, seen in self._position_spans[-8:]:
+            if seen <= now and lm.onset_s < b + 1.0 and a - 1.0 < lm.end_s:
+                return True
+        for a, b, seen in self._cramp_spans[-4:]:
+            if seen <= now and lm.end_s > a and (b is None or lm.onset_s < b):
+                return True
+        return False
 
     def _lm_event(self, lm: LegMovement) -> Event:
         if lm.periodic:
@@ -284,14 +311,17 @@ class StreamingDetector:
                 self.stats.cramps += 1
                 ev = self._new(s)
                 self._open_cramp = ev
+                self._cramp_spans.append((ev.onset_s, None, s.decided_at_s))
                 return ev
             assert self._open_cramp is not None
             ev = self._open_cramp.with_end(s.end_s, s.decided_at_s, **s.details)
-            self._cramp_spans.append((ev.onset_s, s.end_s))
+            a, _, seen = self._cramp_spans[-1]
+            self._cramp_spans[-1] = (a, s.end_s, seen)
             self._open_cramp = None
             return ev
         if s.kind == "position_change":
             self.stats.position_changes += 1
+            self._position_spans.append((s.onset_s, s.end_s or s.onset_s, s.decided_at_s))
             return self._new(s)
         if s.kind == "signal_issue":
             if s.end_s is None or s.details.get("channel") == "all":

@@ -232,6 +232,11 @@ class PeriodicityTracker:
         self._run: list[LegMovement] = []
         self._emitted = 0  # members of the current run already returned
 
+    @property
+    def last_onset_s(self) -> float | None:
+        """Onset of the last movement of the open run (None when no run is open)."""
+        return self._run[-1].onset_s if self._run else None
+
     def add(self, lm: LegMovement, now_s: float | None = None) -> list[LegMovement]:
         """Add one movement (decided at ``now_s``, default its own ``decided_at_s``)."""
         now = lm.decided_at_s if now_s is None else float(now_s)

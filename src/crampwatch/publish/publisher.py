@@ -184,6 +184,12 @@ class EventPublisher:
         self._send(topics.event_topic(event.device_id), event.to_json(), seq)
         return seq
 
+    def publish_recording(self, night: str, path: str, start_time: str | None) -> None:
+        """Announce a finished EDF+ recording of ``night`` (QoS 1) so the logger can
+        register it for the review's plots and exports."""
+        payload = json.dumps({"night": night, "path": path, "start_time": start_time})
+        self._send(topics.recording_topic(self.device_id), payload, None)
+
     def _send(self, topic: str, payload: str, seq: int | None, *, retain: bool = False) -> None:
         client = self._client
         if client is None:

@@ -7,6 +7,7 @@
 | ``crampwatch/<device_id>/alert`` | alarm state JSON | 1 / no |
 | ``crampwatch/<device_id>/alert/ack`` | ``{"event_id": …, "action": …}`` | 1 / no |
 | ``crampwatch/<device_id>/stats`` | nightly counts for Home Assistant (retained) | 1 / yes |
+| ``crampwatch/<device_id>/recording`` | a finished EDF+: ``{"night", "path", …}`` | 1 / no |
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 __all__ = [
     "ALL_ACKS",
     "ALL_EVENTS",
+    "ALL_RECORDINGS",
     "ALL_STATUS",
     "OFFLINE",
     "ONLINE",
@@ -22,6 +24,7 @@ __all__ = [
     "alert_topic",
     "device_of",
     "event_topic",
+    "recording_topic",
     "stats_topic",
     "status_topic",
 ]
@@ -33,10 +36,16 @@ OFFLINE = "offline"
 ALL_EVENTS = f"{ROOT}/+/event"
 ALL_STATUS = f"{ROOT}/+/status"
 ALL_ACKS = f"{ROOT}/+/alert/ack"
+ALL_RECORDINGS = f"{ROOT}/+/recording"
 
 
 def event_topic(device_id: str) -> str:
     return f"{ROOT}/{device_id}/event"
+
+
+def recording_topic(device_id: str) -> str:
+    """Where the service announces a finished night recording (the review plots it)."""
+    return f"{ROOT}/{device_id}/recording"
 
 
 def status_topic(device_id: str) -> str:

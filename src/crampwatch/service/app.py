@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 
 from crampwatch.acquire.base import Source
+from crampwatch.consumers.store import night_of
 from crampwatch.events import Event
 from crampwatch.paths import default_outbox_path, default_recordings_dir
 from crampwatch.publish.broker import broker_for
@@ -112,6 +113,10 @@ def _run(cfg, config, sources, starts, recordings_dir, outbox, on_event, progres
 
     def sink(event: Event) -> None:
         writer.submit(deliver, event)
+
+    def announce(source: Source, path: Path, start: datetime) -> None:
+        writer.submit(publisher.publish_recording, night_of(start), str(path.resolve()),
+                      start.isoformat())
 
     service = Service(
         sources,

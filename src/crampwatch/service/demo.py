@@ -24,6 +24,7 @@ from crampwatch.events import Event
 from crampwatch.publish.broker import EmbeddedBroker
 from crampwatch.service.app import run_service
 from crampwatch.service.config import RecordingSettings, ServiceConfig
+from crampwatch.service.runner import RunResult
 from crampwatch.service.sources import replay_block_s
 from crampwatch.simulate import ScheduledEvent, simulate_night
 
@@ -152,7 +153,7 @@ def run_demo(
                 progress=lambda t: progress.update(task, completed=t, clock=_clock(t)),
                 sources=([source], {DEVICE_ID: start}),
             )
-        _wait_logged(logger, outcome.result.events, timeout_s=10.0)
+        _wait_logged(db_path, night_of(start), outcome.result, timeout_s=10.0)
         time.sleep(ACK_AFTER_S + 0.5 if view.rings else 0.0)  # let the ack reach the log
         alarm.stop()
         logger.stop()
@@ -160,11 +161,15 @@ def run_demo(
     return _morning(console, db_path, outcome.result.recordings, start, out_dir)
 
 
-def _wait_logged(logger: EventLogger, events: list[Event], timeout_s: float) -> None:
-    unique = len({e.id for e in events})
+def _wait_logged(db_path: Path, night: str, result: RunResult, timeout_s: float) -> None:
+    """Until the logger stored every event and registered the recording."""
+    unique = len({e.id for e in result.events})
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline and logger.counters.stored < unique:
-        time.sleep(0.1)
+    with EventStore(db_path) as store:
+        while time.monotonic() < deadline and (
+            store.count() < unique or len(store.recordings(night)) < len(result.recordings)
+        ):
+            time.sleep(0.1)
 
 
 def _morning(
@@ -175,8 +180,6 @@ def _morning(
     from crampwatch.review.terminal import print_summary
 
     with EventStore(db_path) as store:
-        for path in recordings:
-            store.add_recording(DEVICE_ID, night_of(start), path)
         report = build_report(store, night_of(start))
     console.rule("the morning after")
     print_summary(report, console=console)

@@ -71,6 +71,8 @@ class Service:
         use the host clock at their first sample.
     no_data_timeout_s:
         Seconds (wall clock) without samples before a ``no_data`` signal issue.
+    on_recording:
+        Called with each finished EDF+ recording (to announce it to the logger).
     """
 
     def __init__(
@@ -84,6 +86,7 @@ class Service:
         low_battery_pct: int = 15,
         model_path: str | None = None,
         progress: Callable[[float], None] | None = None,
+        on_recording: Callable[[Source, Path, datetime], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.channels = [_Channel(s) for s in sources]
@@ -93,6 +96,7 @@ class Service:
         self.no_data_timeout_s = no_data_timeout_s
         self.low_battery_pct = low_battery_pct
         self.progress = progress
+        self.on_recording = on_recording
         self._clock = clock
         self._model = None
         if model_path:
@@ -219,6 +223,8 @@ class Service:
             path = ch.recorder.finalize()
             if path is not None:
                 self.result.recordings.append(path)
+                if self.on_recording is not None:
+                    self.on_recording(ch.source, path, ch.start_time)
         ch.detector = None
 
     def _emit(self, ch: _Channel, event: Event) -> None:
@@ -246,7 +252,7 @@ class Service:
     ) -> Event:
         src = ch.source
         return Event(
-            id=event_id(src.device_id, f"signal_issue:{kind}", onset_s, src.leg),
+            id=event_id(src.device_id, f"signal_issue:{kind}", onset_s, src.leg, ch.start_time),
             device_id=src.device_id,
             type="signal_issue",
             onset_s=onset_s,

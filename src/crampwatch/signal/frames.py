@@ -20,6 +20,7 @@ EMG_FEATURES: tuple[str, ...] = (
     "env1s_uv",  # trailing 1 s RMS, µV
     "env3s_uv",  # trailing 3 s RMS, µV
     "rest_uv",  # robust running resting level, µV (NaN during the first second)
+    # (rel*, above_rest_uv and wl are NaN while rest_uv is)
     "rel",  # env_uv / rest_uv, dimensionless
     "rel1s",  # env1s_uv / rest_uv, dimensionless
     "above_rest_uv",  # env_uv - rest_uv, µV (WASM 2016 8 µV / 2 µV rule)
@@ -29,7 +30,7 @@ EMG_FEATURES: tuple[str, ...] = (
     "mnf_hz",  # spectral mean frequency over the trailing 0.5 s, Hz
     "mdf_hz",  # spectral median frequency over the trailing 0.5 s, Hz
     "hf_frac",  # fraction of the trailing 0.5 s power above the high/low split, 0..1
-    "mains_ratio",  # RMS removed by the mains notch / RMS before it, 0..1
+    "mains_ratio",  # hum RMS / RMS of hum + filtered EMG, trailing 1 s, 0..1 (NaN: no notch)
     "sat_frac",  # fraction of samples stuck at the rails, 0..1
     "flat_frac",  # fraction of samples equal to their predecessor (not at a rail), 0..1
     "pop",  # 1 if the hop holds an electrode pop / baseline step, else 0

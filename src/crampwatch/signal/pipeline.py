@@ -10,6 +10,12 @@ its role leaves a gap, filled internally with zeros (not interpolated); frames
 overlapping it carry ``gap = 1`` and EMG quality 0, and the resting-level tracker is
 frozen. A role that starts after 0 s has a leading gap. Time stays aligned: the
 frame clock is the recording clock.
+
+Latency: with ``mains_hz=None`` the first frames wait until each EMG channel has 2 s
+of samples (the 50/60 Hz decision), then catch up; after that a frame leaves as soon
+as every role covers it. Units: EMG columns ending in ``_uv`` are in the device's units
+(µV for calibrated sensors); ``*_rel``, ``*_rel1s``, ``*_wl`` and ``calf_tib_ratio`` are
+relative to the resting level and so unit-free, for devices that only give counts.
 """
 
 from __future__ import annotations
@@ -93,8 +99,11 @@ class SignalPipeline:
                     f"{role}: sampling rate {fs} Hz gives less than one sample per "
                     f"{self.hop_s} s hop"
                 )
-            if role in EMG_ROLES and fs < 100.0:
-                raise CrampwatchError(f"{role}: EMG sampling rate {fs} Hz is below 100 Hz")
+            if role in EMG_ROLES and (fs < 100.0 or fs * self.hop_s < 16):
+                raise CrampwatchError(
+                    f"{role}: EMG sampling rate {fs} Hz is too low (>= 100 Hz and >= 16 "
+                    f"samples per {self.hop_s} s hop needed)"
+                )
         self._emg = {
             r: EmgChannel(self.fs_hz[r], self.hop_s, mains_hz) for r in EMG_ROLES if r in fs_hz
         }
