@@ -83,3 +83,11 @@ def test_default_client_ids_are_stable_and_per_role() -> None:
     assert default_client_id(cfg, "logger") == default_client_id(cfg, "logger")
     assert default_client_id(cfg, "logger") != default_client_id(cfg, "alarm")
     assert default_client_id(cfg, "alarm").startswith("crampwatch-alarm-")
+
+
+def test_recording_announcements_register_the_night_recording(logger) -> None:
+    payload = json.dumps({"night": "2026-11-24", "path": "/data/n.edf", "start_time": None})
+    assert logger.handle("crampwatch/dev1/recording", payload.encode()) == "recording"
+    assert logger.store.recordings("2026-11-24") == [("dev1", "/data/n.edf")]
+    with pytest.raises(InvalidMessage):
+        logger.handle("crampwatch/dev1/recording", b'{"path": "/data/n.edf"}')
