@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from crampwatch.events import Event, event_id
+from crampwatch.events import Event
 from crampwatch.publish import BrokerConfig, EmbeddedBroker
 from crampwatch.publish.broker import LOOPBACK, free_port
+from support.events import make_event
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 
@@ -159,24 +160,6 @@ def any_broker(request: pytest.FixtureRequest) -> BrokerConfig:
     if request.param == "mosquitto":
         return request.getfixturevalue("mosquitto").config
     return request.getfixturevalue("embedded_broker").config
-
-
-def make_event(
-    i: int, type_: str = "cramp", device_id: str = "dev1", *, end: bool = False
-) -> Event:
-    """Event number ``i`` of a synthetic night: onset at 60·i s, a stable id."""
-    onset_s = 60.0 * i
-    return Event(
-        id=event_id(device_id, type_, onset_s),
-        device_id=device_id,
-        type=type_,
-        onset_s=onset_s,
-        end_s=onset_s + 20.0 if end or type_ != "cramp" else None,
-        detected_at_s=onset_s + (21.0 if end else 2.0),
-        confidence=0.9,
-        leg="left",
-        periodic=True if type_ == "leg_movement" else None,
-    )
 
 
 @pytest.fixture(name="make_event")

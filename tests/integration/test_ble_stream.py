@@ -117,6 +117,8 @@ def test_connect_discover_stream_samples_equal_what_the_sensor_sent(profile):
     assert {b.fs_hz for b in got.blocks["emg_calf"]} == {sensor.profile.rates_hz["emg_calf"]}
     assert set(sensor.profile.start) <= set(sensor.commands)
     assert set(sensor.profile.configure) <= set(sensor.commands)
+    if sensor.profile.battery_uuid:
+        assert [n.detail["percent"] for n in got.kinds("battery")] == [sensor.battery]
 
 
 def test_twenty_link_drops_are_reconnected_and_every_gap_reported():
@@ -211,29 +213,58 @@ def test_garbled_packets_are_counted_and_the_stream_continues():
     assert len(got.kinds("connected")) == 1
 
 
+def _absent_source(world: BleWorld, address: str, **kwargs) -> BleSensorSource:
+    options = {
+        "device_id": "absent",
+        "backend": world.client_backend(),
+        "scanner_backend": world.scanner_backend(),
+        "scan_timeout_s": 0.3,
+        "connect_timeout_s": 1.0,
+        "max_connect_attempts": 1,
+    }
+    return BleSensorSource("crampwatch-ref", address, **(options | kwargs))
+
+
+async def _first_error(source: BleSensorSource) -> str:
+    # A hang would trip this bound (hang detector, not a speed assertion).
+    async with asyncio.timeout(10):
+        with pytest.raises(CrampwatchError) as info:
+            async for _ in source.stream():
+                pass
+    return str(info.value)
+
+
 def test_absent_sensor_gives_a_clear_error_within_the_timeout():
     async def scenario():
         async with BleWorld() as world:
-            source = BleSensorSource(
-                "crampwatch-ref",
-                "F0:00:00:00:0F:FF",
-                device_id="absent",
-                backend=world.client_backend(),
-                scanner_backend=world.scanner_backend(),
-                scan_timeout_s=0.3,
-                connect_timeout_s=1.0,
-                max_connect_attempts=1,
-            )
-            # A hang would trip this bound (hang detector, not a speed assertion).
-            async with asyncio.timeout(10):
-                with pytest.raises(CrampwatchError) as info:
-                    async for _ in source.stream():
-                        pass
-            return str(info.value)
+            return await _first_error(_absent_source(world, "F0:00:00:00:0F:FF"))
 
     message = asyncio.run(scenario())
-    assert "F0:00:00:00:0F:FF" in message and "timed out" in message
+    assert "F0:00:00:00:0F:FF" in message and "not seen advertising" in message
     assert "\n" not in message
+
+
+def test_sensor_gone_between_scan_and_connect_times_out_cleanly():
+    # Seen advertising, then silent: the connection attempt must end at its timeout
+    # (LE Create Connection Cancel; see FixedController) with a clear error.
+    async def scenario():
+        async with BleWorld() as world:
+            clock = SimClock(1.0)
+            sensor = await make_sensor(
+                "crampwatch-ref", world, name="CrampRef", clock=clock, seconds=5
+            ).start()
+            central = world.central
+
+            def vanish(_adv) -> None:
+                central.remove_listener(central.EVENT_ADVERTISEMENT, vanish)
+                asyncio.get_running_loop().create_task(sensor.device.stop_advertising())
+
+            central.on(central.EVENT_ADVERTISEMENT, vanish)
+            return await _first_error(_absent_source(world, sensor.address)), sensor
+
+    message, sensor = asyncio.run(scenario())
+    assert sensor.address in message and "timed out" in message
+    assert sensor.connections == 0
 
 
 def test_absent_sensor_is_retried_with_backoff_and_reported():
@@ -298,7 +329,57 @@ def test_without_mtu_exchange_notifications_are_truncated_and_rejected():
 
     sensor, source, got = asyncio.run(scenario())
     assert got.kinds("connected")[0].detail["mtu"] == 23
+    assert "MTU 23" in got.kinds("error")[0].detail["message"]
     # 104-byte packets cut to 20 bytes: every one is counted bad, none decoded as data.
     assert source.stats["bad_packets"] == sensor.notifications > 0
     assert source.stats["packets"] == 0 and not got.blocks
-    assert got.kinds("bad_packet")[-1].detail["reasons"] == {"short": sensor.notifications}
+    bad = got.kinds("bad_packet")
+    assert bad and set(bad[-1].detail["reasons"]) == {"short"}
+    # ... reported at most once per second of (simulated) host time, not once per packet
+    assert len(bad) <= 5 * 20 + 1 < sensor.notifications
+
+
+def test_alert_command_reaches_the_sensor():
+    # The Myo's vibration motor can wake the sleeper: the alert goes over the live link.
+    async def scenario():
+        async with BleWorld() as world:
+            clock = SimClock(5.0)
+            sensor = await make_sensor(
+                "thalmic-myo", world, name="Myo", clock=clock, seconds=20, seed=1
+            ).start()
+            source = _source(world, sensor, clock)
+            sent = {}
+
+            async def until(c: Collected) -> bool:
+                if not c.kinds("connected") or source.stats["packets"] < 10:
+                    return False
+                sent["ok"] = await source.alert()
+                return True
+
+            await run_source(source, until, timeout_s=30)
+            return sensor, sent
+
+    sensor, sent = asyncio.run(scenario())
+    assert sent["ok"] is True
+    assert sensor.commands[-1] == sensor.profile.alert[0] == bytes.fromhex("030103")
+
+
+def test_battery_level_is_re_read_during_the_night():
+    async def scenario():
+        async with BleWorld() as world:
+            clock = SimClock(5.0)
+            sensor = await make_sensor(
+                "crampwatch-ref", world, name="CrampRef", clock=clock, seconds=30, seed=1
+            ).start()
+            source = _source(world, sensor, clock, battery_interval_s=0.05)
+
+            def until(c: Collected) -> bool:
+                if source.stats["packets"] >= 20:
+                    sensor.battery = 12
+                return any(n.detail["percent"] == 12 for n in c.kinds("battery"))
+
+            return await run_source(source, until, timeout_s=30)
+
+    got = asyncio.run(scenario())
+    levels = [n.detail["percent"] for n in got.kinds("battery")]
+    assert levels[0] == 87 and levels[-1] == 12

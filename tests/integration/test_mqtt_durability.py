@@ -23,7 +23,7 @@ from crampwatch.publish.config import MQTT_V311, connect_client, make_client
 
 pytestmark = pytest.mark.integration
 
-HERE = Path(__file__).parent
+TESTS = Path(__file__).parents[1]  # holds support/
 
 # A publisher process: events start..stop-1, writing the last index it handed to
 # publish() (which returns after the outbox commit) to the progress file.
@@ -31,7 +31,7 @@ PUBLISHER = """
 import sys, time
 from pathlib import Path
 sys.path.insert(0, sys.argv[7])
-from conftest import make_event
+from support.events import make_event
 from crampwatch.publish import EventPublisher, parse_broker_url
 url, outbox, progress, start, stop, delay = sys.argv[1:7]
 pub = EventPublisher(parse_broker_url(url), "dev1", outbox, reconnect_min_s=0.2,
@@ -49,7 +49,7 @@ sys.exit(0 if ok else 3)
 
 
 def _spawn(url: str, outbox: Path, progress: Path, start: int, stop: int, delay: float):  # type: ignore[no-untyped-def]
-    args = [url, str(outbox), str(progress), str(start), str(stop), str(delay), str(HERE)]
+    args = [url, str(outbox), str(progress), str(start), str(stop), str(delay), str(TESTS)]
     return subprocess.Popen([sys.executable, "-c", PUBLISHER, *args])
 
 

@@ -228,6 +228,19 @@ def test_small_jitter_is_not_a_gap():
     assert FeatureFrames.concat(out).column("gap").sum() == 0
 
 
+def test_repeated_samples_are_dropped():
+    sig, fs = night(4.0, tib=False)
+    pipe = SignalPipeline(fs, mains_hz=50)
+    out = []
+    for r, x in sig.items():
+        f = fs[r]
+        a, b = round(2.0 * f), round(1.5 * f)  # second block re-sends 0.5 s
+        out.append(pipe.push(SampleBlock(r, 0.0, f, x[:a])))
+        out.append(pipe.push(SampleBlock(r, b / f, f, x[b:])))
+    out.append(pipe.flush())
+    assert_frames_equal(FeatureFrames.concat(out), run_whole(sig, fs, mains_hz=50))
+
+
 def test_late_start_is_a_leading_gap():
     sig, fs = night(6.0, tib=False)
     pipe = SignalPipeline(fs, mains_hz=60)
@@ -254,6 +267,10 @@ def test_user_errors():
         SignalPipeline({k: v for k, v in fs.items() if k != "emg_calf"})
     with pytest.raises(CrampwatchError, match="acc_x"):
         SignalPipeline({**fs, "acc_x": 5.0})
+    with pytest.raises(CrampwatchError, match=r"emg_tibialis.*too low"):
+        SignalPipeline({**fs, "emg_tibialis": 80.0})
+    with pytest.raises(CrampwatchError, match="nope"):
+        SignalPipeline({**fs, "nope": 10.0})
     with pytest.raises(CrampwatchError, match="mains_hz"):
         SignalPipeline(fs, mains_hz=55)
     pipe = SignalPipeline({k: v for k, v in fs.items() if k != "emg_tibialis"})

@@ -176,8 +176,12 @@ class EmulatedSensor:
         self.device.add_services(self._services())
         self.device.on(self.device.EVENT_CONNECTION, self._on_connection)
         await self.device.power_on()
+        # Fast advertising (20 ms), as sensors do right after power-up or a lost link.
         await self.device.start_advertising(
-            auto_restart=True, advertising_data=self._advertising_data()
+            auto_restart=True,
+            advertising_data=self._advertising_data(),
+            advertising_interval_min=20.0,
+            advertising_interval_max=20.0,
         )
         self._task = asyncio.create_task(self._produce(), name=f"{self.name}-producer")
         self.world.add(self)

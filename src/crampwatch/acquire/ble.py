@@ -48,6 +48,8 @@ logger = logging.getLogger(__name__)
 
 _ADDRESS = re.compile(r"^([0-9A-Fa-f]{2}[:-]){5}[0-9A-Fa-f]{2}$|^[0-9A-Fa-f-]{36}$")
 _DISCONNECTED = object()
+_BATTERY = object()
+_BAD_NOTICE_EVERY_S = 1.0  # at most one bad_packet notice per second (host clock)
 _QUEUE_MAX = 20_000  # ~6 min of reference packets; beyond that the consumer is stuck
 # One scan-and-connect at a time per event loop: adapters (BlueZ, bumble) refuse a second
 # connection attempt while one is pending ("Operation already in progress").
@@ -123,8 +125,8 @@ class BleSensorSource(Source):
         Target block duration, s (``0``: one block per packet, lowest latency).
     clock:
         Host clock in s (injected so tests can run a night faster than real time).
-    mtu:
-        ATT MTU to ask for (bytes); reference packets need >= the profile's ``min_mtu``.
+    battery_interval_s:
+        Battery level re-read period during a connection, s (``None``: at connect only).
     """
 
     def __init__(
@@ -142,7 +144,7 @@ class BleSensorSource(Source):
         max_connect_attempts: int | None = None,
         block_s: float = 0.1,
         clock: Callable[[], float] = time.monotonic,
-        mtu: int = 247,
+        battery_interval_s: float | None = 600.0,
     ) -> None:
         self.profile = get_profile(profile) if isinstance(profile, str) else profile
         self.target = address_or_name
@@ -155,7 +157,7 @@ class BleSensorSource(Source):
         self._scan_timeout_s = scan_timeout_s
         self._max_attempts = max_connect_attempts
         self._clock = clock
-        self._mtu = mtu
+        self._battery_interval_s = battery_interval_s
         self._decoder = make_decoder(self.profile)
         self._assembler = BlockAssembler(self.profile, leg=leg, block_s=block_s)
         self.clock_sync = ClockSync()
@@ -211,6 +213,7 @@ class BleSensorSource(Source):
             except Exception as exc:
                 failures += 1
                 self.stats["connect_failures"] += 1
+                self._device = None  # scan again: the OS may have dropped its device object
                 message = f"sensor {self.target!r} ({self.profile.name}): {_describe(exc)}"
                 logger.warning("connection attempt %d failed: %s", failures, message)
                 if self._max_attempts is not None and failures >= self._max_attempts:
@@ -263,23 +266,24 @@ class BleSensorSource(Source):
             )
 
     async def _resolve_device(self) -> BLEDevice:
+        # Every platform backend needs the BLEDevice its own scanner produced (BlueZ: the
+        # D-Bus path, CoreBluetooth: the CBPeripheral), so we always find it by scanning.
         if self._device is not None:
             return self._device
         kwargs: dict[str, Any] = {"backend": self._scanner_backend}
         if is_address(self.target):
-            found = await BleakScanner.find_device_by_address(
+            device = await BleakScanner.find_device_by_address(
                 self.target, timeout=self._scan_timeout_s, **kwargs
             )
-            # Not seen advertising: still try a direct connection, it gives the clear error.
-            device = found or BLEDevice(self.target, None, None)
         else:
             device = await BleakScanner.find_device_by_name(
                 self.target, timeout=self._scan_timeout_s, **kwargs
             )
-            if device is None:
-                raise CrampwatchError(
-                    f"no BLE sensor named {self.target!r} seen in {self._scan_timeout_s:g} s"
-                )
+        if device is None:
+            raise CrampwatchError(
+                f"not seen advertising within {self._scan_timeout_s:g} s "
+                "(out of range, switched off, or connected to another host?)"
+            )
         self._device = device
         return device
 
@@ -307,9 +311,10 @@ class BleSensorSource(Source):
             # (bleak docs); other backends exchange it during connect.
             await _quietly(backend._acquire_mtu(), 5.0)
         mtu = client.mtu_size
+        detail: dict[str, Any] = {"address": client.address, "mtu": mtu}
         if mtu < profile.min_mtu:
             logger.warning("MTU %d < %d needed by %s", mtu, profile.min_mtu, profile.name)
-        detail: dict[str, Any] = {"address": client.address, "mtu": mtu}
+            detail["mtu_too_small"] = True
         if profile.info_uuid:
             rates = await self._read_info(client)
             if rates:
@@ -358,28 +363,29 @@ class BleSensorSource(Source):
         detail = await self._setup(client)
         detail["connection"] = self.stats["connections"]
         yield SourceNotice("connected", t_s=self._t_now(), detail=detail)
+        if detail.get("mtu_too_small"):
+            yield SourceNotice(
+                "error",
+                t_s=self._t_now(),
+                detail={
+                    "message": f"negotiated ATT MTU {detail['mtu']} is below the "
+                    f"{self.profile.min_mtu} this sensor needs: packets arrive truncated",
+                    "mtu": detail["mtu"],
+                },
+            )
         if "battery_percent" in detail:
             yield SourceNotice(
                 "battery", t_s=self._t_now(), detail={"percent": detail["battery_percent"]}
             )
-        bad_seen = self._decoder.stats.bad_packets
-        while True:
-            item = await self._queue.get()
-            if item is _DISCONNECTED:
-                break
-            host_s, uuid, data = item
-            packet = self._decoder.decode(data, uuid)
-            if packet is None:
-                self.stats["bad_packets"] = self._decoder.stats.bad_packets
-                if self._decoder.stats.bad_packets > bad_seen:
-                    yield self._bad_notice(self._decoder.stats.bad_packets - bad_seen)
-                    bad_seen = self._decoder.stats.bad_packets
-                continue
-            self.stats["packets"] += 1
-            for out in self._assembler.push(packet, host_s):
-                yield out
-            self.clock_sync.update(self._assembler.last_end_t, host_s)
-            self._sync_stats()
+        poller = None
+        if self.profile.battery_uuid and self._battery_interval_s:
+            poller = asyncio.create_task(self._poll_battery(client, self._queue))
+        try:
+            async for item in self._drain(self._queue):
+                yield item
+        finally:
+            if poller is not None:
+                poller.cancel()
         for block in self._assembler.flush():
             yield block
         self._sync_stats()
@@ -389,6 +395,48 @@ class BleSensorSource(Source):
             t_s=self._t_now(),
             detail={"address": client.address, "connection": self.stats["connections"]},
         )
+
+    async def _poll_battery(self, client: BleakClient, queue: asyncio.Queue) -> None:
+        while True:
+            await asyncio.sleep(self._battery_interval_s)
+            try:
+                value = await client.read_gatt_char(self.profile.battery_uuid)
+            except Exception as exc:  # a failed read is not worth a notice; the link may be going
+                logger.debug("battery read failed: %r", exc)
+                continue
+            with contextlib.suppress(asyncio.QueueFull):
+                queue.put_nowait((_BATTERY, int(value[0])))
+
+    async def _drain(self, queue: asyncio.Queue) -> AsyncIterator[SampleBlock | SourceNotice]:
+        """Decode queued notifications until the disconnection marker."""
+        bad_reported = self._decoder.stats.bad_packets
+        last_bad_notice = -float("inf")
+        while True:
+            item = await queue.get()
+            if item is _DISCONNECTED:
+                break
+            if item[0] is _BATTERY:
+                yield SourceNotice("battery", t_s=self._t_now(), detail={"percent": item[1]})
+                continue
+            host_s, uuid, data = item
+            packet = self._decoder.decode(data, uuid)
+            bad = self._decoder.stats.bad_packets
+            # First one at once, then at most one notice per second: a garbling radio
+            # must not flood the service.
+            if bad > bad_reported and host_s - last_bad_notice >= _BAD_NOTICE_EVERY_S:
+                self.stats["bad_packets"] = bad
+                yield self._bad_notice(bad - bad_reported)
+                bad_reported, last_bad_notice = bad, host_s
+            if packet is None:
+                self.stats["bad_packets"] = bad
+                continue
+            self.stats["packets"] += 1
+            for out in self._assembler.push(packet, host_s):
+                yield out
+            self.clock_sync.update(self._assembler.last_end_t, host_s)
+            self._sync_stats()
+        if self._decoder.stats.bad_packets > bad_reported:
+            yield self._bad_notice(self._decoder.stats.bad_packets - bad_reported)
 
     def _sync_stats(self) -> None:
         for key in ("gaps", "lost_packets", "duplicates"):

@@ -80,6 +80,9 @@ def write_model_card(
     """Write the model card (Markdown) next to the model and return its path."""
     path = Path(path)
     thr = dict(model.thresholds)
+    from crampwatch.detect.streaming import _cramp_params
+
+    p = _cramp_params(model)
     cfg = "\n".join(f"- **{k}**: {v}" for k, v in config.items())
     text = f"""# crampwatch detector — model card
 
@@ -94,8 +97,10 @@ checks the archive's untrusted types against an explicit allow-list and refuses
 anything else). Its cramp probability feeds a rule-guarded alarm
 (`crampwatch.detect.trackers.CrampTracker`): the alarm fires only when the cramp
 probability stays ≥ `p_on` for `k_frames` consecutive frames **and** the calf 1-s
-envelope is ≥ 3 × its resting level, the calf signal is clean with no gap for 3 s, and
-shin motion over the last second is < 0.35 g. Otherwise it abstains. Leg movements,
+envelope is ≥ `min_rel1s` × its resting level, the calf signal has had no gap, flat
+line, clipping or poor-quality frame (hum-dominated, electrode pop) for
+{p.clean_s:g} s, and shin motion over the last second is < {p.max_motion_g:g} g.
+Otherwise it abstains. Leg movements,
 periodicity, position changes and signal issues are rule-based (WASM 2016 / AASM,
 gravity angle, quality fractions) and do not depend on the classifier.
 

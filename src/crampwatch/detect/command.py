@@ -260,8 +260,8 @@ def evaluate(
 
 
 @click.command("train")
-@click.option("--nights", type=int, default=16, show_default=True, help="Training nights.")
-@click.option("--val-nights", type=int, default=6, show_default=True)
+@click.option("--nights", type=int, default=8, show_default=True, help="Training nights.")
+@click.option("--val-nights", type=int, default=3, show_default=True)
 @click.option("--hours", type=float, default=1.5, show_default=True)
 @click.option("--seed", type=int, default=1, show_default=True)
 @click.option(

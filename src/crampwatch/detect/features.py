@@ -14,6 +14,7 @@ recording in 20-ms or 5-s blocks yields bit-identical inputs.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 
 import numpy as np
@@ -90,8 +91,8 @@ def _windowed(hist: np.ndarray, new_n: int, w: int, fn: Callable) -> np.ndarray:
     pad = np.full(w - 1, np.nan)
     x = np.concatenate([pad, hist])
     win = sliding_window_view(x, w)[-new_n:]
-    with np.errstate(all="ignore"), np.testing.suppress_warnings() as sup:
-        sup.filter(RuntimeWarning)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows give NaN
         return fn(win, axis=1)
 
 

@@ -67,7 +67,7 @@ class CrampParams:
     k_frames: int = 5
     p_off: float = 0.3
     min_rel1s: float = 3.0
-    clean_s: float = 3.0
+    clean_s: float = 2.0
     max_motion_g: float = 0.35
     active_rel: float = 2.0  # calf "active" (onset back-tracking): envelope ≥ 2 × rest
     end_rel: float = 2.0

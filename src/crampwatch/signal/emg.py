@@ -244,11 +244,11 @@ class EmgChannel:
 
     def append(self, samples: np.ndarray, t0_s: float) -> None:
         """Queue a raw block (µV) starting at ``t0_s`` s."""
+        samples = self.buffer.append(samples, t0_s)
         if self._detector is not None and self._filter is None:
             decided = self._detector.process(samples)
             if decided is not None:
                 self._set_mains(decided)
-        self.buffer.append(samples, t0_s)
 
     def finish(self) -> None:
         """End of recording: decide the mains frequency with what arrived."""

@@ -114,19 +114,26 @@ class HopBuffer:
             k += 1
         return k
 
-    def append(self, samples: np.ndarray, t0_s: float) -> None:
-        """Add a block whose first sample is at ``t0_s`` (s on the recording clock)."""
+    def append(self, samples: np.ndarray, t0_s: float) -> np.ndarray:
+        """Add a block whose first sample is at ``t0_s`` (s on the recording clock);
+        return the samples actually appended.
+
+        A start more than 1.5 samples late is a gap (zero-filled); a start two or more
+        samples early overlaps samples already received (a repeated packet): those are
+        dropped, so the buffer stays on the sample clock. Smaller offsets are timestamp
+        jitter and the sample count is trusted.
+        """
         j0 = round(t0_s * self.fs_hz)
         missing = j0 - self.end_index
-        # A late start of more than 1.5 samples is a gap (BLE packets lost, recorder
-        # paused); less is timestamp jitter and the sample count is trusted.
         if missing >= 2 and (t0_s * self.fs_hz - self.end_index) > 1.5:
             self.fill_gap(j0)
-        elif missing < -1:
-            log.debug("block at %.6f s overlaps the previous one by %d samples", t0_s, -missing)
+        elif missing <= -2:
+            log.debug("block at %.6f s repeats %d samples: dropped", t0_s, -missing)
+            samples = samples[-missing:]
         if samples.size:
             self._parts.append(samples)
             self._n_buf += samples.size
+        return samples
 
     def fill_gap(self, stop: int) -> None:
         """Zero-fill from the end of the buffer up to global index ``stop`` (a gap)."""
