@@ -120,6 +120,20 @@ def test_strong_mains_flagged():
     assert np.median(q2["mains_ratio"][30:]) < 0.3
 
 
+@pytest.mark.parametrize("emg_fs", [200.0, 1000.0])
+def test_mains_ratio_measures_hum(emg_fs):
+    """Hum of RMS h on EMG of RMS e: ratio ~ h / sqrt(h^2 + e^2); ~0 without hum, also
+    when the grid is 0.1 Hz off nominal."""
+    sig, fs = night(30.0, emg_fs=emg_fs, acc_fs=10.0, tib=False, rest_uv=5.0, seed=11)
+    clean = extract_features(sig, fs, mains_hz=50).column("calf_mains_ratio")[30:]
+    assert np.median(clean) < 0.1 and np.percentile(clean, 95) < 0.25
+    t = np.arange(sig["emg_calf"].size) / emg_fs
+    sig["emg_calf"] = sig["emg_calf"] + 5.0 * np.sin(2 * np.pi * 50.1 * t + 1.0)  # RMS 3.54
+    ratio = extract_features(sig, fs, mains_hz=50).column("calf_mains_ratio")[30:]
+    expected = np.sqrt(12.5 / (12.5 + 25.0))
+    assert np.median(ratio) == pytest.approx(expected, abs=0.06)
+
+
 def test_quality_score_range():
     z = np.zeros(3)
     q = quality_score(z, z, z, np.array([0.0, 0.55, 1.0]), z)

@@ -74,6 +74,7 @@ class EmulatedSensor:
         seconds: float,
         seed: int = 0,
         battery: int = 87,
+        signals: dict[str, np.ndarray] | None = None,
     ) -> None:
         self.world = world
         self.profile: Profile = get_profile(self.profile_name)
@@ -82,7 +83,9 @@ class EmulatedSensor:
         self.clock = clock
         self.seconds = seconds
         self.battery = battery
-        signals = night_signals(seconds + 1.0, self.profile.rates_hz, seed)
+        # ``signals``: a scripted night (µV / g at the profile's rates) instead of a random one
+        if signals is None:
+            signals = night_signals(seconds + 1.0, self.profile.rates_hz, seed)
         self.counts = {role: self.to_counts(role, sig) for role, sig in signals.items()}
         self.total_packets = int(seconds / self.packet_s)
         self.produced = 0

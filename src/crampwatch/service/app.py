@@ -127,6 +127,7 @@ def _run(cfg, config, sources, starts, recordings_dir, outbox, on_event, progres
         low_battery_pct=cfg.low_battery_pct,
         model_path=cfg.model,
         progress=progress,
+        on_recording=announce,
     )
 
     async def main() -> RunResult:

@@ -198,7 +198,10 @@ class Service:
 
     def _open(self, ch: _Channel) -> None:
         src = ch.source
-        ch.start_time = self.start_times.get(src.device_id) or datetime.now(UTC)
+        # whole seconds: what an EDF header can hold, so offline ids match live ones
+        ch.start_time = self.start_times.get(src.device_id) or datetime.now(UTC).replace(
+            microsecond=0
+        )
         ch.detector = StreamingDetector(
             src.fs_hz,
             device_id=src.device_id,

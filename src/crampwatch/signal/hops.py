@@ -191,7 +191,7 @@ class TrailingSum:
     chunk's total; clipped at 0).
     """
 
-    DIRECT_MAX = 10
+    DIRECT_MAX = 20
 
     def __init__(self, width: int) -> None:
         self.width = max(1, int(width))
