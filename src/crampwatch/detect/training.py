@@ -243,9 +243,26 @@ def evaluate_model(model: CrampModel, nights: Sequence[LabelledNight]) -> list[N
     return [score_night(run_detector(model, n), n.truth, n.hours, label=n.label) for n in nights]
 
 
+class _MemoProba:
+    """Wraps a fitted classifier and remembers its answers: the threshold search replays
+    the same nights many times with the same rows to classify."""
+
+    def __init__(self, est: Any) -> None:
+        self.est = est
+        self.classes_ = est.classes_
+        self._memo: dict[tuple, np.ndarray] = {}
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        key = (X.shape, hash(np.ascontiguousarray(X).tobytes()))
+        if key not in self._memo:
+            self._memo[key] = self.est.predict_proba(X)
+        return self._memo[key]
+
+
 def choose_thresholds(model: CrampModel, val: Sequence[LabelledNight]) -> dict[str, float]:
     """Pick the cramp alarm rule on validation nights (fewest false alarms, then highest
     sensitivity, then lowest p95 latency)."""
+    model = replace(model, estimator=_MemoProba(model.estimator))
     best: tuple | None = None
     best_thr = dict(DEFAULT_THRESHOLDS)
     grid = [(p, k, r) for p in (0.5, 0.7, 0.85) for k in (3, 5, 8) for r in (2.0, 3.0)]
