@@ -94,7 +94,7 @@ def test_no_cramp_alarm_across_a_gap(cramp_night, model, alarms):
             continue
         events += det.push(block)
     events += det.flush(rec.duration_s)
-    assert all(a.detected_at_s >= 100.0 + 3.0 for a in alarms(events))
+    assert all(a.detected_at_s >= 100.0 + det._cramp.p.clean_s for a in alarms(events))
     assert any(e.type == "signal_issue" for e in events)
 
 

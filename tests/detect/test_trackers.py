@@ -54,9 +54,10 @@ def test_chunking_does_not_change_decisions():
 def test_bad_calf_signal_vetoes_the_alarm():
     p, rel, rel1s, motion, bad = cramp_inputs()
     bad[150:300] = True
-    spans = run(CrampTracker(), (p, rel, rel1s, motion, bad))
-    # no alarm while bad, and none within 3 s after it cleared
-    assert all(s.decided_at_s >= 30.0 + 3.0 for s in spans)
+    tr = CrampTracker()
+    spans = run(tr, (p, rel, rel1s, motion, bad))
+    # no alarm while bad, and none within clean_s after it cleared
+    assert spans and all(s.decided_at_s >= 30.0 + tr.p.clean_s for s in spans)
 
 
 def test_large_motion_vetoes_the_alarm():
@@ -110,3 +111,27 @@ def test_signal_issue_opens_after_one_second_and_closes_after_two():
     assert spans[0].decided_at_s == pytest.approx(11.0)
     assert spans[1].details == {"channel": "emg_calf", "reason": "electrode_off"}
     assert tr.open_mask[150] and not tr.open_mask[350]
+
+
+def test_motion_at_the_onset_of_the_calf_rise_vetoes_the_whole_run():
+    # a voluntary stretch: the shin moves as the calf starts working, then holds still
+    p, rel, rel1s, motion, bad = cramp_inputs()
+    motion[195:212] = 0.25
+    assert run(CrampTracker(), (p, rel, rel1s, motion, bad)) == []
+    # the same motion 5 s before the rise does not matter
+    p, rel, rel1s, motion, bad = cramp_inputs()
+    motion[130:147] = 0.25
+    assert len(run(CrampTracker(), (p, rel, rel1s, motion, bad))) == 2
+
+
+def test_tibialis_dominant_activity_is_not_a_calf_cramp():
+    p, rel, rel1s, motion, bad = cramp_inputs()
+    arrays = (p, rel, rel1s, motion, bad)
+
+    def run_ratio(ratio):
+        tr = CrampTracker()
+        return tr.push(T, *arrays, ratio) + tr.flush(T[-1])
+
+    assert run_ratio(np.full(N, 0.5)) == []  # tibialis twice as active: a leg movement
+    assert len(run_ratio(np.full(N, 4.0))) == 2
+    assert len(run_ratio(np.full(N, np.nan))) == 2  # no tibialis channel: no veto

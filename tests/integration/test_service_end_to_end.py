@@ -102,13 +102,18 @@ def test_sensor_to_alarm_and_store_matches_offline_detect(mosquitto, tmp_path):
             )
             run = asyncio.create_task(service.run())
             dropped = False
-            async with asyncio.timeout(NIGHT_S / SPEED + 60):
-                while not sensor.done.is_set():
+            def consumed() -> bool:
+                # every notification sent has been decoded by the source, i.e. taken
+                # through the pipeline by the service (it pulls from the source)
+                handled = source.stats["packets"] + source.stats["bad_packets"]
+                return sensor.done.is_set() and handled >= sensor.notifications
+
+            async with asyncio.timeout(NIGHT_S / SPEED + 120):
+                while not consumed():
                     if not dropped and clock.now() >= DROP_AT_S:
                         await sensor.drop_link()
                         dropped = True
                     await asyncio.sleep(0.05)
-                await asyncio.sleep(0.5)  # the last notifications through the pipeline
             service.stop()
             return await run
 

@@ -8,7 +8,8 @@ Matching rules (documented in ``models/MODEL_CARD.md``):
   sustained contraction; waking the sleeper during it is welcome). Each truth cramp is
   matched at most once; further alarms inside an already matched cramp are counted as
   ``duplicates``, not false alarms. Latency = alarm time − truth onset (negative when
-  the alarm came during the prodrome).
+  the alarm came during the prodrome); also reported over cramps without a prodrome
+  only, where an early warning is impossible.
 - **false alarm**: an alarm that matches no truth cramp; it is attributed to the truth
   event overlapping the alarm time ± 2 s (``position_change``/``stretch``/
   ``leg_movement``/``restless_bout``/``signal_issue``), else ``none``.
@@ -52,6 +53,7 @@ class NightScore:
     false_alarms: int = 0
     duplicates: int = 0
     latencies_s: list[float] = field(default_factory=list)
+    latencies_no_prodrome_s: list[float] = field(default_factory=list)
     false_alarm_causes: Counter = field(default_factory=Counter)
     lm_truth: int = 0
     lm_detected: int = 0
@@ -133,6 +135,8 @@ def score_night(
         else:
             matched.add(hit)
             s.latencies_s.append(t - cramps[hit].onset_s)
+            if not float((cramps[hit].details or {}).get("prodrome_s") or 0.0):
+                s.latencies_no_prodrome_s.append(t - cramps[hit].onset_s)
     s.hit_cramps = len(matched)
 
     t_lms = sorted((e for e in truth if e.type == "leg_movement"), key=lambda e: e.onset_s)
@@ -156,6 +160,10 @@ def score_night(
     return s
 
 
+def _pct(x: np.ndarray, q: float) -> float:
+    return float(np.percentile(x, q)) if x.size else float("nan")
+
+
 def _ratio(a: float, b: float) -> float:
     return a / b if b else float("nan")
 
@@ -167,6 +175,7 @@ def summarize(scores: Sequence[NightScore]) -> dict[str, Any]:
     hits = sum(s.hit_cramps for s in scores)
     fa = sum(s.false_alarms for s in scores)
     lat = np.array([x for s in scores for x in s.latencies_s])
+    lat_np = np.array([x for s in scores for x in s.latencies_no_prodrome_s])
     lm_t = sum(s.lm_truth for s in scores)
     lm_d = sum(s.lm_detected for s in scores)
     lm_m = sum(s.lm_matched for s in scores)
@@ -183,6 +192,8 @@ def summarize(scores: Sequence[NightScore]) -> dict[str, Any]:
         "false_alarms_per_8h": _ratio(fa * 8.0, hours),
         "latency_p50_s": float(np.percentile(lat, 50)) if lat.size else float("nan"),
         "latency_p95_s": float(np.percentile(lat, 95)) if lat.size else float("nan"),
+        "latency_no_prodrome_p50_s": _pct(lat_np, 50),
+        "latency_no_prodrome_p95_s": _pct(lat_np, 95),
         "lm_precision": prec,
         "lm_recall": rec,
         "lm_f1": _ratio(2 * prec * rec, prec + rec) if lm_d and lm_t else float("nan"),

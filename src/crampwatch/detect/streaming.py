@@ -228,7 +228,8 @@ class StreamingDetector:
         # electrode pop). Mild background hum does not: a cramp's EMG is far above it.
         calf_quality = np.nan_to_num(column_or_nan(frames, "calf_quality"), nan=1.0)
         calf_bad = hard["calf"] | (calf_quality < _VETO_QUALITY)
-        cramp_spans = self._cramp.push(t, p_cramp, calf_rel, calf_rel1s, motion1s, calf_bad)
+        ratio = column_or_nan(frames, "calf_tib_ratio") if self.has_tib else None
+        cramp_spans = self._cramp.push(t, p_cramp, calf_rel, calf_rel1s, motion1s, calf_bad, ratio)
         spans += cramp_spans
         self.stats.cramp_vetoes += int(np.sum((p_cramp >= self._cramp.p.p_on) & calf_bad))
 

@@ -56,8 +56,14 @@ class CrampParams:
       a cramp is a sustained involuntary contraction of the calf, not a twitch;
     - calf signal quality good and no gap for the last ``clean_s`` s: a channel with
       bad signal cannot raise an alarm;
-    - limb motion over the last second < ``max_motion_g``: turning over and walking
-      move the shin a lot, a cramp onset holds the foot in plantar flexion.
+    - limb motion over the last second < ``max_motion_g``, and over the first
+      ``onset_window_s`` of the calf's rise < ``max_onset_motion_g``: turning over,
+      stretching and walking move the shin while the calf works (voluntary movement),
+      a cramp starts as an involuntary contraction of a leg at rest.
+
+    - with a tibialis channel, the calf must be at least ``min_calf_tib_ratio`` times as
+      far above its rest as the tibialis anterior (1-s envelopes): periodic and other
+      leg movements are dorsiflexions driven by the tibialis, a calf cramp is not.
 
     The cramp ends at the start of ``end_quiet_s`` s with either the calf back near rest
     (1-s envelope < ``end_rel`` × rest) or the cramp probability < ``p_off``.
@@ -69,6 +75,9 @@ class CrampParams:
     min_rel1s: float = 3.0
     clean_s: float = 2.0
     max_motion_g: float = 0.35
+    max_onset_motion_g: float = 0.1
+    min_calf_tib_ratio: float = 1.0
+    onset_window_s: float = 1.5
     active_rel: float = 2.0  # calf "active" (onset back-tracking): envelope ≥ 2 × rest
     end_rel: float = 2.0
     end_quiet_s: float = 2.0
@@ -85,6 +94,7 @@ class CrampTracker:
         self._end_needed = max(1, round(self.p.end_quiet_s / self.p.frame_s))
         self._since_bad = 0  # frames since the calf channel was last bad / gap
         self._active_start: float | None = None  # start of the current calf-active run
+        self._onset_motion = np.inf  # peak shin motion early in the current active run
         self._streak = 0
         self._streak_p: list[float] = []
         self._cramp_onset: float | None = None
@@ -104,8 +114,10 @@ class CrampTracker:
         calf_rel1s: np.ndarray,
         motion1s_g: np.ndarray,
         calf_bad: np.ndarray,
+        calf_tib_ratio: np.ndarray | None = None,
     ) -> list[Span]:
-        """Feed frames; arrays are per frame (ratios to the calf resting level, g, bool)."""
+        """Feed frames; arrays are per frame (ratios to the resting levels, g, bool);
+        ``calf_tib_ratio`` NaN or None without a tibialis channel."""
         p = self.p
         rel = np.nan_to_num(np.asarray(calf_rel, float), nan=0.0)
         rel1 = np.nan_to_num(np.asarray(calf_rel1s, float), nan=0.0)
@@ -115,13 +127,18 @@ class CrampTracker:
         active = rel >= p.active_rel
         # frames that could start or continue an alarm streak
         cand = (prob >= p.p_on) & (rel1 >= p.min_rel1s) & (mot < p.max_motion_g) & ~bad
+        if calf_tib_ratio is not None:
+            ratio = np.asarray(calf_tib_ratio, float)
+            cand &= ~(ratio < p.min_calf_tib_ratio)  # NaN (no tibialis) passes
         out: list[Span] = []
         n = t_s.shape[0]
         i = 0
         while i < n:
             if self._cramp_onset is None and self._streak == 0:
                 # fast path: nothing pending; jump to the next frame that matters
-                interesting = cand[i:] | bad[i:] | (active[i:] != (self._active_start is not None))
+                # every frame of a calf-active run is looked at (onset motion, streaks);
+                # quiet stretches are skipped
+                interesting = cand[i:] | bad[i:] | active[i:] | (self._active_start is not None)
                 if self._since_bad < self._clean_needed:
                     interesting = np.ones_like(interesting)
                 hits = np.flatnonzero(interesting)
@@ -135,10 +152,14 @@ class CrampTracker:
             if active[i]:
                 if self._active_start is None:
                     self._active_start = t - p.frame_s
+                    self._onset_motion = mot[i]
+                elif t - self._active_start <= p.onset_window_s + 1e-9:
+                    self._onset_motion = max(self._onset_motion, mot[i])
             else:
                 self._active_start = None
             if self._cramp_onset is None:
                 ok = cand[i] and self._since_bad > self._clean_needed
+                ok = ok and self._onset_motion < p.max_onset_motion_g
                 ok = ok and t - self._last_end >= p.refractory_s
                 if ok:
                     self._streak += 1
