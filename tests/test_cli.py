@@ -5,8 +5,19 @@ from crampwatch.cli import VERBS, cli
 
 
 def test_every_contract_verb_is_registered():
-    for verb in ("run", "demo", "simulate", "detect", "evaluate", "train", "scan", "devices",
-                 "alarm", "logger", "review"):
+    for verb in (
+        "run",
+        "demo",
+        "simulate",
+        "detect",
+        "evaluate",
+        "train",
+        "scan",
+        "devices",
+        "alarm",
+        "logger",
+        "review",
+    ):
         assert verb in VERBS
 
 

@@ -82,7 +82,7 @@ def test_mains_hum_raises_a_signal_issue_not_a_cramp(model, make_night, alarms):
     n = make_night([hum], hours=0.06, seed=11)
     events = detect_recording(n.recording, device_id="t", model=model)
     assert alarms(events) == []
-    assert any(e.type == "signal_issue" and e.details["reason"] == "mains" for e in events)
+    assert any(e.type == "signal_issue" and e.details["kind"] == "mains" for e in events)
 
 
 def test_no_cramp_alarm_across_a_gap(cramp_night, model, alarms):

@@ -109,7 +109,7 @@ def test_signal_issue_opens_after_one_second_and_closes_after_two():
         (pytest.approx(10.0), pytest.approx(30.0)),
     ]
     assert spans[0].decided_at_s == pytest.approx(11.0)
-    assert spans[1].details == {"channel": "emg_calf", "reason": "electrode_off"}
+    assert spans[1].details == {"channel": "emg_calf", "kind": "electrode_off"}
     assert tr.open_mask[150] and not tr.open_mask[350]
 
 

@@ -102,6 +102,7 @@ def test_sensor_to_alarm_and_store_matches_offline_detect(mosquitto, tmp_path):
             )
             run = asyncio.create_task(service.run())
             dropped = False
+
             def consumed() -> bool:
                 # every notification sent has been decoded by the source, i.e. taken
                 # through the pipeline by the service (it pulls from the source)

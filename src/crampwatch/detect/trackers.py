@@ -413,5 +413,5 @@ class SignalIssueTracker:
     def _span(self, end: float | None, t: float) -> Span:
         reason = max(self._reasons, key=self._reasons.__getitem__) if self._reasons else "bad"
         return Span(
-            "signal_issue", self._onset, end, t, 1.0, {"channel": self.channel, "reason": reason}
+            "signal_issue", self._onset, end, t, 1.0, {"channel": self.channel, "kind": reason}
         )

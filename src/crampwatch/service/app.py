@@ -115,8 +115,9 @@ def _run(cfg, config, sources, starts, recordings_dir, outbox, on_event, progres
         writer.submit(deliver, event)
 
     def announce(source: Source, path: Path, start: datetime) -> None:
-        writer.submit(publisher.publish_recording, night_of(start), str(path.resolve()),
-                      start.isoformat())
+        writer.submit(
+            publisher.publish_recording, night_of(start), str(path.resolve()), start.isoformat()
+        )
 
     service = Service(
         sources,

@@ -24,7 +24,7 @@ from crampwatch.detect.streaming import StreamingDetector
 from crampwatch.events import Event, event_id, onset_time_iso
 from crampwatch.service.recorder import NightRecorder
 
-__all__ = ["RunResult", "Service"]
+__all__ = ["RunResult", "Service", "pipeline_batch_s"]
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,20 @@ class _Channel:
     last_data: float = 0.0
     silent: Event | None = None  # the open no_data issue
     battery_low: bool = False
+
+
+def pipeline_batch_s(source: Source) -> float:
+    """Seconds of signal the pipeline gathers per computation for ``source``.
+
+    Live: 0.5 s, which cuts the per-call cost of 100-ms BLE blocks about fivefold and
+    delays a wake-up by at most half a second (``detected_at_s`` is unchanged). An
+    accelerated replay batches the same ~50 ms of wall-clock time; ``speed`` 0 replays
+    already come in long blocks.
+    """
+    speed = getattr(source, "speed", 1.0)
+    if speed == 0:
+        return 0.0
+    return min(30.0, max(0.5, 0.05 * speed))
 
 
 class Service:
@@ -208,6 +222,7 @@ class Service:
             leg=src.leg,
             start_time=ch.start_time,
             model=self._model,
+            batch_s=pipeline_batch_s(src),
         )
         if self.recordings_dir is not None:
             stem = f"{src.device_id}-{src.leg or 'leg'}-{ch.start_time:%Y%m%dT%H%M%SZ}"
