@@ -48,16 +48,46 @@ HOLD_S = 10.0  # a leg movement waits this long after its offset before it is co
 # Order matters: the first matching reason is reported.
 _FLAT_FRAC = 0.5  # electrode off / disconnected: a flat line for half the frame
 _SAT_FRAC = 0.05  # clipping at the amplifier rails
-# the notch removes 5-15 % of clean EMG RMS (crampwatch.signal.emg.quality_score); 30 %
-# means hum is a large part of what the channel shows
+# mains_ratio is the share of the raw channel's RMS that is hum (crampwatch.signal.emg);
+# 0.3 means hum is a large part of what the channel shows. But a steady hum is what the
+# notch removes (>= 40 dB): it only threatens the signal when it is large in absolute
+# terms, as when an electrode lifts off (hundreds of µV). Below _MAINS_MIN_UV of hum a
+# high ratio just means a quiet muscle next to a mains cable, and is not an issue.
 _MAINS_RATIO = 0.3
+_MAINS_MIN_UV = 40.0
 _MIN_QUALITY = 0.5
-# a single frame this poor vetoes the cramp alarm (hum ratio > 0.65, a pop, a gap)
+# a single frame this poor vetoes the cramp alarm (large hum, a pop, a gap)
 _VETO_QUALITY = 0.3
 
 
 # reasons that make a single frame unusable (no samples or no real signal in it)
 HARD_REASONS = ("gap", "electrode_off", "saturation")
+
+
+def hum_uv(frames, prefix: str) -> np.ndarray:
+    """Estimated mains hum amplitude per frame, µV RMS: the filtered (notched) envelope
+    is the non-hum part, so hum = env · r / sqrt(1 - r²) for a hum share r of the RMS."""
+    r = np.clip(np.nan_to_num(column_or_nan(frames, f"{prefix}_mains_ratio")), 0.0, 0.999)
+    env = np.nan_to_num(column_or_nan(frames, f"{prefix}_env_uv"))
+    return env * r / np.sqrt(1.0 - r * r)
+
+
+def effective_quality(frames, prefix: str) -> np.ndarray:
+    """The pipeline's quality score (0..1), except that a hum too small to matter (see
+    ``_MAINS_MIN_UV``) does not lower it. NaN (no channel) counts as good."""
+    from crampwatch.signal.emg import quality_score
+
+    q = np.nan_to_num(column_or_nan(frames, f"{prefix}_quality"), nan=1.0)
+    small = hum_uv(frames, prefix) < _MAINS_MIN_UV
+    if not small.any():
+        return q
+    cols = [
+        np.nan_to_num(column_or_nan(frames, f"{prefix}_{c}"))
+        for c in ("sat_frac", "flat_frac", "pop")
+    ]
+    gap = np.nan_to_num(column_or_nan(frames, "gap"))
+    q_without_hum = quality_score(*cols, np.zeros(len(q)), gap)
+    return np.where(small, q_without_hum, q)
 
 
 def bad_signal_reasons(frames, prefix: str) -> np.ndarray:
@@ -68,9 +98,10 @@ def bad_signal_reasons(frames, prefix: str) -> np.ndarray:
     """
     n = len(frames)
     reason = np.full(n, "", dtype=object)
+    ratio = column_or_nan(frames, f"{prefix}_mains_ratio")
     checks = [
-        ("poor_quality", column_or_nan(frames, f"{prefix}_quality") < _MIN_QUALITY),
-        ("mains", column_or_nan(frames, f"{prefix}_mains_ratio") >= _MAINS_RATIO),
+        ("poor_quality", effective_quality(frames, prefix) < _MIN_QUALITY),
+        ("mains", (ratio >= _MAINS_RATIO) & (hum_uv(frames, prefix) >= _MAINS_MIN_UV)),
         ("saturation", column_or_nan(frames, f"{prefix}_sat_frac") >= _SAT_FRAC),
         ("electrode_off", column_or_nan(frames, f"{prefix}_flat_frac") >= _FLAT_FRAC),
         ("gap", np.nan_to_num(column_or_nan(frames, "gap")) > 0),
@@ -231,8 +262,7 @@ class StreamingDetector:
         # a calf frame vetoes the alarm (which then needs 3 s of clean signal) when it is
         # broken (gap, flat, clipped) or its quality is poor (hum dominating the frame,
         # electrode pop). Mild background hum does not: a cramp's EMG is far above it.
-        calf_quality = np.nan_to_num(column_or_nan(frames, "calf_quality"), nan=1.0)
-        calf_bad = hard["calf"] | (calf_quality < _VETO_QUALITY)
+        calf_bad = hard["calf"] | (effective_quality(frames, "calf") < _VETO_QUALITY)
         ratio = column_or_nan(frames, "calf_tib_ratio") if self.has_tib else None
         cramp_spans = self._cramp.push(t, p_cramp, calf_rel, calf_rel1s, motion1s, calf_bad, ratio)
         spans += cramp_spans

@@ -247,7 +247,7 @@ def alert_latency_s(
     alert delay in a live night (used only when 0..600 s: a replay faster than real time
     gives nonsense there).
     """
-    for key in ("alert_latency_s", "latency_s"):
+    for key in ("alert_after_s", "alert_latency_s", "latency_s"):
         if isinstance(details.get(key), int | float):
             return max(0.0, float(details[key]))
     if isinstance(details.get("onset_detected_at_s"), int | float):
