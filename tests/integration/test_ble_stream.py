@@ -26,17 +26,13 @@ from support.ble_run import Collected, received_samples, run_source  # noqa: E40
 from support.ble_world import BleWorld  # noqa: E402
 from support.sensors import SimClock, make_sensor  # noqa: E402
 
-# Simulated minutes streamed per profile, at the devices' real packet rates on a clock
-# running faster than real time (the emulated link then runs as fast as it can). The
-# reference sensor streams 10 minutes; the Ganglion and the Myo send 2-3x more
-# notifications per second, so by default they stream 3 minutes to keep this folder
-# within its time budget on 2 busy cores. CRAMPWATCH_BLE_MINUTES=10 runs 10 for all.
-_MINUTES_ENV = os.environ.get("CRAMPWATCH_BLE_MINUTES")
-MINUTES = {
-    "crampwatch-ref": float(_MINUTES_ENV or 10),
-    "openbci-ganglion": float(_MINUTES_ENV or 3),
-    "thalmic-myo": float(_MINUTES_ENV or 3),
-}
+# Simulated minutes streamed per profile (the issue asks for 10), at the devices' real
+# packet rates on a clock running faster than real time (the emulated link then runs as
+# fast as it can). CRAMPWATCH_BLE_MINUTES overrides it for a quicker local run.
+MINUTES = dict.fromkeys(
+    ("crampwatch-ref", "openbci-ganglion", "thalmic-myo"),
+    float(os.environ.get("CRAMPWATCH_BLE_MINUTES") or 10),
+)
 SPEED = 200.0
 
 
