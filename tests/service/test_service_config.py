@@ -1,3 +1,5 @@
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,9 +17,17 @@ def _write(tmp_path: Path, text: str) -> Path:
     return p
 
 
-def test_no_config_means_simulator_and_embedded_broker():
+def test_no_config_has_the_embedded_broker_but_no_source():
     cfg = load_config(None)
-    assert cfg.source_kind == "simulator" and cfg.broker.url == "embedded"
+    assert cfg.source_kind == "none" and cfg.broker.url == "embedded"
+
+
+def test_run_without_a_source_is_a_one_line_error():
+    proc = subprocess.run(
+        [sys.executable, "-m", "crampwatch", "run"], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.count("\n") == 1 and "no sensor configured" in proc.stderr
 
 
 def test_two_legs_config(tmp_path):

@@ -1,8 +1,9 @@
 """The service configuration: TOML read with the standard library, validated into typed
 objects. Every problem names the file and the key (``night.toml: [broker] port: ...``).
 
-A config is optional: with none, ``crampwatch run`` uses the embedded broker and the
-simulator (what the demo does), so nothing needs to be written to try it.
+Every key has a default except the source: ``[[sensor]]`` (BLE), ``[replay]`` or
+``[simulator]`` (or ``--replay`` on the command line). The broker defaults to the
+embedded one.
 """
 
 from __future__ import annotations
@@ -97,12 +98,14 @@ class ServiceConfig:
 
     @property
     def source_kind(self) -> str:
-        """``replay``, ``ble`` or ``simulator`` (the default when nothing is configured)."""
+        """``replay``, ``ble``, ``simulator``, or ``none`` when no source is configured."""
         if self.replay is not None:
             return "replay"
         if self.sensors:
             return "ble"
-        return "simulator"
+        if self.simulator is not None:
+            return "simulator"
+        return "none"
 
 
 # key -> (type(s), required) per section; the single place that knows the file format

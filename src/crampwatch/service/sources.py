@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from crampwatch.acquire.base import Source
 from crampwatch.acquire.replay import ReplaySource
+from crampwatch.errors import CrampwatchError
 from crampwatch.service.config import ServiceConfig
 
 __all__ = ["build_sources", "replay_block_s"]
@@ -29,6 +30,11 @@ def build_sources(cfg: ServiceConfig) -> tuple[list[Source], dict[str, datetime]
     here, before any broker is contacted, so a bad file or profile fails fast.
     """
     kind = cfg.source_kind
+    if kind == "none":
+        raise CrampwatchError(
+            "no sensor configured: give --config FILE with a [[sensor]] (see configs/) or "
+            "--replay REC; 'crampwatch demo' runs a simulated night"
+        )
     if kind == "replay":
         from crampwatch.recordings import read_recording
 
@@ -40,10 +46,9 @@ def build_sources(cfg: ServiceConfig) -> tuple[list[Source], dict[str, datetime]
         starts = {cfg.device_id: rec.start_time} if rec.start_time else {}
         return [src], starts
     if kind == "simulator":
-        from crampwatch.service.config import SimulatorSettings
         from crampwatch.simulate import simulate_night
 
-        s = cfg.simulator or SimulatorSettings()
+        s = cfg.simulator
         # a simulated night that started now (so it is tonight's in the review)
         start = datetime.now(UTC).replace(microsecond=0)
         night = simulate_night(
