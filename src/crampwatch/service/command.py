@@ -57,7 +57,7 @@ def apply_overrides(
     "config_path",
     type=click.Path(path_type=Path),
     default=None,
-    help="TOML config (see configs/). Without one: simulator + embedded broker.",
+    help="TOML config (see configs/): sensors, broker, recording. Or use --replay REC.",
 )
 @click.option("--broker", default=None, help="mqtt://host:port, mqtts://..., or 'embedded'.")
 @click.option("--device-id", default=None, help="The <device_id> in topics and events.")
