@@ -21,6 +21,7 @@ from pathlib import Path
 from crampwatch.acquire.base import Source, SourceNotice
 from crampwatch.blocks import SampleBlock
 from crampwatch.detect.streaming import StreamingDetector
+from crampwatch.errors import CrampwatchError
 from crampwatch.events import Event, event_id, onset_time_iso
 from crampwatch.service.recorder import NightRecorder
 
@@ -153,10 +154,16 @@ class Service:
     # ------------------------------------------------------------------ per source
     async def _consume(self, ch: _Channel) -> None:
         async for item in ch.source.stream():
-            if isinstance(item, SampleBlock):
-                self._on_block(ch, item)
-            else:
-                self._on_notice(ch, item)
+            try:
+                if isinstance(item, SampleBlock):
+                    self._on_block(ch, item)
+                else:
+                    self._on_notice(ch, item)
+            except CrampwatchError:
+                raise
+            except Exception:  # a bug must not end the night: count it, keep watching
+                self.result.notices["errors"] = self.result.notices.get("errors", 0) + 1
+                log.exception("%s: failed to process %r", ch.source.device_id, item)
             if self._stop.is_set():
                 break
 
@@ -165,7 +172,9 @@ class Service:
         if ch.detector is None:
             self._open(ch)
         if ch.silent is not None:  # data is back: close the no_data issue
-            self._emit(ch, ch.silent.with_end(block.t0_s, block.t0_s))
+            # the sample clock may not have moved (a stalled link): never end before onset
+            end_s = max(ch.silent.onset_s, block.t0_s)
+            self._emit(ch, ch.silent.with_end(end_s, end_s))
             ch.silent = None
         if ch.recorder is not None:
             ch.recorder.write(block)

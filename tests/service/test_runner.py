@@ -1,0 +1,63 @@
+"""The service loop with the real detector: silence watchdog, stop, recordings."""
+
+from __future__ import annotations
+
+import asyncio
+
+from crampwatch.acquire.base import Source, SourceNotice
+from crampwatch.acquire.replay import ReplaySource
+from crampwatch.service.runner import Service
+from crampwatch.simulate import simulate_night
+
+
+class PausingSource(Source):
+    """Replays a short night and goes silent for ``pause_s`` wall seconds half-way."""
+
+    def __init__(self, pause_s: float) -> None:
+        self.inner = ReplaySource(
+            simulate_night(60 / 3600, 2, emg_fs_hz=500, acc_fs_hz=50).recording,
+            device_id="t",
+            speed=0,
+            block_s=1.0,
+        )
+        self.device_id, self.leg, self.stats = "t", None, {}
+        self.pause_s = pause_s
+
+    @property
+    def fs_hz(self):
+        return self.inner.fs_hz
+
+    async def stream(self):
+        async for item in self.inner.stream():
+            if not isinstance(item, SourceNotice) and item.t0_s == 30.0 and item.role == "acc_z":
+                await asyncio.sleep(self.pause_s)
+            yield item
+
+
+def test_silence_raises_no_data_then_closes_it(tmp_path):
+    events = []
+    service = Service(
+        [PausingSource(pause_s=1.0)], events.append, recordings_dir=tmp_path, no_data_timeout_s=0.3
+    )
+    result = asyncio.run(service.run())
+    silent = [e for e in events if e.type == "signal_issue" and e.details.get("kind") == "no_data"]
+    assert [e.end_s is None for e in silent] == [True, False]
+    assert silent[0].id == silent[1].id
+    assert 29.0 <= silent[0].onset_s <= 31.0 and silent[1].end_s >= silent[0].onset_s
+    assert result.recordings and result.recordings[0].exists()
+
+
+def test_stop_ends_a_live_source_and_finishes_the_recording(tmp_path):
+    night = simulate_night(120 / 3600, 3, emg_fs_hz=500, acc_fs_hz=50)
+    source = ReplaySource(night.recording, device_id="t", speed=50.0, block_s=0.1)
+    service = Service([source], lambda e: None, recordings_dir=tmp_path, no_data_timeout_s=30)
+
+    async def main():
+        task = asyncio.create_task(service.run())
+        await asyncio.sleep(0.6)  # about 30 s of night
+        service.stop()
+        return await task
+
+    result = asyncio.run(main())
+    assert 10.0 < result.recorded_s < 110.0  # stopped part-way, not at the end
+    assert len(result.recordings) == 1 and not list(tmp_path.glob("*.spool"))
