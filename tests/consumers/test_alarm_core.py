@@ -111,3 +111,15 @@ def test_monitoring_stopped_is_a_single_gentle_notice(core, make_event) -> None:
 def test_unknown_ack_action_is_refused(core) -> None:
     with pytest.raises(ValueError):
         core.on_ack(None, "snooze", 0.0)
+
+
+def test_an_answer_after_the_cramp_ended_is_still_recorded(core, make_event) -> None:
+    core.on_event(make_event(1), 0.0)
+    core.on_event(make_event(1, end=True), 20.0)  # silenced by the end of the cramp
+    for t in range(21, 120, 5):  # all prompt steps go by
+        core.tick(float(t))
+    actions = core.on_ack(None, "ack", 130.0, source="key")
+    assert [(a.kind, a.text) for a in actions if a.kind == "label"] == [("label", "acknowledged")]
+    assert core.on_ack(None, "ack", 131.0) == []  # once
+    core.tick(200.0)
+    assert core.active == []  # answered: done

@@ -61,6 +61,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+# after the last prompt, an unanswered alert (silenced because the cramp ended) still
+# takes an "I'm awake" / "not a cramp" for this long, so the answer reaches the log
+ANSWER_WINDOW_S = 600.0
 LOST_ISSUES = frozenset({"sensor_lost", "disconnected", "no_data", "monitoring_stopped"})
 
 ActionKind = Literal["ring", "escalate", "prompt", "silence", "notice", "label", "state"]
@@ -105,7 +108,8 @@ class _Alert:
     level_since_s: float = 0.0
     step: int = 0
     step_since_s: float = 0.0
-    acknowledged: bool = False
+    acknowledged: bool = False  # silenced: by the sleeper, or because the cramp ended
+    answered: bool = False  # the sleeper's own answer was recorded (a label, once)
 
 
 @dataclass
@@ -196,9 +200,12 @@ class AlarmCore:
             del self._alerts[event_id]
             out.append(self._action("label", alert, text=ACK_ACTIONS[action], source=source))
             out.append(self._action("state", alert, text="dismissed", source=source))
-        elif out:
+        elif not alert.answered:
+            # also when the cramp already ended (and silenced the alarm): the sleeper
+            # did respond, and the review shows it
             out.append(self._action("label", alert, text=ACK_ACTIONS[action], source=source))
             out.append(self._action("state", alert, text="acknowledged", source=source))
+        alert.answered = True
         return out
 
     def tick(self, now_s: float) -> list[AlarmAction]:
@@ -216,8 +223,12 @@ class AlarmCore:
                     alert.step += 1
                     alert.step_since_s = now_s
                     out.append(self._prompt(alert))
-                elif alert.acknowledged:
-                    del self._alerts[event_id]  # all steps shown and the sleeper is awake
+                elif alert.answered or (
+                    alert.acknowledged and now_s - alert.step_since_s >= ANSWER_WINDOW_S
+                ):
+                    # all steps shown and the sleeper answered (or the cramp ended and
+                    # nobody answered for a while): the alert is done
+                    del self._alerts[event_id]
         return out
 
     # -- helpers -------------------------------------------------------------------------

@@ -162,14 +162,16 @@ def run_demo(
 
 
 def _wait_logged(db_path: Path, night: str, result: RunResult, timeout_s: float) -> None:
-    """Until the logger stored every event and registered the recording."""
-    unique = len({e.id for e in result.events})
+    """Until the logger stored every event of this run and registered the recording
+    (the store may hold earlier demo runs too)."""
+    ids = {e.id for e in result.events}
     deadline = time.monotonic() + timeout_s
     with EventStore(db_path) as store:
         while time.monotonic() < deadline and (
-            store.count() < unique or len(store.recordings(night)) < len(result.recordings)
+            not ids <= {se.event.id for se in store.events(night)}
+            or len(store.recordings(night)) < len(result.recordings)
         ):
-            time.sleep(0.1)
+            time.sleep(0.2)
 
 
 def _morning(
