@@ -60,4 +60,4 @@ def test_stop_ends_a_live_source_and_finishes_the_recording(tmp_path):
 
     result = asyncio.run(main())
     assert 10.0 < result.recorded_s < 110.0  # stopped part-way, not at the end
-    assert len(result.recordings) == 1 and not list(tmp_path.glob("*.spool"))
+    assert len(result.recordings) == 1 and not list(tmp_path.glob("*.part"))

@@ -4,6 +4,8 @@
   patterns (see :mod:`crampwatch.recordings.channels`) or an explicit map; units
   converted to µV and g.
 - :func:`write_edf` — EDF+ with the montage's labels, units and rates, annotations as TALs.
+- :mod:`crampwatch.recordings.edfplus_stream` — EDF+C written record by record while a
+  night runs (the service's recorder), annotations patched in at the end or after a crash.
 - :func:`iter_blocks` — the recording as ``SampleBlock`` s, for offline detection and
   the live replay source.
 """

@@ -24,7 +24,7 @@ from crampwatch.publish.broker import broker_for
 from crampwatch.publish.config import BrokerConfig, check_reachable
 from crampwatch.publish.publisher import EventPublisher
 from crampwatch.service.config import ServiceConfig
-from crampwatch.service.recorder import recover_spools
+from crampwatch.service.recorder import recover_recordings
 from crampwatch.service.runner import RunResult, Service
 from crampwatch.service.sources import build_sources
 
@@ -85,7 +85,7 @@ def run_service(
             Path(cfg.recording.folder) if cfg.recording.folder else (default_recordings_dir())
         )
         recordings_dir.mkdir(parents=True, exist_ok=True)
-        recover_spools(recordings_dir)
+        recover_recordings(recordings_dir)
     outbox = Path(cfg.outbox) if cfg.outbox else default_outbox_path(cfg.device_id)
     if broker_config is not None:
         return _run(cfg, broker_config, sources, starts, recordings_dir, outbox, on_event, progress)

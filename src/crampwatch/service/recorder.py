@@ -1,30 +1,38 @@
-"""The night recorder: raw samples to disk as they arrive, EDF+ when the night ends.
+"""The night recorder: EDF+ written as the samples arrive, events added when it ends.
 
-EDF needs the whole header (number of records) up front, so writing EDF+ sample by
-sample is not crash-safe. Instead each role is appended to a raw float32 spool file
-(``<night>.spool/<role>.f32``) and flushed per block; ``finalize`` turns the spool
-into ``<night>.edf`` with the detected events as EDF+ annotations and removes it. After
-a crash or SIGKILL, :func:`recover_spools` finalizes whatever spool was left, so the
-next start finds only complete EDF+ files (the events of that night are in the store).
+Samples go straight into ``<night>.edf.part`` as EDF+C data records of 1 s
+(:class:`~crampwatch.recordings.edfplus_stream.EdfPlusStreamWriter`); every event (and
+every update of it) is appended to the journal ``<night>.events.jsonl``. ``finalize``
+writes the latest version of each event as an EDF+ annotation into the bytes each data
+record reserves for them, patches the record count into the header and renames the
+file to ``<night>.edf`` (atomic: a reader never sees a half-finished EDF). Nothing
+night-long is held in memory.
+
+After a crash or SIGKILL, :func:`recover_recordings` does the same with what is on disk:
+the complete data records (a partial last one is cut off) and the journal, so the next
+start finds only complete EDF+ files and loses at most the last second of signal.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
-import shutil
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 
-import numpy as np
-
 from crampwatch.blocks import SampleBlock
 from crampwatch.events import Event
-from crampwatch.recordings import Annotation, Recording, write_edf
+from crampwatch.recordings.edfplus_stream import EdfPlusStreamWriter, finish_edfplus, is_locked
+from crampwatch.recordings.model import Annotation
 
-__all__ = ["NightRecorder", "event_annotations", "recover_spools"]
+__all__ = ["NightRecorder", "event_annotations", "recover_recordings", "sensor_resolution"]
 
 log = logging.getLogger(__name__)
+
+PART_SUFFIX = ".edf.part"
+JOURNAL_SUFFIX = ".events.jsonl"
 
 
 def event_annotations(events: list[Event]) -> list[Annotation]:
@@ -42,110 +50,128 @@ def event_annotations(events: list[Event]) -> list[Annotation]:
     return out
 
 
-class NightRecorder:
-    """Append blocks to a spool; write EDF+ on :meth:`finalize`.
+def sensor_resolution(source: object) -> dict[str, float] | None:
+    """Role -> the sensor's step (µV or g per count) from a BLE source's profile.
 
-    Gaps (a block starting after the previous one ended) are filled with zeros in the
-    spool so the EDF keeps one continuous time axis; the gap itself is an annotated
-    ``signal_issue`` event.
+    With it the recording stores the sensor's counts exactly; replays and the simulator
+    have no profile (None: the recorder's default ranges).
+    """
+    profile = getattr(source, "profile", None)
+    emg = getattr(profile, "emg_uv_per_lsb", None)
+    acc = getattr(profile, "acc_g_per_lsb", None)
+    if not emg or not acc:
+        return None
+    return {
+        "emg_calf": float(emg),
+        "emg_tibialis": float(emg),
+        "acc_x": float(acc),
+        "acc_y": float(acc),
+        "acc_z": float(acc),
+    }
+
+
+class NightRecorder:
+    """Write one source's night as EDF+C while it runs; annotate it on :meth:`finalize`.
+
+    Gaps (a block starting after the previous one ended) are zero-filled so the EDF
+    keeps one continuous time axis; the gap itself is an annotated ``signal_issue``
+    event. ``clipped`` counts samples outside the file's physical range, per role.
     """
 
     def __init__(
-        self, folder: Path, stem: str, fs_hz: dict[str, float], start_time: datetime | None
+        self,
+        folder: Path,
+        stem: str,
+        fs_hz: Mapping[str, float],
+        start_time: datetime | None,
+        *,
+        resolution: Mapping[str, float] | None = None,
     ) -> None:
         self.edf_path = folder / f"{stem}.edf"
-        self.spool = folder / f"{stem}.spool"
-        self.spool.mkdir(parents=True, exist_ok=True)
-        self._fs = dict(fs_hz)
-        self._written = dict.fromkeys(fs_hz, 0)
-        self._files = {role: open(self.spool / f"{role}.f32", "ab") for role in fs_hz}  # noqa: SIM115
-        meta = {"fs_hz": self._fs, "start_time": start_time.isoformat() if start_time else None}
-        (self.spool / "meta.json").write_text(json.dumps(meta))
-        self._events_path = self.spool / "events.jsonl"
-        self._events: list[Event] = []
+        self.part_path = folder / f"{stem}{PART_SUFFIX}"
+        self.journal_path = folder / f"{stem}{JOURNAL_SUFFIX}"
+        self._writer = EdfPlusStreamWriter(self.part_path, fs_hz, start_time, resolution=resolution)
+        self.journal_path.write_bytes(b"")  # a fresh night: no events yet
+
+    @property
+    def clipped(self) -> dict[str, int]:
+        """Role -> samples clipped to the file's physical range so far."""
+        return dict(self._writer.clipped)
+
+    @property
+    def recorded_s(self) -> float:
+        """Seconds of signal in complete data records on disk."""
+        return self._writer.duration_s
 
     def write(self, block: SampleBlock) -> None:
-        """Append one block (zero-filling any gap before it)."""
-        f = self._files.get(block.role)
-        if f is None:
-            return
-        start = round(block.t0_s * self._fs[block.role])
-        missing = start - self._written[block.role]
-        if missing > 0:
-            f.write(np.zeros(missing, dtype=np.float32).tobytes())
-        elif missing < 0:  # overlap after a reconnect: keep the first copy
-            block_samples = block.samples[-missing:]
-            start -= missing
-        data = block.samples if missing >= 0 else block_samples
-        f.write(data.astype(np.float32).tobytes())
-        f.flush()
-        self._written[block.role] = start + len(data)
+        """Add one block (zero-filling any gap before it)."""
+        self._writer.write(block.role, block.t0_s, block.samples)
 
     def add_event(self, event: Event) -> None:
-        """Remember an event (and its updates) for the annotations."""
-        self._events.append(event)
-        with open(self._events_path, "a", encoding="utf-8") as f:
+        """Journal an event (and its updates) for the annotations; flushed per event."""
+        with open(self.journal_path, "a", encoding="utf-8") as f:
             f.write(event.to_json() + "\n")
 
     def finalize(self) -> Path | None:
-        """Write the EDF+ and remove the spool. Returns the EDF path (None if empty)."""
-        for f in self._files.values():
-            f.close()
-        return _finalize_spool(self.spool, self.edf_path)
+        """Annotate, complete and rename the EDF+. Returns its path (None if empty)."""
+        self._writer.close()
+        clipped = {r: n for r, n in self._writer.clipped.items() if n}
+        if clipped:
+            log.warning("%s: samples clipped to the EDF range: %s", self.edf_path.name, clipped)
+        return _finish(self.part_path, self.journal_path, self.edf_path)
 
 
-def _finalize_spool(spool: Path, edf_path: Path) -> Path | None:
-    meta = json.loads((spool / "meta.json").read_text())
-    fs = {k: float(v) for k, v in meta["fs_hz"].items()}
-    signals = {}
-    for role in fs:
-        p = spool / f"{role}.f32"
-        raw = np.fromfile(p, dtype=np.float32) if p.exists() else np.zeros(0, np.float32)
-        signals[role] = raw
-    duration_s = min((len(s) / fs[r] for r, s in signals.items()), default=0.0)
-    if duration_s < 1.0:
-        log.info("recording %s shorter than 1 s: not written", edf_path)
-        shutil.rmtree(spool, ignore_errors=True)
-        return None
-    # every channel cut to the same whole-second duration (EDF data records)
-    duration_s = float(int(duration_s))
-    signals = {r: s[: round(duration_s * fs[r])] for r, s in signals.items()}
+def _read_journal(path: Path) -> list[Event]:
     events: list[Event] = []
-    ev_path = spool / "events.jsonl"
-    if ev_path.exists():
-        for line in ev_path.read_text(encoding="utf-8").splitlines():
+    if not path.exists():
+        return events
+    with open(path, encoding="utf-8") as f:
+        for line in f:
             try:
                 events.append(Event.from_dict(json.loads(line)))
             except (ValueError, KeyError):
                 continue  # a half-written last line after a crash
-    start = meta.get("start_time")
-    rec = Recording(
-        signals=signals,
-        fs_hz=fs,
-        start_time=datetime.fromisoformat(start) if start else None,
-        annotations=(),
-        labels={},
-        path=None,
-    )
-    tmp = edf_path.with_suffix(".edf.part")
-    write_edf(tmp, rec, [a for a in event_annotations(events) if a.onset_s < duration_s])
-    tmp.replace(edf_path)  # atomic: a reader never sees a half-written EDF
-    shutil.rmtree(spool, ignore_errors=True)
-    log.info("night recorded to %s (%.0f s)", edf_path, duration_s)
+    return events
+
+
+def _finish(part: Path, journal: Path, edf_path: Path) -> Path | None:
+    annotations = event_annotations(_read_journal(journal))
+    try:
+        n_records = finish_edfplus(part, annotations)
+    except (OSError, ValueError) as exc:
+        log.error("%s: cannot finish the recording (%s); left as it is", part, exc)
+        return None
+    if n_records == 0:
+        log.info("recording %s shorter than one data record: not written", edf_path)
+        part.unlink(missing_ok=True)
+        journal.unlink(missing_ok=True)
+        return None
+    part.replace(edf_path)  # atomic: a reader never sees a half-finished EDF
+    journal.unlink(missing_ok=True)
+    log.info("night recorded to %s (%d data records)", edf_path, n_records)
     return edf_path
 
 
-def recover_spools(folder: Path) -> list[Path]:
-    """Finalize spools left by a crash; returns the EDF files written."""
-    out = []
+def recover_recordings(folder: Path) -> list[Path]:
+    """Finish recordings left by a crash (``*.edf.part``); returns the EDF files written.
+
+    Files another running process still writes (it holds their lock) are left alone;
+    journals whose recording was already finished are removed.
+    """
+    out: list[Path] = []
     if not folder.exists():
         return out
-    for spool in sorted(folder.glob("*.spool")):
-        if not (spool / "meta.json").exists():
-            shutil.rmtree(spool, ignore_errors=True)
+    for part in sorted(folder.glob(f"*{PART_SUFFIX}")):
+        if is_locked(part):
             continue
-        edf = _finalize_spool(spool, spool.with_suffix(".edf"))
+        stem = part.name[: -len(PART_SUFFIX)]
+        edf = _finish(part, folder / f"{stem}{JOURNAL_SUFFIX}", folder / f"{stem}.edf")
         if edf is not None:
             log.warning("recovered an unfinished recording: %s", edf)
             out.append(edf)
+    for journal in folder.glob(f"*{JOURNAL_SUFFIX}"):
+        stem = journal.name[: -len(JOURNAL_SUFFIX)]
+        if not (folder / f"{stem}{PART_SUFFIX}").exists():
+            with contextlib.suppress(OSError):
+                journal.unlink()  # crashed between the rename and this cleanup
     return out

@@ -23,7 +23,7 @@ from crampwatch.blocks import SampleBlock
 from crampwatch.detect.streaming import StreamingDetector
 from crampwatch.errors import CrampwatchError
 from crampwatch.events import Event, event_id, onset_time_iso
-from crampwatch.service.recorder import NightRecorder
+from crampwatch.service.recorder import NightRecorder, sensor_resolution
 
 __all__ = ["RunResult", "Service", "pipeline_batch_s"]
 
@@ -235,7 +235,13 @@ class Service:
         )
         if self.recordings_dir is not None:
             stem = f"{src.device_id}-{src.leg or 'leg'}-{ch.start_time:%Y%m%dT%H%M%SZ}"
-            ch.recorder = NightRecorder(self.recordings_dir, stem, src.fs_hz, ch.start_time)
+            ch.recorder = NightRecorder(
+                self.recordings_dir,
+                stem,
+                src.fs_hz,
+                ch.start_time,
+                resolution=sensor_resolution(src),
+            )
 
     def _finish(self, ch: _Channel) -> None:
         if ch.detector is None:
