@@ -21,6 +21,7 @@ schedules link traffic on ``asyncio.get_running_loop()``.
 from __future__ import annotations
 
 import asyncio
+import collections
 import itertools
 import logging
 from collections.abc import Callable
@@ -146,6 +147,9 @@ class BleWorld:
         self.client_mtu = client_mtu
         self.central = self._device("crampwatch-host")
         self.peripherals: list[Any] = []
+        # notifications handed to Bleak callbacks, per peer address (upper case): what
+        # an emulated sensor compares with what it sent to bound the link's backlog
+        self.delivered: collections.Counter[str] = collections.Counter()
 
     def _device(self, name: str) -> Device:
         n = next(self._addresses)
@@ -300,7 +304,13 @@ class BumbleBleakClient(BaseBleakClient):
         if characteristic.handle in self._subscribed:
             raise BleakError(f"already subscribed to {characteristic.uuid}")
         self._subscribed.add(characteristic.handle)
-        await characteristic.obj.subscribe(lambda value: callback(bytearray(value)))
+        delivered, peer = self.world.delivered, self.address.upper()
+
+        def on_value(value: bytes) -> None:
+            delivered[peer] += 1
+            callback(bytearray(value))
+
+        await characteristic.obj.subscribe(on_value)
 
     async def stop_notify(self, characteristic) -> None:
         self._require()

@@ -43,11 +43,20 @@ _WRITE = Characteristic.Properties.WRITE | Characteristic.Properties.WRITE_WITHO
 
 class SimClock:
     """Simulated seconds: real (event loop) time x ``speed`` since :meth:`start`
-    (0 before; the first sensor asked to stream starts it)."""
+    (0 before; the first sensor asked to stream starts it).
+
+    A sensor whose radio link is backed up holds the clock (:meth:`hold`) until the
+    host has caught up: an accelerated night on a loaded machine then runs slower in
+    real time instead of piling thousands of notifications into the in-process link,
+    where a real sensor's bounded radio buffer would never let them be.
+    """
 
     def __init__(self, speed: float = 1.0) -> None:
         self.speed = speed
         self._t0: float | None = None
+        self._holders: set[int] = set()
+        self._held_at: float | None = None
+        self.held_s = 0.0  # real seconds spent held, for test diagnostics
 
     def start(self) -> None:
         if self._t0 is None:
@@ -56,7 +65,25 @@ class SimClock:
     def now(self) -> float:
         if self._t0 is None:
             return 0.0
-        return (asyncio.get_running_loop().time() - self._t0) * self.speed
+        t = self._held_at if self._held_at is not None else asyncio.get_running_loop().time()
+        return (t - self._t0) * self.speed
+
+    def hold(self, holder: object) -> None:
+        if self._t0 is None or id(holder) in self._holders:
+            return
+        if not self._holders:
+            self._held_at = asyncio.get_running_loop().time()
+        self._holders.add(id(holder))
+
+    def release(self, holder: object) -> None:
+        if id(holder) not in self._holders:
+            return
+        self._holders.discard(id(holder))
+        if not self._holders and self._held_at is not None:
+            held = asyncio.get_running_loop().time() - self._held_at
+            self._t0 += held
+            self.held_s += held
+            self._held_at = None
 
 
 class EmulatedSensor:
@@ -98,6 +125,9 @@ class EmulatedSensor:
         self.connections = 0
         self._garble = 0
         self.garbled = 0
+        # link backlog bookkeeping (see SimClock): counts at the start of this connection
+        self._link_sent0 = 0
+        self._link_delivered0 = 0
         self._task: asyncio.Task | None = None
         self._chars: dict[str, Characteristic] = {}
         self.done = asyncio.Event()
@@ -198,6 +228,7 @@ class EmulatedSensor:
 
     def _on_connection(self, connection) -> None:
         self.connections += 1
+        self._rebase_backlog()
         # Devices stop streaming when the link goes; the host must start them again.
         self.streaming = False
         connection.on(connection.EVENT_DISCONNECTION, lambda *_: self._on_disconnection())
@@ -234,14 +265,46 @@ class EmulatedSensor:
         finally:
             self.done.set()
 
+    MAX_BACKLOG = 100  # notifications sent but not yet handed to the host's callbacks
+    STUCK_S = 2.0  # real seconds without any delivery: the rest was lost in the air
+
+    def _rebase_backlog(self) -> None:
+        self._link_sent0 = self.notifications
+        self._link_delivered0 = self.world.delivered[self.address.upper()]
+
+    def _backlog(self) -> int:
+        delivered = self.world.delivered[self.address.upper()] - self._link_delivered0
+        return self.notifications - self._link_sent0 - delivered
+
+    async def _wait_for_link(self) -> None:
+        """Hold the clock while the link is backed up (see :class:`SimClock`)."""
+        if not self.streaming or self._backlog() <= self.MAX_BACKLOG:
+            return
+        self.clock.hold(self)
+        try:
+            loop = asyncio.get_running_loop()
+            last, since = self._backlog(), loop.time()
+            while self.streaming and self._backlog() > self.MAX_BACKLOG // 2:
+                await asyncio.sleep(0.005)
+                if self._backlog() < last:
+                    last, since = self._backlog(), loop.time()
+                elif loop.time() - since > self.STUCK_S:
+                    self._rebase_backlog()
+                    break
+        finally:
+            self.clock.release(self)
+
     async def _produce_loop(self) -> None:
         while self.produced < self.total_packets:
+            await self._wait_for_link()
             due = min(self.total_packets, int(self.clock.now() / self.packet_s))
             while self.produced < due:
                 k = self.produced
                 self.produced += 1
                 if self.streaming and self.connection is not None:
                     await self._send(k)
+                    if self._backlog() > self.MAX_BACKLOG:
+                        await self._wait_for_link()
             await asyncio.sleep(0.002)
 
     async def _send(self, k: int) -> None:
