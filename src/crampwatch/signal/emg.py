@@ -79,6 +79,9 @@ def _nanmedian_rows(a: np.ndarray) -> np.ndarray:
     """Median of each row ignoring NaN (NaN for all-NaN rows); faster than
     ``np.nanmedian`` on many short rows."""
     srt = np.sort(a, axis=1)  # NaN sort last
+    p = a.shape[1]
+    if p and not np.isnan(srt[:, -1]).any():  # no NaN: the middle of each sorted row
+        return 0.5 * (srt[:, (p - 1) // 2] + srt[:, p // 2])
     c = np.count_nonzero(~np.isnan(a), axis=1)
     lo = np.take_along_axis(srt, np.maximum((c - 1) // 2, 0)[:, None], axis=1)[:, 0]
     hi = np.take_along_axis(srt, np.maximum(c // 2, 0)[:, None], axis=1)[:, 0]
@@ -144,7 +147,7 @@ class RestTracker:
             states = np.array([self._q])
         self._pending = vals[n_full * p :]
         idx = (offset + np.arange(m)) // p
-        return np.exp(states[idx])
+        return np.exp(states)[idx]
 
 
 def _sum_f64(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
@@ -186,7 +189,7 @@ class EmgChannel:
         # 2 s of coherent averaging (direct sums: the values are signed)
         mains_hops = min(2 * hops_per_s, TrailingSum.DIRECT_MAX)
         self._mains_acc = TrailingSum(mains_hops)
-        self._mains_hops = TrailingSum(mains_hops)
+        self._rotate = True  # see _mains_probe
         self._psd = TrailingSum(max(1, round(_SPECTRAL_S / self.hop_s)))
         self.rest = RestTracker(hops_per_s)
         # Samples of the first floor(fs * hop) of each hop feed one FFT per hop.
@@ -194,17 +197,13 @@ class EmgChannel:
         self._window = sps.get_window("hann", self._nfft)  # periodic: zeros on the bins
         self._freqs = np.fft.rfftfreq(self._nfft, 1.0 / self.fs_hz)
         self._df = float(self._freqs[1])
-        nb = self._freqs.shape[0]
-        # columns: 0 | cumulative power up to each bin | sum f * P | power above the split
-        self._proj = np.zeros((nb, nb + 3))
-        self._proj[:, 1 : nb + 1] = np.triu(np.ones((nb, nb)))
-        self._proj[:, nb + 1] = self._freqs
-        self._proj[:, nb + 2] = self._freqs >= spectral_split_hz(self.fs_hz)
+        # first bin at or above the high/low split (bins ascend)
+        self._split_bin = int(np.searchsorted(self._freqs, spectral_split_hz(self.fs_hz)))
         self._probe_norm = 2.0 / self._window.sum() ** 2  # |DFT|^2 -> sinusoid power
         self._window = self._window.astype(np.float32)
         # carried state
         self._prev_y = np.zeros(2, dtype=np.float32)
-        self._prev_x = np.full(1, np.nan)
+        self._prev_x = np.nan
         self._prev_mean = np.nan
         self._prev_env = np.nan
         self._peak = 0.0  # largest |raw| so far
@@ -229,17 +228,30 @@ class EmgChannel:
     def _mains_probe(self, mains_hz: float) -> np.ndarray | None:
         """Hann-windowed cos/sin columns at each notched harmonic ``f`` of ``mains_hz``
         below the band top: single-frequency DFTs of the raw hop (the hum the notch
-        removes)."""
+        removes). Columns: the real parts (cos) of all harmonics, then the imaginary
+        parts (-sin)."""
         top = emg_band_hz(self.fs_hz)[1]
         freqs = [f for h in range(1, N_HARMONICS + 1) if 0 < (f := h * mains_hz) < top]
         if not freqs:
             return None
         self._probe_hz = np.array(freqs)
+        h = len(freqs)
         t = np.arange(self._nfft) / self.fs_hz
         arg = 2 * np.pi * np.outer(t, freqs)
-        basis = np.empty((self._nfft, 2 * len(freqs)))
-        basis[:, 0::2] = np.cos(arg) * self._window[:, None]
-        basis[:, 1::2] = -np.sin(arg) * self._window[:, None]
+        basis = np.empty((self._nfft, 2 * h))
+        basis[:, :h] = np.cos(arg) * self._window[:, None]
+        basis[:, h:] = -np.sin(arg) * self._window[:, None]
+        # Hop k starts at sample bound(k). With a whole number of samples per hop and a
+        # whole number of cycles of every harmonic per hop (50/60 Hz at 200 Hz-2 kHz,
+        # 0.1-s hops) every hop starts at phase 0: the rotation to the common phase
+        # reference in _mains_ratio is exactly the identity and is skipped.
+        spf = self.fs_hz * self.hop_s
+        spf_int = abs(spf - round(spf)) < 1e-9
+        self._rotate = not (
+            spf_int
+            and float(self.fs_hz).is_integer()
+            and all(float(f).is_integer() and (round(spf) * f) % self.fs_hz == 0 for f in freqs)
+        )
         return basis
 
     def append(self, samples: np.ndarray, t0_s: float) -> None:
@@ -280,11 +292,17 @@ class EmgChannel:
         out = np.empty((m, len(EMG_FEATURES)))
         col = _COL
 
-        y = self._filter.process(x).astype(np.float32)
+        # the filtered hop in float32 after the last two samples of the previous chunk
+        # (the time-domain features compare each sample with its predecessors)
+        yy = np.empty(x.size + 2, dtype=np.float32)
+        yy[:2] = self._prev_y
+        yy[2:] = self._filter.process(x)
+        self._prev_y = yy[-2:].copy()
+        y = yy[2:]
         ss = _sum_f64(y * y, starts)
         env = np.sqrt(ss / n)
         out[:, col["env_uv"]] = env
-        out[:, col["mains_ratio"]] = self._mains_ratio(x, chunk, ss)
+        out[:, col["mains_ratio"]] = self._mains_ratio(x, chunk, ss, n)
         n_ss = np.empty((m, 2))
         n_ss[:, 0], n_ss[:, 1] = ss, n
         for name, trailing in (("env1s_uv", self._ss1), ("env3s_uv", self._ss3)):
@@ -294,8 +312,6 @@ class EmgChannel:
         # Time-domain shape features (Hudgins et al. 1993: waveform length, zero
         # crossings, slope sign changes), each sample compared with its predecessor,
         # the last two samples carried across chunks.
-        yy = np.concatenate((self._prev_y, y))
-        self._prev_y = yy[-2:]
         dy = yy[1:] - yy[:-1]
         wl = _sum_f64(np.abs(dy[1:]), starts)
         sb = np.signbit(yy)
@@ -306,9 +322,10 @@ class EmgChannel:
         self._spectral(y, chunk, out)
 
         # Raw-signal quality: rails, flat line, baseline steps.
-        xx = np.concatenate((self._prev_x, x))
-        self._prev_x = xx[-1:]
-        eq = xx[1:] == xx[:-1]
+        eq = np.empty(x.size, dtype=bool)  # sample equal to its predecessor
+        eq[0] = x[0] == self._prev_x
+        np.equal(x[1:], x[:-1], out=eq[1:])
+        self._prev_x = float(x[-1])
         ax = np.abs(x)
         # Rails: a clipped ADC repeats its extreme code. The rail is the largest repeated
         # |value| seen so far, if it is also (within 2 %) the largest |value| seen at all.
@@ -363,7 +380,9 @@ class EmgChannel:
             return v.reshape(m, L)
         return v[chunk.bounds[:-1, None] + np.arange(L)]
 
-    def _mains_ratio(self, x: np.ndarray, chunk: HopChunk, ss: np.ndarray) -> np.ndarray:
+    def _mains_ratio(
+        self, x: np.ndarray, chunk: HopChunk, ss: np.ndarray, n: np.ndarray
+    ) -> np.ndarray:
         """RMS of the mains hum over RMS of hum + filtered EMG, over the trailing 2 s, 0..1.
 
         Hum is phase-locked to the mains, EMG is not: each hop's DFT value at a notched
@@ -376,20 +395,24 @@ class EmgChannel:
         """
         if self._probe is None:
             return np.full(chunk.m, np.nan)
-        z = self._segments(x, chunk) @ self._probe
-        c = z[:, 0::2] + 1j * z[:, 1::2]  # (m, harmonics)
-        start = self.buffer.bound(chunk.k0) + chunk.bounds[:-1]  # global sample index
-        cycles = np.mod(np.outer(start, self._probe_hz), self.fs_hz) / self.fs_hz
-        c *= np.exp(-2j * np.pi * cycles)
-        h = c.shape[1]
-        per_hop = np.empty((chunk.m, 3 * h + 2))
-        per_hop[:, 0:h] = c.real
-        per_hop[:, h : 2 * h] = c.imag
-        per_hop[:, 2 * h : 3 * h] = c.real**2 + c.imag**2
+        m, h = chunk.m, self._probe_hz.shape[0]
+        # per hop: Re and Im of the DFT at each harmonic, |DFT|^2, sum y^2, samples
+        per_hop = np.empty((m, 3 * h + 2))
+        z = per_hop[:, : 2 * h]
+        z[:] = self._segments(x, chunk) @ self._probe
+        if self._rotate:
+            c = z[:, :h] + 1j * z[:, h:]
+            start = self.buffer.bound(chunk.k0) + chunk.bounds[:-1]  # global sample index
+            cycles = np.mod(np.outer(start, self._probe_hz), self.fs_hz) / self.fs_hz
+            c *= np.exp(-2j * np.pi * cycles)
+            z[:, :h], z[:, h:] = c.real, c.imag
+        re, im = z[:, :h], z[:, h:]
+        per_hop[:, 2 * h : 3 * h] = re**2 + im**2
         per_hop[:, 3 * h] = ss
-        per_hop[:, 3 * h + 1] = chunk.counts
+        per_hop[:, 3 * h + 1] = n
         s = self._mains_acc.process(per_hop)
-        w = self._mains_hops.process(np.ones(chunk.m))  # hops in each window
+        # hops in each window: all W once W hops have passed (hop k is the (k+1)-th)
+        w = np.minimum(chunk.k0 + 1 + np.arange(m), self._mains_acc.width).astype(np.float64)
         coherent = s[:, 0:h] ** 2 + s[:, h : 2 * h] ** 2
         with np.errstate(divide="ignore", invalid="ignore"):
             sq_mean = np.where(
@@ -405,29 +428,41 @@ class EmgChannel:
         """Mean / median frequency and high-frequency fraction from one Hann-windowed FFT
         per hop (10 Hz resolution at 0.1 s hops), power summed over the trailing 0.5 s.
 
-        One matrix product maps each power spectrum to its cumulative sum, its
-        frequency-weighted sum and its power above the split; being linear, these are
-        summed over the trailing hops instead of the spectra.
+        The power spectra (float32) are summed over the trailing hops, then turned into
+        float64 with bins along the first axis, so that the frequency-weighted sum, the
+        power above the split and the cumulative power are row operations over all hops
+        at once. No BLAS product: its rounding can depend on the number of rows (the
+        chunking), and a threaded BLAS is slow on matrices this small.
         """
         m = chunk.m
-        spec = scipy.fft.rfft(self._segments(y, chunk) * self._window, axis=1, workers=1)
-        power = spec.real * spec.real
-        power += spec.imag * spec.imag
-        # float64 product: a float32 BLAS product rounds differently for different row
-        # counts, which would make the output depend on the chunking
-        acc = self._psd.process(power).astype(np.float64) @ self._proj
-        nb = self._freqs.shape[0]
-        cum, total = acc[:, 1 : nb + 1], acc[:, nb]
+        spec = scipy.fft.rfft(
+            self._segments(y, chunk) * self._window, axis=1, workers=1, overwrite_x=True
+        )
+        ri = spec.view(np.float32)  # (m, 2 nb): re, im, re, im, ...
+        ri *= ri
+        power = ri[:, 0::2] + ri[:, 1::2]
+        psd = self._psd.process(power)
+        nb = psd.shape[1]
+        # cum[j + 1] = trailing power in bins 0..j (cum[0] = 0), per hop (column)
+        cum = np.empty((nb + 1, m))
+        cum[0] = 0.0
+        cum[1:] = psd.T
+        f_sum = np.einsum("j,jk->k", self._freqs, cum[1:])
+        hf = cum[1 + self._split_bin :].sum(axis=0)
+        for j in range(2, nb + 1):
+            cum[j] += cum[j - 1]
+        total = cum[nb]
         with np.errstate(divide="ignore", invalid="ignore"):
-            out[:, _COL["mnf_hz"]] = acc[:, nb + 1] / total
-            out[:, _COL["hf_frac"]] = acc[:, nb + 2] / total
-            # median: first bin i whose cumulative power reaches half, interpolated
-            # linearly between the cumulative power before it and after it
+            out[:, _COL["mnf_hz"]] = f_sum / total
+            out[:, _COL["hf_frac"]] = hf / total
+            # median: first bin i whose cumulative power reaches half (cum does not
+            # decrease), interpolated linearly between the cumulative power before it
+            # and after it
             half = 0.5 * total
-            i = np.argmax(cum >= half[:, None], axis=1)
-            flat = acc.ravel()
-            at = np.arange(m) * acc.shape[1] + i
-            c_lo, c_hi = flat[at], flat[at + 1]
+            i = np.minimum(np.count_nonzero(cum[1:] < half, axis=0), nb - 1)
+            at = i * m + np.arange(m)
+            flat = cum.ravel()
+            c_lo, c_hi = flat[at], flat[at + m]
             frac = (half - c_lo) / (c_hi - c_lo)
             out[:, _COL["mdf_hz"]] = np.maximum(self._freqs[i] - (1.0 - frac) * self._df, 0.0)
         silent = ~(total > 0)

@@ -16,10 +16,11 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
-__all__ = ["HopBuffer", "HopChunk", "TrailingSum", "hop_sums"]
+__all__ = ["HopBuffer", "HopChunk", "TrailingSum", "hop_sums", "window_sums"]
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ class HopChunk:
         """Number of hops."""
         return int(self.gap.shape[0])
 
-    @property
+    @cached_property  # used by several features of the same chunk
     def counts(self) -> np.ndarray:
         """``(m,)`` samples per hop (float64, for dividing)."""
         return np.diff(self.bounds).astype(np.float64)
@@ -185,8 +186,9 @@ class TrailingSum:
     zero. Values must be non-negative when ``width > DIRECT_MAX``.
 
     ``process(values)`` takes ``(m, ...)`` per-hop values and returns ``(m, ...)`` sums in
-    their dtype. Up to ``DIRECT_MAX`` hops wide each window is added up directly (exactly the same
-    whatever the chunking); wider windows use differences of a running float64 sum
+    their dtype. Up to ``DIRECT_MAX`` hops wide each window is added up directly, in a
+    fixed order that does not depend on the chunking (:func:`window_sums`: exactly the
+    same whatever the chunking); wider windows use differences of a running float64 sum
     restarted at every chunk (chunking changes them by rounding only, ~1e-16 of the
     chunk's total; clipped at 0).
     """
@@ -206,10 +208,34 @@ class TrailingSum:
         full = np.concatenate((self._hist, values), axis=0)
         self._hist = full[m:]
         if w <= self.DIRECT_MAX:
-            out = full[w : w + m].copy()
-            for i in range(1, w):  # fixed order of additions
-                out += full[w - i : w - i + m]
-            return out
+            return window_sums(full, w, m)
         cs = np.cumsum(full, axis=0, dtype=np.float64)
         out = cs[w:] - cs[:m]
         return np.maximum(out, 0.0, out=out)
+
+
+def window_sums(a: np.ndarray, width: int, m: int) -> np.ndarray:
+    """Sums of ``width`` consecutive rows of ``a`` for the last ``m`` windows (the
+    window ending at each of the last ``m`` rows; ``a`` holds at least ``width - 1``
+    rows before them).
+
+    Each window is added up as a fixed tree of sums of 2, 4, 8, ... rows (pairs of
+    neighbouring sums, doubled ``log2(width)`` times), so a window's sum depends only on
+    its rows, never on where a chunk started, and a width of 20 costs 5 array additions
+    instead of 19.
+    """
+    # blocks[s][j] = sum of rows j .. j + s - 1 (s a power of two <= width)
+    blocks = {1: a}
+    s = 1
+    while 2 * s <= width:
+        b = blocks[s]
+        blocks[2 * s] = b[:-s] + b[s:]
+        s *= 2
+    start = a.shape[0] - m - width + 1  # first row of the first window
+    out = None
+    for s in sorted(blocks, reverse=True):  # width in binary, largest block first
+        if width & s:
+            part = blocks[s][start : start + m]
+            out = part.copy() if out is None else np.add(out, part, out=out)
+            start += s
+    return out
