@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 _PREFIX = {"emg_calf": "calf", "emg_tibialis": "tib"}
 _COL = {name: i for i, name in enumerate(FEATURE_NAMES)}
 _N_EMG = len(EMG_FEATURES)
-# Work on at most ~16 k samples of a role at a time: big blocks are cut so that the
+# Work on at most 64 k samples of a role at a time: big blocks are cut so that the
 # intermediate arrays stay in cache (speed only; results do not depend on it).
 _CHUNK_SAMPLES = 65536
 
