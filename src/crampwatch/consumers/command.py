@@ -25,8 +25,7 @@ from crampwatch.consumers.logger import EventLogger
 from crampwatch.consumers.outputs import default_outputs
 from crampwatch.consumers.store import default_db_path
 from crampwatch.errors import CrampwatchError
-from crampwatch.publish.broker import broker_for
-from crampwatch.publish.config import check_reachable
+from crampwatch.publish.config import broker_for, check_reachable
 
 __all__ = ["alarm", "logger"]
 

@@ -8,10 +8,14 @@
 - :mod:`crampwatch.publish.homeassistant`: Home Assistant discovery.
 """
 
-from crampwatch.publish.broker import EmbeddedBroker, broker_for
-from crampwatch.publish.config import BrokerConfig, check_reachable, parse_broker_url
+from typing import TYPE_CHECKING
+
+from crampwatch.publish.config import BrokerConfig, broker_for, check_reachable, parse_broker_url
 from crampwatch.publish.outbox import Outbox
 from crampwatch.publish.publisher import EventPublisher, PublisherCounters
+
+if TYPE_CHECKING:
+    from crampwatch.publish.broker import EmbeddedBroker
 
 __all__ = [
     "BrokerConfig",
@@ -23,3 +27,12 @@ __all__ = [
     "check_reachable",
     "parse_broker_url",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # amqtt is imported only by whoever uses the embedded broker (PEP 562)
+    if name == "EmbeddedBroker":
+        from crampwatch.publish.broker import EmbeddedBroker
+
+        return EmbeddedBroker
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

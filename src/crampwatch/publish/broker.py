@@ -21,9 +21,7 @@ import logging
 import secrets
 import socket
 import threading
-from collections.abc import Iterator
 from concurrent.futures import Future
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,7 +30,7 @@ from amqtt.plugins.base import BaseAuthPlugin
 from amqtt.session import Session
 
 from crampwatch.errors import CrampwatchError
-from crampwatch.publish.config import MQTT_V311, BrokerConfig, parse_broker_url
+from crampwatch.publish.config import MQTT_V311, BrokerConfig, broker_for
 
 __all__ = ["EmbeddedBroker", "broker_for", "free_port"]
 
@@ -167,15 +165,3 @@ class EmbeddedBroker:
         ready.set_result(None)
         await self._stopped.wait()
         await broker.shutdown()
-
-
-@contextmanager
-def broker_for(url: str | None) -> Iterator[BrokerConfig]:
-    """The broker of a ``--broker`` option: ``embedded`` (or None) starts an
-    :class:`EmbeddedBroker` for the duration of the ``with`` block; anything else is
-    parsed by :func:`parse_broker_url`."""
-    if url is None or url.strip().lower() == "embedded":
-        with EmbeddedBroker() as broker:
-            yield broker.config
-    else:
-        yield parse_broker_url(url)

@@ -14,6 +14,8 @@ import ssl
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from urllib.parse import unquote, urlsplit
 
@@ -240,3 +242,21 @@ def probe_protocol(config: BrokerConfig, timeout_s: float = 2.0) -> int:
         log.info("MQTT 5 CONNECT to %s refused (%s): using 3.1.1", config.address, rc)
         return MQTT_V311
     return MQTT_V5
+
+
+@contextmanager
+def broker_for(url: str | None) -> Iterator[BrokerConfig]:
+    """The broker of a ``--broker`` option: ``embedded`` (or None) starts an
+    :class:`~crampwatch.publish.broker.EmbeddedBroker` for the duration of the ``with``
+    block; anything else is parsed by :func:`parse_broker_url`.
+
+    amqtt (and its yaml, websockets, transitions: ~14 MB) is imported only for
+    ``embedded``: a service talking to mosquitto never loads it.
+    """
+    if url is None or url.strip().lower() == "embedded":
+        from crampwatch.publish.broker import EmbeddedBroker
+
+        with EmbeddedBroker() as broker:
+            yield broker.config
+    else:
+        yield parse_broker_url(url)

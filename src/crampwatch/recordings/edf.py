@@ -22,16 +22,19 @@ import math
 import warnings
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import edfio
 import numpy as np
 
 from crampwatch.errors import CrampwatchError
 from crampwatch.recordings.channels import match_roles, unit_scale
+from crampwatch.recordings.edfplus_stream import record_duration_s as _record_duration_s
 from crampwatch.recordings.model import Annotation, Recording
 from crampwatch.roles import DEFAULT_LABELS, EMG_ROLES, ROLES, UNITS
+
+if TYPE_CHECKING:
+    import edfio
 
 __all__ = ["ACC_RANGE_G", "EMG_RANGE_UV", "read_recording", "write_edf"]
 
@@ -42,6 +45,8 @@ _BDF_MAGIC = b"\xffBIOSEMI"
 
 
 def _open(path: Path) -> edfio.Edf | edfio.Bdf:
+    import edfio  # here, not at the top: the overnight service never loads it (~4 MB)
+
     try:
         with path.open("rb") as f:
             head = f.read(256)
@@ -132,16 +137,12 @@ def read_recording(path: str | Path, channel_map: Mapping[str, str] | None = Non
     )
 
 
-def _record_duration_s(rates: Iterable[float]) -> float:
-    """Shortest data-record duration (whole seconds, or 1 s) holding whole samples."""
-    dens = [Fraction(r).limit_denominator(1000).denominator for r in rates]
-    return float(math.lcm(*dens)) if dens else 1.0
-
-
 def write_edf(
     path: str | Path, recording: Recording, annotations: Iterable[Annotation] = ()
 ) -> Path:
     """Write ``recording`` as EDF+ (with its annotations plus ``annotations``); return path."""
+    import edfio
+
     path = Path(path)
     roles = [r for r in ROLES if r in recording.signals]
     if not roles:

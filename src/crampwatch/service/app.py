@@ -20,8 +20,7 @@ from crampwatch.acquire.base import Source
 from crampwatch.consumers.store import night_of
 from crampwatch.events import Event
 from crampwatch.paths import default_outbox_path, default_recordings_dir
-from crampwatch.publish.broker import broker_for
-from crampwatch.publish.config import BrokerConfig, check_reachable
+from crampwatch.publish.config import BrokerConfig, broker_for, check_reachable
 from crampwatch.publish.publisher import EventPublisher
 from crampwatch.service.config import ServiceConfig
 from crampwatch.service.recorder import recover_recordings
