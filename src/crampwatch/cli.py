@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import sys
 
 import click
@@ -38,6 +39,11 @@ VERBS: dict[str, tuple[str, str]] = {
     "review": ("crampwatch.review.command:review", "the morning report"),
 }
 
+# Verbs that stream a night: their matrix work is tiny and per hop, where a BLAS/OpenMP
+# thread pool costs more CPU (and memory per thread) than it saves. `train` keeps threads.
+SINGLE_THREADED = ("run", "demo", "detect", "evaluate")
+_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
 
 class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -48,6 +54,9 @@ class LazyGroup(click.Group):
             return None
         target, short_help = VERBS[cmd_name]
         module_name, attr = target.split(":")
+        if cmd_name in SINGLE_THREADED and "numpy" not in sys.modules:
+            for var in _THREAD_VARS:  # read once, when numpy loads: set them first
+                os.environ.setdefault(var, "1")
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
