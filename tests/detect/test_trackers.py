@@ -135,3 +135,91 @@ def test_tibialis_dominant_activity_is_not_a_calf_cramp():
     assert run_ratio(np.full(N, 0.5)) == []  # tibialis twice as active: a leg movement
     assert len(run_ratio(np.full(N, 4.0))) == 2
     assert len(run_ratio(np.full(N, np.nan))) == 2  # no tibialis channel: no veto
+
+
+# --------------------------------------------------- escalation on sustained evidence
+
+
+def weak_cramp_inputs(share=0.8):
+    """A weak tonic calf contraction the classifier is unsure about: cramp probability
+    0.2 (never ≥ p_on) but ``share`` of the active-class probability."""
+    p, rel, rel1s, motion, bad = cramp_inputs()
+    rel[200:450] = 6.0
+    rel1s = np.convolve(rel, np.ones(10) / 10)[:N]
+    p[:] = 0.0
+    p[200:450] = 0.2
+    p_active = np.zeros(N)
+    p_active[200:450] = 0.2 / share
+    return (p, rel, rel1s, motion, bad), p_active
+
+
+def run_kw(tr: CrampTracker, arrays, chunk: int = N, **kw):
+    out = []
+    for i in range(0, N, chunk):
+        sl = slice(i, i + chunk)
+        extra = {k: (v[sl] if isinstance(v, np.ndarray) else v) for k, v in kw.items()}
+        out += tr.push(T[sl], *(a[sl] for a in arrays), **extra)
+    return out + tr.flush(T[-1])
+
+
+def test_sustained_tonic_contraction_escalates_without_a_confident_window():
+    arrays, p_active = weak_cramp_inputs(share=0.8)
+    # without the classifier's class shares only the confident path exists: no alarm
+    assert run(CrampTracker(), arrays) == []
+    spans = run_kw(CrampTracker(), arrays, p_active=p_active)
+    onset = spans[0]
+    assert onset.details["rule"] == "tonic_calf_sustained"
+    assert onset.onset_s == pytest.approx(20.0)
+    # after sustain_s (2 s) of a contraction that never relaxed, not before
+    assert onset.decided_at_s == pytest.approx(22.0)
+    for chunk in (1, 7, 64):
+        assert run_kw(CrampTracker(), arrays, chunk, p_active=p_active) == spans
+
+
+def test_sustained_path_abstains_when_the_classifier_calls_it_a_leg_movement():
+    arrays, p_active = weak_cramp_inputs(share=0.3)  # LM/movement take 70 %
+    assert run_kw(CrampTracker(), arrays, p_active=p_active) == []
+
+
+def test_sustained_path_needs_a_contraction_that_never_relaxes():
+    arrays, p_active = weak_cramp_inputs(share=0.8)
+    rel = arrays[1]
+    rel[215::15] = 1.0  # phasic: back to rest every 1.5 s (a burst train, not tonic)
+    assert run_kw(CrampTracker(), arrays, p_active=p_active) == []
+
+
+def test_sustained_path_needs_the_calf_to_dominate_the_tibialis():
+    arrays, p_active = weak_cramp_inputs(share=0.8)
+    tr = CrampTracker()
+    ratio = np.full(N, 1.5)  # calf above the general 1x guard, under the 2x of this path
+    assert tr.push(T, *arrays, ratio, p_active=p_active) + tr.flush(T[-1]) == []
+    tr = CrampTracker()
+    ratio = np.full(N, 6.0)
+    assert len(tr.push(T, *arrays, ratio, p_active=p_active) + tr.flush(T[-1])) == 2
+
+
+def test_shank_moving_above_its_resting_level_holds_the_alarm():
+    p, rel, rel1s, motion, bad = cramp_inputs()
+    rest = np.full(N, 0.02)  # a noisy accelerometer: 0.02 g at rest
+    motion[:] = 0.02
+    # noise at its resting level is "still": the alarm fires as without motion
+    assert len(run_kw(CrampTracker(), (p, rel, rel1s, motion, bad), motion_rest_g=rest)) == 2
+    # a leg movement moving the shank 2.5x its resting level for the whole burst
+    motion[190:460] = 0.05
+    assert run_kw(CrampTracker(), (p, rel, rel1s, motion, bad), motion_rest_g=rest) == []
+
+
+def test_a_pop_holds_the_alarm_for_one_second_a_broken_signal_for_two():
+    p, rel, rel1s, motion, bad = cramp_inputs()
+    p[200:] = 0.9  # confident from the rise on
+    clean = run(CrampTracker(), (p, rel, rel1s, motion, bad))[0].decided_at_s
+    glitch = np.zeros(N, bool)
+    glitch[205] = True  # a pop (or a QRS taken for one) early in the rise
+    spans = run_kw(CrampTracker(), (p, rel, rel1s, motion, bad), calf_glitch=glitch)
+    # 1 s clean after the pop, then the 5 confident frames
+    assert 20.6 + 1.0 + 0.4 <= spans[0].decided_at_s < 20.6 + 2.0
+    bad2 = bad.copy()
+    bad2[205] = True  # the same frame broken (gap, flat, clipped): 2 s of clean signal
+    spans = run(CrampTracker(), (p, rel, rel1s, motion, bad2))
+    assert spans[0].decided_at_s >= 20.6 + 2.0
+    assert clean < 20.6 + 1.0

@@ -69,6 +69,18 @@ DEFAULT_THRESHOLDS: dict[str, float] = {
 }
 
 
+@cache
+def _controller():
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
+def _single_thread():
+    """Context manager limiting OpenMP to one thread (for the classifier's predict)."""
+    return _controller().limit(limits=1, user_api="openmp")
+
+
 @dataclass(frozen=True)
 class CrampModel:
     """A fitted frame classifier with its feature list, classes and alarm thresholds.
@@ -89,7 +101,10 @@ class CrampModel:
         out = np.zeros((X.shape[0], len(self.classes)))
         if X.shape[0] == 0:
             return out
-        proba = self.estimator.predict_proba(X)
+        # one thread: the batches are small (a block's active frames), and OpenMP
+        # threads spinning beside the service's other work cost far more than they save
+        with _single_thread():
+            proba = self.estimator.predict_proba(X)
         # the estimator may have seen only some classes: map its columns to ours
         for j, label in enumerate(self.estimator.classes_):
             out[:, int(label)] = proba[:, j]

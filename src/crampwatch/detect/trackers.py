@@ -49,24 +49,41 @@ class Span:
 class CrampParams:
     """Cramp alarm rule (all times in s, frames of 0.1 s).
 
-    The alarm fires when the classifier's cramp probability stays ≥ ``p_on`` for
-    ``k_frames`` consecutive frames *and* the rule guards hold on each of them:
+    The alarm escalates on evidence; it fires on whichever of two paths completes first:
+
+    - **confident**: the classifier's cramp probability stays ≥ ``p_on`` for
+      ``k_frames`` consecutive frames;
+    - **sustained**: the calf has been tonically active — every frame's envelope
+      ≥ ``active_rel`` × rest, i.e. the contraction never relaxed — for ``sustain_s``
+      s, and over the last ``share_window_s`` s the classifier's cramp share among the
+      *active* classes (cramp / (cramp + leg movement + movement + artefact)) averaged
+      ≥ ``share_on`` (frames where the classifier gives the active classes less than
+      ``min_active_p`` count as that much): the model does not take the contraction for
+      a leg movement, a voluntary movement or an artefact, even when it is not yet sure
+      it is a cramp (weak, partial cramps). With a tibialis channel this path also needs the calf
+      ``sustain_calf_tib_ratio`` times as far above its rest as the tibialis: a calf
+      cramp is a calf contraction, a leg movement is tibialis-driven.
+
+    Both paths need the rule guards on each frame:
 
     - calf EMG sustained above its resting level (1-s envelope ≥ ``min_rel1s`` × rest):
       a cramp is a sustained involuntary contraction of the calf, not a twitch;
-    - calf signal quality good and no gap for the last ``clean_s`` s: a channel with
-      bad signal cannot raise an alarm;
-    - limb motion over the last second < ``max_motion_g``, and over the first
+    - calf signal usable: no gap, flat line, clipping or dominant hum for the last
+      ``clean_s`` s, and no transient glitch (electrode pop, a QRS mistaken for one) in
+      the last ``glitch_clean_s`` s — the span of the 1-s envelope it would inflate. A
+      channel with bad signal cannot raise an alarm;
+    - the shank still: motion over the last second < ``max_motion_g`` and within
+      ``still_ratio`` × its own resting level + ``still_margin_g`` (leg movements,
+      stretches and turning move the shank; a cramping leg is held stiff); over the first
       ``onset_window_s`` of the calf's rise < ``max_onset_motion_g``: turning over,
       stretching and walking move the shin while the calf works (voluntary movement),
-      a cramp starts as an involuntary contraction of a leg at rest.
-
-    - with a tibialis channel, the calf must be at least ``min_calf_tib_ratio`` times as
-      far above its rest as the tibialis anterior (1-s envelopes): periodic and other
-      leg movements are dorsiflexions driven by the tibialis, a calf cramp is not.
+      a cramp starts as an involuntary contraction of a leg at rest;
+    - with a tibialis channel, the calf at least ``min_calf_tib_ratio`` times as far
+      above its rest as the tibialis anterior (1-s envelopes).
 
     The cramp ends at the start of ``end_quiet_s`` s with either the calf back near rest
-    (1-s envelope < ``end_rel`` × rest) or the cramp probability < ``p_off``.
+    (1-s envelope < ``end_rel`` × rest) or the cramp share (the cramp probability when
+    no class shares are given) < ``p_off``.
     """
 
     p_on: float = 0.6
@@ -74,9 +91,17 @@ class CrampParams:
     p_off: float = 0.3
     min_rel1s: float = 3.0
     clean_s: float = 2.0
+    glitch_clean_s: float = 1.0
     max_motion_g: float = 0.35
     max_onset_motion_g: float = 0.1
+    still_ratio: float = 1.3
+    still_margin_g: float = 0.008
+    min_active_p: float = 0.1
     min_calf_tib_ratio: float = 1.0
+    sustain_s: float = 2.0
+    share_on: float = 0.5
+    share_window_s: float = 1.0
+    sustain_calf_tib_ratio: float = 2.0
     onset_window_s: float = 1.5
     active_rel: float = 2.0  # calf "active" (onset back-tracking): envelope ≥ 2 × rest
     end_rel: float = 2.0
@@ -90,13 +115,18 @@ class CrampTracker:
 
     def __init__(self, params: CrampParams | None = None) -> None:
         self.p = params or CrampParams()
-        self._clean_needed = round(self.p.clean_s / self.p.frame_s)
-        self._end_needed = max(1, round(self.p.end_quiet_s / self.p.frame_s))
+        fr = self.p.frame_s
+        self._clean_needed = round(self.p.clean_s / fr)
+        self._glitch_needed = round(self.p.glitch_clean_s / fr)
+        self._end_needed = max(1, round(self.p.end_quiet_s / fr))
+        self._share_needed = max(1, round(self.p.share_window_s / fr))
         self._since_bad = 0  # frames since the calf channel was last bad / gap
+        self._since_glitch = 0  # frames since the last transient glitch (pop)
         self._active_start: float | None = None  # start of the current calf-active run
         self._onset_motion = np.inf  # peak shin motion early in the current active run
         self._streak = 0
         self._streak_p: list[float] = []
+        self._shares: list[float] = []  # cramp share, last frames of the sustained path
         self._cramp_onset: float | None = None
         self._quiet = 0
         self._quiet_start = 0.0
@@ -115,40 +145,73 @@ class CrampTracker:
         motion1s_g: np.ndarray,
         calf_bad: np.ndarray,
         calf_tib_ratio: np.ndarray | None = None,
+        *,
+        p_active: np.ndarray | None = None,
+        calf_glitch: np.ndarray | None = None,
+        motion_rest_g: np.ndarray | None = None,
     ) -> list[Span]:
-        """Feed frames; arrays are per frame (ratios to the resting levels, g, bool);
-        ``calf_tib_ratio`` NaN or None without a tibialis channel."""
+        """Feed frames; arrays are per frame (ratios to the resting levels, g, bool).
+
+        ``calf_tib_ratio``: NaN or None without a tibialis channel. ``p_active``: the
+        classifier's probability of any class but rest (None: the sustained path is
+        off). ``calf_bad``: frames with a broken calf signal (gap, flat, clipped, hum);
+        ``calf_glitch``: transient glitches (pops). ``motion_rest_g``: the resting level
+        of the shank motion (g; None or NaN: only ``max_motion_g`` applies).
+        """
         p = self.p
         rel = np.nan_to_num(np.asarray(calf_rel, float), nan=0.0)
         rel1 = np.nan_to_num(np.asarray(calf_rel1s, float), nan=0.0)
         prob = np.nan_to_num(np.asarray(p_cramp, float), nan=0.0)
         mot = np.nan_to_num(np.asarray(motion1s_g, float), nan=np.inf)
         bad = np.asarray(calf_bad, bool)
+        n = t_s.shape[0]
+        glitch = np.zeros(n, bool) if calf_glitch is None else np.asarray(calf_glitch, bool)
         active = rel >= p.active_rel
-        # frames that could start or continue an alarm streak
-        cand = (prob >= p.p_on) & (rel1 >= p.min_rel1s) & (mot < p.max_motion_g) & ~bad
+        # frames where the guards hold (either path may use them)
+        guard = (rel1 >= p.min_rel1s) & (mot < p.max_motion_g) & ~bad & ~glitch
+        if motion_rest_g is not None:
+            still = np.asarray(motion_rest_g, float) * p.still_ratio + p.still_margin_g
+            guard &= ~(mot > still)  # NaN (no resting level yet) passes
+        sustained_ok = guard.copy()
         if calf_tib_ratio is not None:
             ratio = np.asarray(calf_tib_ratio, float)
-            cand &= ~(ratio < p.min_calf_tib_ratio)  # NaN (no tibialis) passes
+            guard &= ~(ratio < p.min_calf_tib_ratio)  # NaN (no tibialis) passes
+            sustained_ok &= ~(ratio < max(p.min_calf_tib_ratio, p.sustain_calf_tib_ratio))
+        if p_active is None:
+            share = np.zeros(n)
+            sustained_ok[:] = False
+            keep = prob
+        else:
+            pa = np.nan_to_num(np.asarray(p_active, float), nan=0.0)
+            share = prob / np.maximum(pa, p.min_active_p)
+            # a cramp lasts while the classifier keeps preferring it among the active
+            # classes (an alarm raised on sustained evidence is not ended by a cramp
+            # probability that never was high)
+            keep = share
+        cand = guard & (prob >= p.p_on)
         out: list[Span] = []
-        n = t_s.shape[0]
         i = 0
         while i < n:
-            if self._cramp_onset is None and self._streak == 0:
+            if self._cramp_onset is None and self._streak == 0 and not self._shares:
                 # fast path: nothing pending; jump to the next frame that matters
                 # every frame of a calf-active run is looked at (onset motion, streaks);
                 # quiet stretches are skipped
-                interesting = cand[i:] | bad[i:] | active[i:] | (self._active_start is not None)
-                if self._since_bad < self._clean_needed:
+                interesting = (
+                    cand[i:] | bad[i:] | glitch[i:] | active[i:] | (self._active_start is not None)
+                )
+                if min(self._since_bad, self._since_glitch) < self._clean_needed:
                     interesting = np.ones_like(interesting)
                 hits = np.flatnonzero(interesting)
                 if hits.size == 0:
                     self._since_bad += n - i
+                    self._since_glitch += n - i
                     return out
                 self._since_bad += int(hits[0])
+                self._since_glitch += int(hits[0])
                 i += int(hits[0])
             t = float(t_s[i])
             self._since_bad = 0 if bad[i] else self._since_bad + 1
+            self._since_glitch = 0 if glitch[i] else self._since_glitch + 1
             if active[i]:
                 if self._active_start is None:
                     self._active_start = t - p.frame_s
@@ -158,19 +221,21 @@ class CrampTracker:
             else:
                 self._active_start = None
             if self._cramp_onset is None:
-                ok = cand[i] and self._since_bad > self._clean_needed
-                ok = ok and self._onset_motion < p.max_onset_motion_g
-                ok = ok and t - self._last_end >= p.refractory_s
-                if ok:
-                    self._streak += 1
-                    self._streak_p.append(float(prob[i]))
-                    if self._streak >= p.k_frames:
-                        out.append(self._start(t))
-                else:
-                    self._streak = 0
-                    self._streak_p = []
+                ready = (
+                    self._since_bad > self._clean_needed
+                    and self._since_glitch > self._glitch_needed
+                    and self._onset_motion < p.max_onset_motion_g
+                    and t - self._last_end >= p.refractory_s
+                )
+                span = self._confident(t, ready and bool(cand[i]), float(prob[i]))
+                if span is None:
+                    span = self._sustained(
+                        t, ready and bool(sustained_ok[i]) and bool(active[i]), float(share[i])
+                    )
+                if span is not None:
+                    out.append(span)
             else:
-                ending = rel1[i] < p.end_rel or prob[i] < p.p_off or bad[i]
+                ending = rel1[i] < p.end_rel or keep[i] < p.p_off or bad[i]
                 if ending:
                     if self._quiet == 0:
                         self._quiet_start = t - p.frame_s
@@ -182,16 +247,46 @@ class CrampTracker:
             i += 1
         return out
 
-    def _start(self, t: float) -> Span:
+    def _confident(self, t: float, ok: bool, prob: float) -> Span | None:
+        """Path 1: ``k_frames`` consecutive confident frames."""
+        if not ok:
+            self._streak = 0
+            self._streak_p = []
+            return None
+        self._streak += 1
+        self._streak_p.append(prob)
+        if self._streak < self.p.k_frames:
+            return None
+        conf = float(np.mean(self._streak_p))
+        return self._start(t, conf, "p_cramp_sustained")
+
+    def _sustained(self, t: float, ok: bool, share: float) -> Span | None:
+        """Path 2: a tonic calf contraction for ``sustain_s`` s that the classifier
+        prefers to call a cramp among the active classes."""
+        if not ok:
+            self._shares = []
+            return None
+        self._shares.append(share)
+        del self._shares[: -self._share_needed]
+        assert self._active_start is not None
+        if t - self._active_start < self.p.sustain_s - 1e-9:
+            return None
+        if len(self._shares) < self._share_needed:
+            return None
+        mean = float(np.mean(self._shares))
+        if mean < self.p.share_on:
+            return None
+        return self._start(t, mean, "tonic_calf_sustained")
+
+    def _start(self, t: float, conf: float, rule: str) -> Span:
+        # the onset is the start of the calf's rise (the active run the alarm is about)
         onset = self._active_start if self._active_start is not None else t - self.p.frame_s
-        # never place the onset before the streak could have started (k frames back) by
-        # more than the active run: that is the calf rise the alarm is about
         self._cramp_onset = onset
-        conf = float(np.mean(self._streak_p)) if self._streak_p else self.p.p_on
         self._streak = 0
         self._streak_p = []
+        self._shares = []
         self._quiet = 0
-        return Span("cramp", onset, None, t, conf, {"rule": "p_cramp_sustained"})
+        return Span("cramp", onset, None, t, conf, {"rule": rule})
 
     def _end(self, t: float, reason: str) -> Span:
         onset = self._cramp_onset
