@@ -72,6 +72,14 @@ def _progress(total_s: float, label: str):
     default=None,
     help="Model file (default: shipped model or $CRAMPWATCH_MODEL).",
 )
+@click.option(
+    "--emg-units",
+    type=click.Choice(["calibrated", "unknown"]),
+    default="calibrated",
+    show_default=True,
+    help="'unknown' when the EMG values are device counts or of an uncalibrated gain: "
+    "leg movements are then scored relative to the resting level instead of in µV.",
+)
 def detect(
     rec: Path,
     channels: Sequence[str],
@@ -80,6 +88,7 @@ def detect(
     leg: str | None,
     block_s: float,
     model_path: str | None,
+    emg_units: str,
 ) -> None:
     """Replay a recording through the streaming detector; one JSON event per line."""
     from crampwatch.detect.streaming import detect_recording
@@ -97,7 +106,13 @@ def detect(
         if prog:
             prog.start()
         events = detect_recording(
-            recording, device_id=device_id, block_s=block_s, model=model, leg=leg, progress=cb
+            recording,
+            device_id=device_id,
+            block_s=block_s,
+            model=model,
+            leg=leg,
+            progress=cb,
+            emg_units_known=emg_units == "calibrated",
         )
     finally:
         if prog:

@@ -30,10 +30,12 @@ from crampwatch.detect.trackers import (
 )
 from crampwatch.detect.wasm import (
     PLM_MAX_INTERVAL_S,
+    REST_REF_UV,
     LegMovement,
     LegMovementScorer,
     PeriodicityTracker,
     plm_index,
+    rest_relative_above,
 )
 from crampwatch.events import Event, event_id, onset_time_iso
 
@@ -72,36 +74,62 @@ def hum_uv(frames, prefix: str) -> np.ndarray:
     return env * r / np.sqrt(1.0 - r * r)
 
 
-def effective_quality(frames, prefix: str) -> np.ndarray:
+def _hum_small(frames, prefix: str, units_known: bool) -> np.ndarray:
+    """Hum too small to matter: < ``_MAINS_MIN_UV``, or, when the EMG units are unknown,
+    < the same multiple of the resting level as 40 µV is of a nominal 2-µV rest."""
+    hum = hum_uv(frames, prefix)
+    if units_known:
+        return hum < _MAINS_MIN_UV
+    rest = column_or_nan(frames, f"{prefix}_rest_uv")
+    with np.errstate(invalid="ignore"):
+        # NaN rest (first second): judged small, as a quiet channel would be
+        return ~(hum >= rest * (_MAINS_MIN_UV / REST_REF_UV))
+
+
+def effective_quality(
+    frames, prefix: str, *, pops: bool = True, units_known: bool = True
+) -> np.ndarray:
     """The pipeline's quality score (0..1), except that a hum too small to matter (see
-    ``_MAINS_MIN_UV``) does not lower it. NaN (no channel) counts as good."""
+    ``_MAINS_MIN_UV``) does not lower it; ``pops=False`` also leaves electrode pops out
+    (transient glitches, judged separately). NaN (no channel) counts as good."""
     from crampwatch.signal.emg import quality_score
 
     q = np.nan_to_num(column_or_nan(frames, f"{prefix}_quality"), nan=1.0)
-    small = hum_uv(frames, prefix) < _MAINS_MIN_UV
-    if not small.any():
+    small = _hum_small(frames, prefix, units_known)
+    if pops and not small.any():
         return q
-    cols = [
+    sat, flat, pop = (
         np.nan_to_num(column_or_nan(frames, f"{prefix}_{c}"))
         for c in ("sat_frac", "flat_frac", "pop")
-    ]
+    )
+    if not pops:
+        pop = np.zeros(len(q))
+    mains = column_or_nan(frames, f"{prefix}_mains_ratio")
+    mains = np.where(small, 0.0, mains)
     gap = np.nan_to_num(column_or_nan(frames, "gap"))
-    q_without_hum = quality_score(*cols, np.zeros(len(q)), gap)
-    return np.where(small, q_without_hum, q)
+    recomputed = quality_score(sat, flat, pop, mains, gap)
+    if pops:
+        return np.where(small, recomputed, q)
+    # a channel absent from the frames (NaN quality) stays good
+    return np.where(np.isnan(column_or_nan(frames, f"{prefix}_quality")), 1.0, recomputed)
 
 
-def bad_signal_reasons(frames, prefix: str) -> np.ndarray:
+def bad_signal_reasons(frames, prefix: str, *, units_known: bool = True) -> np.ndarray:
     """Per frame, '' for a usable ``prefix`` channel (``calf``/``tib``) or a reason code.
 
     Codes: ``gap`` (no samples), ``electrode_off`` (flat line), ``saturation``,
     ``mains`` (hum dominates), ``poor_quality`` (pipeline quality score < 0.5).
+    ``units_known=False``: the EMG is in unknown units, hum is judged against the
+    resting level instead of in µV.
     """
     n = len(frames)
     reason = np.full(n, "", dtype=object)
     ratio = column_or_nan(frames, f"{prefix}_mains_ratio")
+    q = effective_quality(frames, prefix, units_known=units_known)
+    big_hum = ~_hum_small(frames, prefix, units_known)
     checks = [
-        ("poor_quality", effective_quality(frames, prefix) < _MIN_QUALITY),
-        ("mains", (ratio >= _MAINS_RATIO) & (hum_uv(frames, prefix) >= _MAINS_MIN_UV)),
+        ("poor_quality", q < _MIN_QUALITY),
+        ("mains", (ratio >= _MAINS_RATIO) & big_hum),
         ("saturation", column_or_nan(frames, f"{prefix}_sat_frac") >= _SAT_FRAC),
         ("electrode_off", column_or_nan(frames, f"{prefix}_flat_frac") >= _FLAT_FRAC),
         ("gap", np.nan_to_num(column_or_nan(frames, "gap")) > 0),
@@ -153,6 +181,12 @@ class StreamingDetector:
         time). Saves the per-call overhead of 100-ms BLE blocks.
     bilateral:
         Score leg movements with the bilateral 15-s limit.
+    emg_units_known:
+        False when the EMG is not in calibrated volts (device counts, a nominal scale
+        such as the Myo's int8, an EDF channel in arbitrary units): leg movements and
+        mains hum are then judged relative to the running resting level
+        (:func:`crampwatch.detect.wasm.rest_relative_above`) instead of in µV. Cramp
+        detection is unit-free either way.
     """
 
     def __init__(
@@ -166,18 +200,24 @@ class StreamingDetector:
         mains_hz: float | None = None,
         bilateral: bool = False,
         batch_s: float = 0.0,
+        emg_units_known: bool = True,
     ) -> None:
         from crampwatch.signal import SignalPipeline
+        from crampwatch.signal.emg import RestTracker
 
         self.device_id = device_id
         self.leg = leg
         self.start_time = start_time
         self.model = model if model is not None else default_model()
         self.has_tib = "emg_tibialis" in fs_hz
+        self.emg_units_known = bool(emg_units_known)
         self.pipeline = SignalPipeline(
             dict(fs_hz), hop_s=FRAME_S, mains_hz=mains_hz, batch_s=batch_s
         )
         self._context = ContextFeatures()
+        # resting level of shank motion (accelerometer noise, breathing): "still" is
+        # judged against it, so a noisy accelerometer does not look like a moving leg
+        self._motion_rest = RestTracker(round(1.0 / FRAME_S))
         self._cramp = CrampTracker(_cramp_params(self.model))
         self._lm = LegMovementScorer(FRAME_S, bilateral=bilateral)
         self._periodic = PeriodicityTracker()
@@ -194,6 +234,7 @@ class StreamingDetector:
         self._held: list[LegMovement] = []
         self.stats = DetectorStats()
         self._i_cramp = self.model.classes.index("cramp")
+        self._i_rest = self.model.classes.index("rest")
 
     # ------------------------------------------------------------------ public API
 
@@ -238,7 +279,8 @@ class StreamingDetector:
         self.stats.recorded_s += n * FRAME_S
         self.stats.last_t_s = float(t[-1])
 
-        reasons = {m: bad_signal_reasons(frames, m) for m in ("calf", "tib")}
+        known = self.emg_units_known
+        reasons = {m: bad_signal_reasons(frames, m, units_known=known) for m in ("calf", "tib")}
         spans: list[Span] = []
         for m, tr in self._issues.items():
             spans += tr.push(t, reasons[m])
@@ -249,24 +291,46 @@ class StreamingDetector:
             calf_rel = env["calf"] / rest["calf"]
             calf_rel1s = column_or_nan(frames, "calf_env1s_uv") / rest["calf"]
         motion1s = column_or_nan(frames, "acc_motion1s_g")
+        motion_now = column_or_nan(frames, "acc_motion_g")
         # The cramp probability only matters where the calf is active (the alarm needs
         # a sustained rise, the end rule ends on a quiet calf whatever the probability):
         # classifying only those frames is exact and saves most of the night's work.
         cp = self._cramp.p
         need = np.nan_to_num(calf_rel1s, nan=0.0) >= min(cp.min_rel1s, cp.end_rel)
         p_cramp = np.zeros(n)
+        p_active = np.zeros(n)  # any class but rest
         if need.any():
             rows = _select(X[need], self.model.features)
-            p_cramp[need] = self.model.predict_proba(rows)[:, self._i_cramp]
+            proba = self.model.predict_proba(rows)
+            p_cramp[need] = proba[:, self._i_cramp]
+            p_active[need] = 1.0 - proba[:, self._i_rest]
         hard = {m: np.isin(r, HARD_REASONS) for m, r in reasons.items()}
-        # a calf frame vetoes the alarm (which then needs 3 s of clean signal) when it is
-        # broken (gap, flat, clipped) or its quality is poor (hum dominating the frame,
-        # electrode pop). Mild background hum does not: a cramp's EMG is far above it.
-        calf_bad = hard["calf"] | (effective_quality(frames, "calf") < _VETO_QUALITY)
+        # a calf frame vetoes the alarm (which then needs 2 s of clean signal) when it is
+        # broken (gap, flat, clipped) or hum dominates it; mild background hum does not
+        # (a cramp's EMG is far above it). An electrode pop is a transient glitch: it
+        # blocks the alarm for the 1 s whose envelope it inflates. (QRS spikes of a
+        # large ECG can look like pops at rest; they must not hold a cramp back.)
+        q_no_pops = effective_quality(frames, "calf", pops=False, units_known=known)
+        calf_bad = hard["calf"] | (q_no_pops < _VETO_QUALITY)
+        q_calf = effective_quality(frames, "calf", units_known=known)
+        calf_glitch = ~calf_bad & (q_calf < _VETO_QUALITY)
         ratio = column_or_nan(frames, "calf_tib_ratio") if self.has_tib else None
-        cramp_spans = self._cramp.push(t, p_cramp, calf_rel, calf_rel1s, motion1s, calf_bad, ratio)
+        cramp_spans = self._cramp.push(
+            t,
+            p_cramp,
+            calf_rel,
+            calf_rel1s,
+            motion1s,
+            calf_bad,
+            ratio,
+            p_active=p_active,
+            calf_glitch=calf_glitch,
+            motion_rest_g=self._motion_rest.process(motion_now, np.isfinite(motion_now)),
+        )
         spans += cramp_spans
-        self.stats.cramp_vetoes += int(np.sum((p_cramp >= self._cramp.p.p_on) & calf_bad))
+        self.stats.cramp_vetoes += int(
+            np.sum((p_cramp >= self._cramp.p.p_on) & (calf_bad | calf_glitch))
+        )
 
         grav = np.column_stack([column_or_nan(frames, f"grav_{a}_g") for a in "xyz"])
         spans += self._position.push(t, grav, motion1s)
@@ -281,7 +345,12 @@ class StreamingDetector:
         # WASM scores leg movements on the tibialis anterior; without it, the calf is the
         # only EMG (documented cost in the model card)
         m = "tib" if self.has_tib else "calf"
-        above = column_or_nan(frames, f"{m}_above_rest_uv")
+        if self.emg_units_known:
+            above = column_or_nan(frames, f"{m}_above_rest_uv")
+        else:  # WASM thresholds relative to the running resting level
+            above = rest_relative_above(
+                column_or_nan(frames, f"{m}_env_uv"), column_or_nan(frames, f"{m}_rest_uv")
+            )
         self._held += self._lm.push(t, above, ~hard[m])
         decided: list[LegMovement] = []
         # a scored movement is held for HOLD_S after its offset: if a position change or a
@@ -339,13 +408,22 @@ class StreamingDetector:
             leg=self.leg,
             onset_time=onset_time_iso(self.start_time, lm.onset_s),
             periodic=bool(lm.periodic),
-            details={
-                "duration_s": round(lm.duration_s, 3),
-                "peak_above_rest_uv": round(lm.peak_uv, 2),
-                "mean_above_rest_uv": round(lm.mean_uv, 2),
-                "channel": "emg_tibialis" if self.has_tib else "emg_calf",
-            },
+            details=self._lm_details(lm),
         )
+
+    def _lm_details(self, lm: LegMovement) -> dict[str, Any]:
+        details: dict[str, Any] = {
+            "duration_s": round(lm.duration_s, 3),
+            "channel": "emg_tibialis" if self.has_tib else "emg_calf",
+        }
+        if self.emg_units_known:
+            details["peak_above_rest_uv"] = round(lm.peak_uv, 2)
+            details["mean_above_rest_uv"] = round(lm.mean_uv, 2)
+        else:  # units unknown: multiples of the resting level above it
+            details["peak_above_rest_x"] = round(lm.peak_uv / REST_REF_UV, 2)
+            details["mean_above_rest_x"] = round(lm.mean_uv / REST_REF_UV, 2)
+            details["thresholds"] = "rest_relative"
+        return details
 
     def _event(self, s: Span) -> Event:
         if s.kind == "cramp":
@@ -420,11 +498,13 @@ def detect_recording(
     leg: str | None = None,
     mains_hz: float | None = None,
     progress: Callable[[float], None] | None = None,
+    emg_units_known: bool = True,
 ) -> list[Event]:
     """Replay ``recording`` block by block through a :class:`StreamingDetector`.
 
     Returns every emitted event in emission order (a cramp appears twice: its onset and
     its end update, same id). ``progress`` is called with the recording time (s) reached.
+    ``emg_units_known=False``: the EMG is in unknown units (see :class:`StreamingDetector`).
     """
     from crampwatch.recordings import iter_blocks
 
@@ -435,6 +515,7 @@ def detect_recording(
         start_time=recording.start_time,
         model=model,
         mains_hz=mains_hz,
+        emg_units_known=emg_units_known,
     )
     events: list[Event] = []
     last = -1.0

@@ -13,6 +13,13 @@ level). The rules (Ferri et al., Sleep Med 2016, WASM standards; AASM manual 2.6
   10–90 s; a CLM preceded by an interval < 10 s, an interval > 90 s or a non-CLM LM
   ends the series (WASM 2016 dropped the older 5-s lower bound of the AASM).
 
+Recordings whose EMG units are unknown or uncalibrated (device counts, a nominal scale)
+use the rule *relative to the running resting level*: the envelope above rest is
+expressed in units of the resting level and scaled to a nominal resting EMG of
+:data:`REST_REF_UV` (2 µV RMS, a typical well-prepared leg EMG at rest), so the same
+8 / 2 thresholds mean "onset at 5 × the resting level, offset at ≤ 2 × rest for 0.5 s"
+(:func:`rest_relative_above`). A gain change of the amplifier changes nothing.
+
 Both scorers are streaming state machines (one ``push`` per chunk of frames) so the
 live service and the offline replay run the same code; :func:`score_leg_movements`
 and :func:`periodic_flags` are whole-array wrappers around them.
@@ -35,11 +42,13 @@ __all__ = [
     "PLM_MAX_INTERVAL_S",
     "PLM_MIN_COUNT",
     "PLM_MIN_INTERVAL_S",
+    "REST_REF_UV",
     "LegMovement",
     "LegMovementScorer",
     "PeriodicityTracker",
     "periodic_flags",
     "plm_index",
+    "rest_relative_above",
     "score_leg_movements",
 ]
 
@@ -52,6 +61,22 @@ CLM_MAX_BILATERAL_S = 15.0  # bilateral candidate LM (WASM 2016)
 PLM_MIN_COUNT = 4
 PLM_MIN_INTERVAL_S = 10.0  # WASM 2016 onset-to-onset interval 10-90 s
 PLM_MAX_INTERVAL_S = 90.0
+# Nominal resting leg EMG (µV RMS) for the rest-relative rule: 8 µV above a 2-µV rest is
+# 5 × rest, 2 µV above it 2 × rest (the "active" level used throughout crampwatch).
+REST_REF_UV = 2.0
+
+
+def rest_relative_above(env: np.ndarray, rest: np.ndarray) -> np.ndarray:
+    """Envelope above rest in "nominal µV": ``(env / rest - 1) · REST_REF_UV``.
+
+    Unit-free (any gain cancels); feed it to :class:`LegMovementScorer` with the usual
+    8 / 2 µV thresholds for the rest-relative WASM rule. NaN where ``rest`` is unknown.
+    """
+    env = np.asarray(env, dtype=np.float64)
+    rest = np.asarray(rest, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = (env / rest - 1.0) * REST_REF_UV
+    return np.where(rest > 0, out, np.nan)
 
 
 @dataclass(frozen=True)
