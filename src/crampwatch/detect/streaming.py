@@ -74,16 +74,47 @@ def hum_uv(frames, prefix: str) -> np.ndarray:
     return env * r / np.sqrt(1.0 - r * r)
 
 
-def _hum_small(frames, prefix: str, units_known: bool) -> np.ndarray:
+def _hum_small(hum: np.ndarray, rest: np.ndarray, units_known: bool) -> np.ndarray:
     """Hum too small to matter: < ``_MAINS_MIN_UV``, or, when the EMG units are unknown,
     < the same multiple of the resting level as 40 µV is of a nominal 2-µV rest."""
-    hum = hum_uv(frames, prefix)
     if units_known:
         return hum < _MAINS_MIN_UV
-    rest = column_or_nan(frames, f"{prefix}_rest_uv")
     with np.errstate(invalid="ignore"):
         # NaN rest (first second): judged small, as a quiet channel would be
         return ~(hum >= rest * (_MAINS_MIN_UV / REST_REF_UV))
+
+
+def _assess(frames, prefix: str, units_known: bool = True):
+    """``(reasons, quality, quality_without_pops)`` of one EMG channel per frame (one
+    pass over the columns; see :func:`bad_signal_reasons`, :func:`effective_quality`)."""
+    from crampwatch.signal.emg import quality_score
+
+    col = {
+        c: column_or_nan(frames, f"{prefix}_{c}")
+        for c in ("quality", "sat_frac", "flat_frac", "pop", "mains_ratio", "env_uv", "rest_uv")
+    }
+    gap = np.nan_to_num(column_or_nan(frames, "gap"))
+    ratio = col["mains_ratio"]
+    r = np.clip(np.nan_to_num(ratio), 0.0, 0.999)
+    hum = np.nan_to_num(col["env_uv"]) * r / np.sqrt(1.0 - r * r)
+    small = _hum_small(hum, col["rest_uv"], units_known)
+    sat, flat, pop = (np.nan_to_num(col[c]) for c in ("sat_frac", "flat_frac", "pop"))
+    mains = np.where(small, 0.0, ratio)  # NaN (no notch / no channel) counts as 0
+    q = np.where(
+        small, quality_score(sat, flat, pop, mains, gap), np.nan_to_num(col["quality"], nan=1.0)
+    )
+    q_no_pops = quality_score(sat, flat, np.zeros_like(pop), mains, gap)
+    reason = np.full(len(frames), "", dtype=object)
+    checks = [
+        ("poor_quality", q < _MIN_QUALITY),
+        ("mains", (ratio >= _MAINS_RATIO) & ~small),
+        ("saturation", col["sat_frac"] >= _SAT_FRAC),
+        ("electrode_off", col["flat_frac"] >= _FLAT_FRAC),
+        ("gap", gap > 0),
+    ]
+    for code, mask in checks:  # later checks win: the most specific reason last
+        reason[mask] = code
+    return reason, q, q_no_pops
 
 
 def effective_quality(
@@ -92,26 +123,8 @@ def effective_quality(
     """The pipeline's quality score (0..1), except that a hum too small to matter (see
     ``_MAINS_MIN_UV``) does not lower it; ``pops=False`` also leaves electrode pops out
     (transient glitches, judged separately). NaN (no channel) counts as good."""
-    from crampwatch.signal.emg import quality_score
-
-    q = np.nan_to_num(column_or_nan(frames, f"{prefix}_quality"), nan=1.0)
-    small = _hum_small(frames, prefix, units_known)
-    if pops and not small.any():
-        return q
-    sat, flat, pop = (
-        np.nan_to_num(column_or_nan(frames, f"{prefix}_{c}"))
-        for c in ("sat_frac", "flat_frac", "pop")
-    )
-    if not pops:
-        pop = np.zeros(len(q))
-    mains = column_or_nan(frames, f"{prefix}_mains_ratio")
-    mains = np.where(small, 0.0, mains)
-    gap = np.nan_to_num(column_or_nan(frames, "gap"))
-    recomputed = quality_score(sat, flat, pop, mains, gap)
-    if pops:
-        return np.where(small, recomputed, q)
-    # a channel absent from the frames (NaN quality) stays good
-    return np.where(np.isnan(column_or_nan(frames, f"{prefix}_quality")), 1.0, recomputed)
+    _, q, q_no_pops = _assess(frames, prefix, units_known)
+    return q if pops else q_no_pops
 
 
 def bad_signal_reasons(frames, prefix: str, *, units_known: bool = True) -> np.ndarray:
@@ -122,21 +135,7 @@ def bad_signal_reasons(frames, prefix: str, *, units_known: bool = True) -> np.n
     ``units_known=False``: the EMG is in unknown units, hum is judged against the
     resting level instead of in µV.
     """
-    n = len(frames)
-    reason = np.full(n, "", dtype=object)
-    ratio = column_or_nan(frames, f"{prefix}_mains_ratio")
-    q = effective_quality(frames, prefix, units_known=units_known)
-    big_hum = ~_hum_small(frames, prefix, units_known)
-    checks = [
-        ("poor_quality", q < _MIN_QUALITY),
-        ("mains", (ratio >= _MAINS_RATIO) & big_hum),
-        ("saturation", column_or_nan(frames, f"{prefix}_sat_frac") >= _SAT_FRAC),
-        ("electrode_off", column_or_nan(frames, f"{prefix}_flat_frac") >= _FLAT_FRAC),
-        ("gap", np.nan_to_num(column_or_nan(frames, "gap")) > 0),
-    ]
-    for code, mask in checks:  # later checks win: the most specific reason last
-        reason[mask] = code
-    return reason
+    return _assess(frames, prefix, units_known)[0]
 
 
 @dataclass
@@ -280,7 +279,10 @@ class StreamingDetector:
         self.stats.last_t_s = float(t[-1])
 
         known = self.emg_units_known
-        reasons = {m: bad_signal_reasons(frames, m, units_known=known) for m in ("calf", "tib")}
+        calf_reasons, q_calf, q_no_pops = _assess(frames, "calf", known)
+        reasons = {"calf": calf_reasons}
+        if self.has_tib:
+            reasons["tib"] = _assess(frames, "tib", known)[0]
         spans: list[Span] = []
         for m, tr in self._issues.items():
             spans += tr.push(t, reasons[m])
@@ -292,6 +294,7 @@ class StreamingDetector:
             calf_rel1s = column_or_nan(frames, "calf_env1s_uv") / rest["calf"]
         motion1s = column_or_nan(frames, "acc_motion1s_g")
         motion_now = column_or_nan(frames, "acc_motion_g")
+        motion_rest = self._motion_rest.process(motion_now, np.isfinite(motion_now))
         # The cramp probability only matters where the calf is active (the alarm needs
         # a sustained rise, the end rule ends on a quiet calf whatever the probability):
         # classifying only those frames is exact and saves most of the night's work.
@@ -310,9 +313,7 @@ class StreamingDetector:
         # (a cramp's EMG is far above it). An electrode pop is a transient glitch: it
         # blocks the alarm for the 1 s whose envelope it inflates. (QRS spikes of a
         # large ECG can look like pops at rest; they must not hold a cramp back.)
-        q_no_pops = effective_quality(frames, "calf", pops=False, units_known=known)
         calf_bad = hard["calf"] | (q_no_pops < _VETO_QUALITY)
-        q_calf = effective_quality(frames, "calf", units_known=known)
         calf_glitch = ~calf_bad & (q_calf < _VETO_QUALITY)
         ratio = column_or_nan(frames, "calf_tib_ratio") if self.has_tib else None
         cramp_spans = self._cramp.push(
@@ -325,7 +326,7 @@ class StreamingDetector:
             ratio,
             p_active=p_active,
             calf_glitch=calf_glitch,
-            motion_rest_g=self._motion_rest.process(motion_now, np.isfinite(motion_now)),
+            motion_rest_g=motion_rest,
         )
         spans += cramp_spans
         self.stats.cramp_vetoes += int(
@@ -333,7 +334,7 @@ class StreamingDetector:
         )
 
         grav = np.column_stack([column_or_nan(frames, f"grav_{a}_g") for a in "xyz"])
-        spans += self._position.push(t, grav, motion1s)
+        spans += self._position.push(t, grav, motion1s, motion_rest)
 
         events = [self._event(s) for s in spans]
         events += self._leg_movements(frames, t, hard)

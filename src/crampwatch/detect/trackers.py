@@ -330,7 +330,8 @@ class CrampTracker:
 class PositionParams:
     """Position change: a bout of shin motion after which the gravity direction differs.
 
-    ``motion_g``: 1-s motion level (g) that starts a bout; the bout ends after
+    ``motion_g``: 1-s motion (g) above the shank's resting motion level (the
+    accelerometer's noise floor, when given) that starts a bout; the bout ends after
     ``settle_s`` s below it; a change of the gravity vector by ≥ ``min_angle_deg``
     between before and after the bout is a position change (turning over rotates the
     shin by tens of degrees; a leg twitch does not).
@@ -362,12 +363,21 @@ class PositionTracker:
         self._still_start = 0.0
         self._peak = 0.0
 
-    def push(self, t_s: np.ndarray, grav_g: np.ndarray, motion1s_g: np.ndarray) -> list[Span]:
-        """``grav_g`` (n, 3): low-passed acceleration (g); ``motion1s_g`` (n,)."""
+    def push(
+        self,
+        t_s: np.ndarray,
+        grav_g: np.ndarray,
+        motion1s_g: np.ndarray,
+        motion_rest_g: np.ndarray | None = None,
+    ) -> list[Span]:
+        """``grav_g`` (n, 3): low-passed acceleration (g); ``motion1s_g`` (n,);
+        ``motion_rest_g`` (n,): resting motion level, g (None/NaN: 0). A noisy
+        accelerometer must not look like a leg that never stops moving."""
         out: list[Span] = []
         mot = np.nan_to_num(np.asarray(motion1s_g, float), nan=0.0)
         grav = np.asarray(grav_g, float)
-        moving = mot >= self.p.motion_g
+        floor = 0.0 if motion_rest_g is None else np.nan_to_num(motion_rest_g, nan=0.0)
+        moving = mot >= self.p.motion_g + floor
         n = t_s.shape[0]
         i = 0
         while i < n:
