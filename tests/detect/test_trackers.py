@@ -223,3 +223,16 @@ def test_a_pop_holds_the_alarm_for_one_second_a_broken_signal_for_two():
     spans = run(CrampTracker(), (p, rel, rel1s, motion, bad2))
     assert spans[0].decided_at_s >= 20.6 + 2.0
     assert clean < 20.6 + 1.0
+
+
+def test_position_change_on_a_noisy_accelerometer():
+    # an accelerometer whose noise alone moves the 1-s motion level to 0.035 g (> the
+    # 0.03-g bout threshold): judged against its resting level, turning over still shows
+    grav = np.tile([0.0, 0.0, 1.0], (N, 1))
+    motion = np.full(N, 0.035)
+    motion[100:140] = 0.3
+    grav[140:] = [1.0, 0.0, 0.0]
+    assert PositionTracker().push(T, grav, motion) == []  # a bout that never ends
+    (span,) = PositionTracker().push(T, grav, motion, np.full(N, 0.035))
+    assert span.onset_s == pytest.approx(10.0)
+    assert span.details["angle_deg"] == pytest.approx(90.0, abs=0.5)

@@ -102,15 +102,27 @@ start of a nocturnal leg cramp; it does not diagnose anything.
 A `HistGradientBoostingClassifier` (scikit-learn) over 0.1-s feature frames, classes
 `{", ".join(model.classes)}`, saved with **skops** (`crampwatch-detector.skops`; loading
 checks the archive's untrusted types against an explicit allow-list and refuses
-anything else). Its cramp probability feeds a rule-guarded alarm
-(`crampwatch.detect.trackers.CrampTracker`): the alarm fires only when the cramp
-probability stays ≥ `p_on` for `k_frames` consecutive frames **and** the calf 1-s
-envelope is ≥ `min_rel1s` × its resting level, the calf signal has had no gap, flat
-line, clipping or poor-quality frame (hum-dominated, electrode pop) for
-{p.clean_s:g} s, shin motion over the last second is < {p.max_motion_g:g} g and over
-the first {p.onset_window_s:g} s of the calf's rise < {p.max_onset_motion_g:g} g, and
-(with a tibialis channel) the calf is ≥ {p.min_calf_tib_ratio:g} × as far above rest as
-the tibialis.
+anything else). Its class probabilities feed a rule-guarded alarm
+(`crampwatch.detect.trackers.CrampTracker`) that escalates on evidence and fires on
+whichever path completes first:
+
+- **confident**: the cramp probability stays ≥ `p_on` for `k_frames` consecutive
+  frames;
+- **sustained**: the calf has been tonically active (every frame ≥ {p.active_rel:g} × its
+  resting level: the contraction never relaxed) for {p.sustain_s:g} s, and over the last
+  {p.share_window_s:g} s the classifier's cramp share among the active classes (cramp /
+  (cramp + leg movement + movement + artefact)) averaged ≥ {p.share_on:g} — it does not
+  take the contraction for a leg movement, a movement or an artefact even if it is not
+  yet sure of a cramp (weak, partial cramps); with a tibialis channel the calf must also
+  be ≥ {p.sustain_calf_tib_ratio:g} × as far above rest as the tibialis.
+
+On both paths every frame must pass the guards: calf 1-s envelope ≥ `min_rel1s` × rest;
+no gap, flat line, clipping or dominant hum on the calf for {p.clean_s:g} s, no electrode
+pop for {p.glitch_clean_s:g} s; shank motion over the last second < {p.max_motion_g:g} g
+**and** ≤ {p.still_ratio:g} × its own resting level + {p.still_margin_g:g} g (a still leg,
+whatever the accelerometer's noise), over the first {p.onset_window_s:g} s of the calf's
+rise < {p.max_onset_motion_g:g} g; with a tibialis channel the calf ≥
+{p.min_calf_tib_ratio:g} × as far above rest as the tibialis.
 Otherwise it abstains. Leg movements,
 periodicity, position changes and signal issues are rule-based (WASM 2016 / AASM,
 gravity angle, quality fractions) and do not depend on the classifier.
@@ -165,8 +177,8 @@ interval overlap. The frame classifier's leg-movement/movement/artefact classes 
 weak (table above) but unused for those events, which are rule-based.
 
 Speed: `bench/bench_detect.py` (8-h night, 1 kHz calf + tibialis, accelerometer
-100 Hz, reading the EDF included, one core) measured 3,455× real time on the
-development machine (target 3,000×).
+100 Hz, reading the EDF included, one core): see the README for the current figure
+(target 3,000×).
 
 ## Known limits
 
@@ -180,14 +192,23 @@ development machine (target 3,000×).
 - One leg per sensor set: bilateral movements (15-s limit) need both legs' events.
 - The alarm waits for sustained calf activity (1-s envelope ≥ `min_rel1s` × rest):
   very short cramps (< 2 s) are missed; cramps that start with shin motion > 0.1 g are
-  vetoed by design (voluntary movement) and would be missed.
-- Shifted set: weak partial cramps (15–25 µV over a 4–7 µV resting level, cramp
-  spectrum overlapping leg movements, strong hum) are recognised late — look at the
-  latency rows; the classifier first calls them leg movements until they outlast one.
-- Calf-only leg-movement scoring misses tibialis-driven movements, badly so in the
-  shifted set (see the calf-only rows): the PLM index needs the tibialis channel.
-- Leg-movement thresholds are in µV (WASM); recordings in arbitrary units must be
-  scaled (per-profile factor) before detection.
+  vetoed by design (voluntary movement) and would be missed; a shank moving above its
+  resting level holds the alarm back until it is still.
+- The classifier leans on the EMG spectrum; where a night's cramp spectrum overlaps
+  its leg movements (the shifted set) it can call a strong cramp a leg movement for
+  several seconds, and on calf-only nights nothing but duration and stillness tells
+  them apart: the alarm then comes from the sustained path or late (up to ~6 s on
+  extra shifted development nights, seeds 31000..31005).
+- Without the tibialis channel, leg movements are scored on the calf EMG. Leg
+  movements are tibialis-dominant (dorsiflexion): in calf EMG they are weaker by
+  2–10× and the small ones stay under the 8-µV onset, so calf-only LM recall and the
+  PLM index are much worse (see the calf-only rows: the PLM index is under-counted);
+  the PLM index needs the tibialis channel. Cramp detection is not affected.
+- EMG in unknown or uncalibrated units (device counts, a nominal scale):
+  `StreamingDetector(emg_units_known=False)` / `crampwatch detect --emg-units unknown`
+  scores leg movements relative to the running resting level (onset at 5 × rest,
+  offset ≤ 2 × rest for 0.5 s: 8 µV / 2 µV above a nominal 2-µV rest); the resting
+  level of real amplifiers differs, so onset/offset in µV terms vary with it.
 """
     path.write_text(text)
     return path
