@@ -217,6 +217,15 @@ def test_unfinished_recording_is_recovered_after_a_crash(tmp_path):
     assert recover_recordings(tmp_path) == []
 
 
+def test_a_recording_killed_while_writing_its_header_is_removed(tmp_path):
+    rec = NightRecorder(tmp_path, "early", FS, START)
+    rec._writer._file.close()
+    header = rec.part_path.read_bytes()
+    rec.part_path.write_bytes(header[:700])  # died mid-header: no sample was recorded
+    assert recover_recordings(tmp_path) == []
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_recording_being_written_is_not_recovered(tmp_path):
     rec = NightRecorder(tmp_path, "live", FS, START)
     _feed(rec, _signals(3), 1.0)

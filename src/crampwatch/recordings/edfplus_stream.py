@@ -375,15 +375,23 @@ class _Layout:
     ann_bytes: int
 
 
+class _TruncatedHeader(ValueError):
+    """The process died while writing the header: nothing was recorded."""
+
+
 def _layout(f) -> _Layout:
     f.seek(0)
     head = f.read(256)
-    if len(head) < 256 or head[:8] != b"0       ":
+    if len(head) < 256:
+        raise _TruncatedHeader("header cut off")
+    if head[:8] != b"0       ":
         raise ValueError("not an EDF file")
     header_bytes = int(head[184:192])
     record_s = float(head[244:252])
     ns = int(head[252:256])
     sig = f.read(256 * ns)
+    if len(sig) < 256 * ns:
+        raise _TruncatedHeader("header cut off")
     labels = [sig[16 * i : 16 * i + 16].decode("ascii").strip() for i in range(ns)]
     base = 216 * ns  # label 16 + transducer 80 + dimension 8 + 4 ranges x 8 + prefilter 80
     spr = [int(sig[base + 8 * i : base + 8 * i + 8]) for i in range(ns)]
@@ -415,7 +423,10 @@ def finish_edfplus(path: Path, annotations: Iterable[Annotation]) -> int:
     Only the slots that receive annotations are read or written: memory stays small.
     """
     with open(path, "r+b") as f:
-        lay = _layout(f)
+        try:
+            lay = _layout(f)
+        except _TruncatedHeader:
+            return 0
         size = os.fstat(f.fileno()).st_size
         n = max(0, (size - lay.header_bytes) // lay.record_bytes)
         f.truncate(lay.header_bytes + n * lay.record_bytes)
