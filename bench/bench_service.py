@@ -202,7 +202,11 @@ def main() -> None:
                 str(work),
                 *(x for m in blocked for x in ("--block", m)),
             ]
-            child = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env)
+            log_path = work / "service.log"  # the service's own log lines
+            log_file = open(log_path, "w")  # noqa: SIM115
+            child = subprocess.Popen(
+                cmd, stdout=subprocess.PIPE, stderr=log_file, text=True, env=env
+            )
             samples: list[tuple[float, float]] = []  # (wall s, VmRSS MB)
             peak = [0.0]
             stop = threading.Event()
@@ -241,9 +245,12 @@ def main() -> None:
             wall1 = time.perf_counter()
             stop.set()
             sampler.join()
+            log_file.close()
+            service_log = log_path.read_text()
         finally:
             broker.stop()
     if child.returncode != 0 or msgs.get("exit_code") != 0:
+        sys.stderr.write(service_log)
         sys.exit(f"the service exited with {msgs.get('exit_code', child.returncode)}")
     unit_env = " ".join(f"{k}={v}" for k, v in extra_env.items()) or "none"
     hours = marks[-1][0] / 3600

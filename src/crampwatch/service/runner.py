@@ -25,11 +25,15 @@ from crampwatch.errors import CrampwatchError
 from crampwatch.events import Event, event_id, onset_time_iso
 from crampwatch.service.recorder import NightRecorder, sensor_resolution
 
-__all__ = ["RunResult", "Service", "pipeline_batch_s"]
+__all__ = ["RunResult", "Service", "pipeline_batch_s", "release_freed_memory"]
 
 log = logging.getLogger(__name__)
 
 EventSink = Callable[[Event], None]
+
+# Seconds of signal after which the model is loaded and the pipeline has run its first
+# batches (0.5 s live, up to 30 s for fast replays), so its one-off buffers are freed.
+WARM_UP_S = 60.0
 
 
 @dataclass
@@ -54,6 +58,23 @@ class _Channel:
     last_data: float = 0.0
     silent: Event | None = None  # the open no_data issue
     battery_low: bool = False
+    warmed_up: bool = False  # the pipeline has run: its one-off allocations are done
+
+
+def release_freed_memory() -> None:
+    """Hand the C heap's free pages back to the OS (glibc ``malloc_trim``).
+
+    Loading the model and building the pipeline free a few MB of temporary buffers that
+    glibc would otherwise keep resident for the whole night (bench/bench_service.py:
+    about -2 MB RSS). A no-op where the C library has no ``malloc_trim`` (macOS, musl).
+    """
+    import ctypes  # already loaded by numpy: costs nothing here
+
+    try:
+        trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return
+    trim(0)
 
 
 def pipeline_batch_s(source: Source) -> float:
@@ -180,6 +201,9 @@ class Service:
             ch.recorder.write(block)
         for ev in ch.detector.push(block):
             self._emit(ch, ev)
+        if not ch.warmed_up and block.end_s >= WARM_UP_S:
+            ch.warmed_up = True
+            release_freed_memory()
         if block.end_s > ch.last_t_s:
             ch.last_t_s = block.end_s
             if self.progress is not None:
