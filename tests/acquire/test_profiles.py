@@ -69,3 +69,10 @@ def test_reference_spec_and_toml_agree():
     assert f"**{ref.rates_hz['emg_calf']:g} Hz**" in spec
     assert f"**{ref.rates_hz['acc_x']:g} Hz**" in spec
     assert f"needs at least {ref.min_mtu}" in spec
+
+
+def test_nominal_emg_scale_marks_the_source_units_unknown():
+    from crampwatch.acquire.ble import BleSensorSource
+
+    assert not BleSensorSource("thalmic-myo", "AA:BB:CC:DD:EE:FF", device_id="m").emg_units_known
+    assert BleSensorSource("crampwatch-ref", "AA:BB:CC:DD:EE:01", device_id="r").emg_units_known

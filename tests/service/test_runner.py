@@ -61,3 +61,36 @@ def test_stop_ends_a_live_source_and_finishes_the_recording(tmp_path):
     result = asyncio.run(main())
     assert 10.0 < result.recorded_s < 110.0  # stopped part-way, not at the end
     assert len(result.recordings) == 1 and not list(tmp_path.glob("*.part"))
+
+
+def _leg_movements(recording, *, units_known: bool) -> list[tuple[float, float | None]]:
+    source = ReplaySource(recording, device_id="u", speed=0, block_s=1.0)
+    source.emg_units_known = units_known  # as a BLE source does for a nominal-scale profile
+    events = []
+    asyncio.run(Service([source], events.append, recordings_dir=None).run())
+    latest = {e.id: e for e in events}.values()
+    return sorted((e.onset_s, e.end_s) for e in latest if e.type == "leg_movement")
+
+
+def test_a_source_with_unknown_emg_units_gets_rest_relative_leg_movements():
+    from crampwatch.recordings import Recording
+    from crampwatch.simulate import ScheduledEvent
+
+    night = simulate_night(
+        200 / 3600,
+        9,
+        emg_fs_hz=500,
+        acc_fs_hz=50,
+        schedule=[ScheduledEvent("plm_series", 20.0, count=6, interval_s=25.0, peak_uv=40.0)],
+    ).recording
+    gain = 37.3  # uncalibrated counts per µV
+    scaled = Recording(
+        {r: (x * gain if r.startswith("emg_") else x) for r, x in night.signals.items()},
+        dict(night.fs_hz),
+        night.start_time,
+    )
+    unitless = _leg_movements(night, units_known=False)
+    assert len(unitless) >= 4
+    assert _leg_movements(scaled, units_known=False) == unitless
+    # the µV rule on the same counts scores something else: the flag is what changed it
+    assert _leg_movements(scaled, units_known=True) != unitless

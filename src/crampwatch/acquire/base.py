@@ -54,6 +54,9 @@ class Source(ABC):
     device_id: str
     leg: str | None
     stats: dict[str, int]
+    # False when the device's EMG scale is nominal only (e.g. the Myo's int8 counts):
+    # detection then scores leg movements relative to the resting level, not in µV.
+    emg_units_known: bool = True
 
     @property
     @abstractmethod

@@ -147,6 +147,7 @@ class BleSensorSource(Source):
         battery_interval_s: float | None = 600.0,
     ) -> None:
         self.profile = get_profile(profile) if isinstance(profile, str) else profile
+        self.emg_units_known = not self.profile.emg_scale_nominal
         self.target = address_or_name
         self.device_id = device_id
         self.leg = leg

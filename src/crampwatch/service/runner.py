@@ -256,6 +256,7 @@ class Service:
             start_time=ch.start_time,
             model=self._model,
             batch_s=pipeline_batch_s(src),
+            emg_units_known=src.emg_units_known,
         )
         if self.recordings_dir is not None:
             stem = f"{src.device_id}-{src.leg or 'leg'}-{ch.start_time:%Y%m%dT%H%M%SZ}"
