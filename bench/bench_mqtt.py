@@ -25,9 +25,11 @@ from crampwatch.events import Event, event_id
 from crampwatch.publish import BrokerConfig, EmbeddedBroker, EventPublisher
 from crampwatch.publish.broker import free_port
 
-# The restartable mosquitto of the integration tests (one definition of its config).
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "integration"))
-from conftest import MOSQUITTO, Mosquitto
+# The restartable mosquitto of the integration tests (one definition of its config); its
+# conftest imports from tests/support.
+_TESTS = Path(__file__).resolve().parents[1] / "tests"
+sys.path[:0] = [str(_TESTS / "integration"), str(_TESTS)]
+from conftest import MOSQUITTO, Mosquitto  # noqa: E402
 
 
 def _event(i: int) -> Event:
