@@ -8,12 +8,13 @@ recorder, detection with the shipped model) with one thing replaced: the source 
 float32 files on disk) looped for the night, read 100 ms at a time with ``np.fromfile``
 so the night costs no memory in this process (as a BLE sensor's notifications do not).
 
-pandas is blocked from import here (``--block pandas``): it is not in crampwatch's
-dependency closure (``bench_service.py`` checks that before starting this), so a user's
-install does not have it, but this development venv does (neurokit2 for
-``bench_signal.py``) and scikit-learn imports it whenever it is importable (+31 MB).
-Blocking it makes this process import what it would in a production venv without
-building one; scikit-learn treats pandas as optional.
+pandas and pytest are blocked from import here (``--block NAME``): neither is in
+crampwatch's dependency closure (``bench_service.py`` checks that before starting this),
+so a user's install does not have them, but this development venv does (neurokit2 for
+``bench_signal.py``, the tests) and scikit-learn imports them whenever importable
+(pandas +31 MB; pytest via ``sklearn.utils._testing``, which skops loads). Blocking them
+makes this process import what it would in a production venv without building one;
+scikit-learn treats both as optional.
 
 Writes JSON lines to stdout: ``{"start": ...}`` once the first block is in, ``{"t_s":
 ..., "cpu_s": ...}`` per looped segment (the sample clock and CPU seconds so far; the
@@ -131,7 +132,7 @@ def main() -> None:
         done=time.process_time(),
         exit_code=code,
         recordings=recordings,
-        pandas_loaded="pandas" in sys.modules,
+        blocked_loaded=sorted(m for m in args.block if m in sys.modules),
     )
 
 
