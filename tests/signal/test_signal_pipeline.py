@@ -287,3 +287,13 @@ def test_feature_frames_concat_and_len():
     assert len(c) == 3
     np.testing.assert_array_equal(c.column("gap"), [0, 1, 1])
     assert len(FeatureFrames.concat([])) == 0
+
+
+def test_accelerometer_axes_at_different_rates():
+    sig, fs = night(10.0, acc_fs=50.0, seed=4)
+    sig["acc_y"], fs["acc_y"] = sig["acc_y"][::2], 25.0
+    whole = run_whole(sig, fs)
+    assert len(whole) == 100
+    assert_frames_equal(extract_features(sig, fs, block_s=0.7), whole)
+    for name in ("acc_motion_g", "grav_y_g", "tilt_change_deg"):
+        assert np.isfinite(whole.column(name)).all(), name

@@ -31,7 +31,7 @@ from crampwatch.signal.filters import (
     mains_notch_sos,
 )
 from crampwatch.signal.frames import EMG_FEATURES
-from crampwatch.signal.hops import HopBuffer, HopChunk, TrailingSum
+from crampwatch.signal.hops import HopBuffer, HopChunk, TrailingSums
 
 __all__ = ["EmgChannel", "RestTracker", "quality_score", "spectral_split_hz"]
 
@@ -47,6 +47,10 @@ _RAIL_FRAC = 0.98
 _POP_RATIO = 1.5
 # Spectral features use the power spectra of the trailing 0.5 s of hops.
 _SPECTRAL_S = 0.5
+# The mains ratio averages the trailing 2 s of hops coherently, at most 20 hops (as the
+# shipped model was trained).
+_MAINS_S = 2.0
+_MAINS_MAX_HOPS = 20
 
 
 def spectral_split_hz(fs_hz: float) -> float:
@@ -71,7 +75,8 @@ def quality_score(
     the EMG's RMS gives 0.45, as strong as the EMG 0.71). A NaN ratio (no notch) counts
     as 0.
     """
-    mains = np.clip((0.8 - np.where(np.isnan(mains_ratio), 0.0, mains_ratio)) / 0.5, 0.0, 1.0)
+    # fmax(ratio, 0) maps NaN to 0 (and negative ratios, which the clip maps to 1 anyway)
+    mains = np.minimum(np.maximum((0.8 - np.fmax(mains_ratio, 0.0)) / 0.5, 0.0), 1.0)
     return (1.0 - sat_frac) * (1.0 - flat_frac) * (1.0 - 0.75 * pop) * mains * (1.0 - gap)
 
 
@@ -80,12 +85,18 @@ def _nanmedian_rows(a: np.ndarray) -> np.ndarray:
     ``np.nanmedian`` on many short rows."""
     srt = np.sort(a, axis=1)  # NaN sort last
     p = a.shape[1]
-    if p and not np.isnan(srt[:, -1]).any():  # no NaN: the middle of each sorted row
-        return 0.5 * (srt[:, (p - 1) // 2] + srt[:, p // 2])
-    c = np.count_nonzero(~np.isnan(a), axis=1)
-    lo = np.take_along_axis(srt, np.maximum((c - 1) // 2, 0)[:, None], axis=1)[:, 0]
-    hi = np.take_along_axis(srt, np.maximum(c // 2, 0)[:, None], axis=1)[:, 0]
-    return np.where(c > 0, 0.5 * (lo + hi), np.nan)
+    if not p:
+        return np.full(a.shape[0], np.nan)
+    med = 0.5 * (srt[:, (p - 1) // 2] + srt[:, p // 2])  # rows without NaN
+    has_nan = np.isnan(srt[:, -1])
+    if has_nan.any():  # the middle of the non-NaN values that start those rows
+        part = srt[has_nan]
+        c = p - np.isnan(part).sum(axis=1)
+        flat, first = part.ravel(), np.arange(part.shape[0]) * p
+        lo = flat[first + np.maximum((c - 1) // 2, 0)]
+        hi = flat[first + np.maximum(c // 2, 0)]
+        med[has_nan] = np.where(c > 0, 0.5 * (lo + hi), np.nan)
+    return med
 
 
 class RestTracker:
@@ -114,7 +125,8 @@ class RestTracker:
     def _run(self, stats: list[float]) -> list[float]:
         """Apply one update per period statistic (log µV, NaN = frozen); return the state
         before each update. A plain-float loop: one step per second of signal."""
-        q, n, tau, eta0 = self._q, self._n, self.tau, self.eta
+        q, n, eta0 = self._q, self._n, self.eta
+        up, down = self.tau, 1.0 - self.tau
         before = []
         for x in stats:
             before.append(q)
@@ -123,9 +135,17 @@ class RestTracker:
             if q != q:
                 q = x
             else:
-                eta = max(eta0, 2.0 / (n + 1))  # larger steps while warming up
-                # up slowly, down fast, never past the new value
-                q = min(q + eta * tau, x) if x > q else max(q - eta * (1.0 - tau), x)
+                eta = 2.0 / (n + 1)  # larger steps while warming up
+                if eta < eta0:
+                    eta = eta0
+                # up slowly, down fast, never past the new value (conditional
+                # expressions: faster than min/max calls)
+                if x > q:
+                    q += eta * up
+                    q = x if x < q else q
+                else:
+                    q -= eta * down
+                    q = x if x > q else q
             n += 1
         self._q, self._n = q, n
         return before
@@ -155,9 +175,10 @@ def _sum_f64(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
     return np.add.reduceat(values, starts).astype(np.float64)
 
 
-def _count(flags: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """Per-hop counts of True in a boolean array, as float64."""
-    return np.add.reduceat(flags.view(np.uint8), starts, dtype=np.int32).astype(np.float64)
+def _count(flags: np.ndarray, starts: np.ndarray, dtype: type = np.int32) -> np.ndarray:
+    """Per-hop counts of True in a boolean array, as float64, counted in ``dtype`` (uint8
+    is exact for hops of at most 255 samples and twice as fast: no conversion)."""
+    return np.add.reduceat(flags.view(np.uint8), starts, dtype=dtype).astype(np.float64)
 
 
 class EmgChannel:
@@ -184,19 +205,19 @@ class EmgChannel:
         self._probe: np.ndarray | None = None  # DFT columns at the notched harmonics
         self._probe_hz = np.empty(0)  # their frequencies, Hz
         hops_per_s = max(1, round(1.0 / self.hop_s))
-        self._ss1 = TrailingSum(hops_per_s)
-        self._ss3 = TrailingSum(3 * hops_per_s)
-        # 2 s of coherent averaging (direct sums: the values are signed)
-        mains_hops = min(2 * hops_per_s, TrailingSum.DIRECT_MAX)
-        self._mains_acc = TrailingSum(mains_hops)
+        # trailing 1 s and 3 s (envelopes) and the mains window, over the rows of
+        # _hop_terms
+        mains_hops = min(round(_MAINS_S * hops_per_s), _MAINS_MAX_HOPS)
+        self._windows = TrailingSums(hops_per_s, 3 * hops_per_s, mains_hops, axis=0)
         self._rotate = True  # see _mains_probe
-        self._psd = TrailingSum(max(1, round(_SPECTRAL_S / self.hop_s)))
+        self._psd = TrailingSums(max(1, round(_SPECTRAL_S / self.hop_s)), axis=0)
         self.rest = RestTracker(hops_per_s)
         # Samples of the first floor(fs * hop) of each hop feed one FFT per hop.
         self._nfft = max(2, int(np.floor(self.fs_hz * self.hop_s + 1e-6)))
         self._window = sps.get_window("hann", self._nfft)  # periodic: zeros on the bins
         self._freqs = np.fft.rfftfreq(self._nfft, 1.0 / self.fs_hz)
         self._df = float(self._freqs[1])
+        self._count_dtype = np.uint8 if np.ceil(self.fs_hz * self.hop_s) <= 255 else np.int32
         # first bin at or above the high/low split (bins ascend)
         self._split_bin = int(np.searchsorted(self._freqs, spectral_split_hz(self.fs_hz)))
         self._probe_norm = 2.0 / self._window.sum() ** 2  # |DFT|^2 -> sinusoid power
@@ -278,18 +299,19 @@ class EmgChannel:
         return self.features(chunk), chunk.gap
 
     def features(self, chunk: HopChunk) -> np.ndarray:
-        """Feature rows for whole hops (advances the channel's state).
+        """Feature rows ``(m, len(EMG_FEATURES))`` for whole hops (advances the channel's
+        state).
 
         Filters run in float64; the per-sample feature arithmetic after them runs in
         float32 (per-hop sums of <= 200 samples: ~1e-7 relative error, far below the
         noise of any EMG feature) for speed.
         """
         x = chunk.samples
-        m = chunk.m
         n = chunk.counts
         starts = chunk.bounds[:-1]
-        dur = n / self.fs_hz
-        out = np.empty((m, len(EMG_FEATURES)))
+        # One contiguous row per feature while computing (per-feature arithmetic is
+        # faster on contiguous rows); returned transposed.
+        out = np.empty((len(EMG_FEATURES), chunk.m))
         col = _COL
 
         # the filtered hop in float32 after the last two samples of the previous chunk
@@ -301,52 +323,57 @@ class EmgChannel:
         y = yy[2:]
         ss = _sum_f64(y * y, starts)
         env = np.sqrt(ss / n)
-        out[:, col["env_uv"]] = env
-        out[:, col["mains_ratio"]] = self._mains_ratio(x, chunk, ss, n)
-        n_ss = np.empty((m, 2))
-        n_ss[:, 0], n_ss[:, 1] = ss, n
-        for name, trailing in (("env1s_uv", self._ss1), ("env3s_uv", self._ss3)):
-            s = trailing.process(n_ss)
-            out[:, col[name]] = np.sqrt(s[:, 0] / s[:, 1])
+        out[col["env_uv"]] = env
+        # trailing sums (the window arithmetic is faster with the hops along the rows)
+        terms = self._hop_terms(x, chunk, ss)
+        sums_1s, sums_3s, sums_mains = self._windows.process(terms.T)
+        out[col["env1s_uv"]] = np.sqrt(sums_1s[:, 0] / sums_1s[:, 1])
+        out[col["env3s_uv"]] = np.sqrt(sums_3s[:, 0] / sums_3s[:, 1])
+        out[col["mains_ratio"]] = self._mains_ratio(np.ascontiguousarray(sums_mains.T), chunk)
+        wl = self._time_domain(yy, chunk, out)
+        self._spectral(y, chunk, out)
+        usable = self._raw_quality(x, chunk, env, out)
+        rest = self.rest.process(env, usable)
+        out[col["rest_uv"]] = rest
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out[col["rel"]] = env / rest
+            out[col["rel1s"]] = out[col["env1s_uv"]] / rest
+            out[col["above_rest_uv"]] = env - rest
+            out[col["wl"]] = wl / (n / self.fs_hz) / rest
+        return out.T
 
-        # Time-domain shape features (Hudgins et al. 1993: waveform length, zero
-        # crossings, slope sign changes), each sample compared with its predecessor,
-        # the last two samples carried across chunks.
+    def _time_domain(self, yy: np.ndarray, chunk: HopChunk, out: np.ndarray) -> np.ndarray:
+        """Time-domain shape features (Hudgins et al. 1993): zero crossings and slope sign
+        changes per second into ``out``; returns the waveform length per hop (µV).
+
+        ``yy``: the filtered chunk (float32) after the last two samples of the previous
+        chunk: each sample is compared with its predecessors.
+        """
+        starts = chunk.bounds[:-1]
+        dur = chunk.counts / self.fs_hz
         dy = yy[1:] - yy[:-1]
         wl = _sum_f64(np.abs(dy[1:]), starts)
         sb = np.signbit(yy)
         sd = np.signbit(dy)
-        out[:, col["zc_hz"]] = _count(sb[2:] != sb[1:-1], starts) / dur
-        out[:, col["ssc_hz"]] = _count(sd[1:] != sd[:-1], starts) / dur
+        cnt = self._count_dtype
+        out[_COL["zc_hz"]] = _count(sb[2:] != sb[1:-1], starts, cnt) / dur
+        out[_COL["ssc_hz"]] = _count(sd[1:] != sd[:-1], starts, cnt) / dur
+        return wl
 
-        self._spectral(y, chunk, out)
-
-        # Raw-signal quality: rails, flat line, baseline steps.
+    def _raw_quality(
+        self, x: np.ndarray, chunk: HopChunk, env: np.ndarray, out: np.ndarray
+    ) -> np.ndarray:
+        """Raw-signal quality into ``out``: samples at the rails, flat line, baseline steps
+        (pops), and the quality score. ``env``: the hops' band-passed RMS, µV. Returns
+        which hops may update the resting level (no gap, pop, saturation, flat line)."""
+        n = chunk.counts
+        starts = chunk.bounds[:-1]
         eq = np.empty(x.size, dtype=bool)  # sample equal to its predecessor
         eq[0] = x[0] == self._prev_x
         np.equal(x[1:], x[:-1], out=eq[1:])
         self._prev_x = float(x[-1])
-        ax = np.abs(x)
-        # Rails: a clipped ADC repeats its extreme code. The rail is the largest repeated
-        # |value| seen so far, if it is also (within 2 %) the largest |value| seen at all.
-        peak = np.maximum.accumulate(
-            np.concatenate(([self._peak], np.maximum.reduceat(ax, starts)))
-        )[1:]
-        any_eq = bool(eq.any())  # float EMG almost never repeats a value: fast path
-        if any_eq:
-            rep_hop = np.maximum.reduceat(np.where(eq, ax, 0.0), starts)
-            rep = np.maximum.accumulate(np.concatenate(([self._rep], rep_hop)))[1:]
-        else:
-            rep = np.full(m, self._rep)
-        self._peak, self._rep = float(peak[-1]), float(rep[-1])
-        rail = np.where((rep > 0) & (rep >= _RAIL_FRAC * peak), _RAIL_FRAC * rep, np.inf)
-        if np.isfinite(rail).any():
-            sat = ax >= np.repeat(rail, chunk.bounds[1:] - starts)
-            sat_frac = _count(sat, starts) / n
-            flat_frac = _count(eq & ~sat, starts) / n
-        else:
-            sat_frac = np.zeros(m)
-            flat_frac = _count(eq, starts) / n if any_eq else np.zeros(m)
+        rails = self._rails(np.abs(x), eq, chunk)
+        sat_frac, flat_frac = (np.zeros(chunk.m), np.zeros(chunk.m)) if rails is None else rails
         means = np.add.reduceat(x, starts) / n
         prev_means = np.concatenate(([self._prev_mean], means[:-1]))
         prev_env = np.concatenate(([self._prev_env], env[:-1]))
@@ -354,23 +381,45 @@ class EmgChannel:
         with np.errstate(invalid="ignore"):
             step = np.abs(means - prev_means)
             pop = (step > _POP_RATIO * np.fmax(env, prev_env)) & (step > 0)
-        gap = chunk.gap.astype(np.float64)
-        out[:, col["sat_frac"]] = sat_frac
-        out[:, col["flat_frac"]] = flat_frac
-        out[:, col["pop"]] = pop
-        out[:, col["quality"]] = quality_score(
-            sat_frac, flat_frac, pop, out[:, col["mains_ratio"]], gap
+        out[_COL["sat_frac"]] = sat_frac
+        out[_COL["flat_frac"]] = flat_frac
+        out[_COL["pop"]] = pop
+        out[_COL["quality"]] = quality_score(
+            sat_frac, flat_frac, pop, out[_COL["mains_ratio"]], chunk.gap.astype(np.float64)
         )
+        usable = ~(chunk.gap | pop)
+        if rails is not None:
+            usable &= (sat_frac < 0.1) & (flat_frac < 0.5)
+        return usable
 
-        usable = ~chunk.gap & ~pop & (sat_frac < 0.1) & (flat_frac < 0.5)
-        rest = self.rest.process(env, usable)
-        out[:, col["rest_uv"]] = rest
-        with np.errstate(divide="ignore", invalid="ignore"):
-            out[:, col["rel"]] = env / rest
-            out[:, col["rel1s"]] = out[:, col["env1s_uv"]] / rest
-            out[:, col["above_rest_uv"]] = env - rest
-            out[:, col["wl"]] = wl / dur / rest
-        return out
+    def _rails(
+        self, ax: np.ndarray, eq: np.ndarray, chunk: HopChunk
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """Per hop, the fraction of samples at a rail and of the other samples equal to
+        their predecessor (``ax``: |raw|, ``eq``: sample equal to its predecessor); None
+        when both are 0 throughout.
+
+        Rails: a clipped ADC repeats its extreme code. The rail is the largest repeated
+        |value| seen so far, if it is also (within 2 %) the largest |value| seen at all.
+        """
+        m, n, starts = chunk.m, chunk.counts, chunk.bounds[:-1]
+        peak = np.maximum(np.maximum.accumulate(np.maximum.reduceat(ax, starts)), self._peak)
+        self._peak = float(peak[-1])
+        any_eq = bool(eq.any())  # float EMG almost never repeats a value: fast path
+        if not any_eq and not self._rep > 0:  # nothing repeated yet: no rail, no flat line
+            return None
+        if any_eq:
+            rep_hop = np.maximum.reduceat(np.where(eq, ax, 0.0), starts)
+            rep = np.maximum(np.maximum.accumulate(rep_hop), self._rep)
+        else:
+            rep = np.full(m, self._rep)
+        self._rep = float(rep[-1])
+        rail = np.where((rep > 0) & (rep >= _RAIL_FRAC * peak), _RAIL_FRAC * rep, np.inf)
+        cnt = self._count_dtype
+        if np.isfinite(rail).any():
+            sat = ax >= np.repeat(rail, chunk.bounds[1:] - starts)
+            return _count(sat, starts, cnt) / n, _count(eq & ~sat, starts, cnt) / n
+        return np.zeros(m), (_count(eq, starts, cnt) / n if any_eq else np.zeros(m))
 
     def _segments(self, v: np.ndarray, chunk: HopChunk) -> np.ndarray:
         """``(m, nfft)``: the first ``nfft`` samples of each hop (a view when hops are
@@ -380,10 +429,30 @@ class EmgChannel:
             return v.reshape(m, L)
         return v[chunk.bounds[:-1, None] + np.arange(L)]
 
-    def _mains_ratio(
-        self, x: np.ndarray, chunk: HopChunk, ss: np.ndarray, n: np.ndarray
-    ) -> np.ndarray:
-        """RMS of the mains hum over RMS of hum + filtered EMG, over the trailing 2 s, 0..1.
+    def _hop_terms(self, x: np.ndarray, chunk: HopChunk, ss: np.ndarray) -> np.ndarray:
+        """Per-hop terms of the trailing sums, one row each (contiguous): the sum of the
+        filtered y² (µV²), the number of samples, then with a notch the real and
+        imaginary parts of the raw hop's DFT at each notched harmonic (phase-aligned, see
+        :meth:`_mains_ratio`) and its squared magnitude."""
+        h = 0 if self._probe is None else self._probe_hz.shape[0]
+        rows = np.empty((2 + 3 * h, chunk.m))
+        rows[0], rows[1] = ss, chunk.counts
+        if h:
+            z = rows[2 : 2 + 2 * h]
+            z[:] = (self._segments(x, chunk) @ self._probe).T
+            if self._rotate:
+                c = z[:h] + 1j * z[h:]
+                start = self.buffer.bound(chunk.k0) + chunk.bounds[:-1]  # global index
+                cycles = np.mod(np.outer(self._probe_hz, start), self.fs_hz) / self.fs_hz
+                c *= np.exp(-2j * np.pi * cycles)
+                z[:h], z[h:] = c.real, c.imag
+            zz = z * z
+            np.add(zz[:h], zz[h:], out=rows[2 + 2 * h :])
+        return rows
+
+    def _mains_ratio(self, sums: np.ndarray, chunk: HopChunk) -> np.ndarray:
+        """RMS of the mains hum over RMS of hum + filtered EMG, over the trailing 2 s, 0..1,
+        from the trailing sums of the :meth:`_hop_terms` rows.
 
         Hum is phase-locked to the mains, EMG is not: each hop's DFT value at a notched
         harmonic is rotated to a common phase reference (the sample clock) and the
@@ -393,36 +462,22 @@ class EmgChannel:
         i.e. of the hum alone (the EMG's random phases cancel, on average exactly).
         NaN when no notch is used.
         """
+        m = chunk.m
         if self._probe is None:
-            return np.full(chunk.m, np.nan)
-        m, h = chunk.m, self._probe_hz.shape[0]
-        # per hop: Re and Im of the DFT at each harmonic, |DFT|^2, sum y^2, samples
-        per_hop = np.empty((m, 3 * h + 2))
-        z = per_hop[:, : 2 * h]
-        z[:] = self._segments(x, chunk) @ self._probe
-        if self._rotate:
-            c = z[:, :h] + 1j * z[:, h:]
-            start = self.buffer.bound(chunk.k0) + chunk.bounds[:-1]  # global sample index
-            cycles = np.mod(np.outer(start, self._probe_hz), self.fs_hz) / self.fs_hz
-            c *= np.exp(-2j * np.pi * cycles)
-            z[:, :h], z[:, h:] = c.real, c.imag
-        re, im = z[:, :h], z[:, h:]
-        per_hop[:, 2 * h : 3 * h] = re**2 + im**2
-        per_hop[:, 3 * h] = ss
-        per_hop[:, 3 * h + 1] = n
-        s = self._mains_acc.process(per_hop)
-        # hops in each window: all W once W hops have passed (hop k is the (k+1)-th)
-        w = np.minimum(chunk.k0 + 1 + np.arange(m), self._mains_acc.width).astype(np.float64)
-        coherent = s[:, 0:h] ** 2 + s[:, h : 2 * h] ** 2
-        with np.errstate(divide="ignore", invalid="ignore"):
-            sq_mean = np.where(
-                w[:, None] > 1,
-                (coherent - s[:, 2 * h : 3 * h]) / (w * (w - 1))[:, None],
-                s[:, 2 * h : 3 * h],
-            )
-        hum = self._probe_norm * np.maximum(sq_mean, 0.0).sum(axis=1)  # µV²
-        total = hum + s[:, 3 * h] / s[:, 3 * h + 1]
-        return np.sqrt(np.divide(hum, total, out=np.zeros(chunk.m), where=total > 0))
+            return np.full(m, np.nan)
+        h = self._probe_hz.shape[0]
+        re, im, power = sums[2 : 2 + h], sums[2 + h : 2 + 2 * h], sums[2 + 2 * h :]
+        excess = re * re + im * im - power  # coherent minus incoherent power
+        width = self._windows.widths[2]
+        if chunk.k0 + 1 >= width:  # every window holds `width` hops
+            sq_mean = excess / (width * (width - 1))
+        else:  # hops in each window: hop k is the (k+1)-th
+            w = np.minimum(chunk.k0 + 1 + np.arange(m), width).astype(np.float64)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                sq_mean = np.where(w > 1, excess / (w * (w - 1)), power)
+        hum = self._probe_norm * np.maximum(sq_mean, 0.0).sum(axis=0)  # µV²
+        total = hum + sums[0] / sums[1]
+        return np.sqrt(np.divide(hum, total, out=np.zeros(m), where=total > 0))
 
     def _spectral(self, y: np.ndarray, chunk: HopChunk, out: np.ndarray) -> None:
         """Mean / median frequency and high-frequency fraction from one Hann-windowed FFT
@@ -438,10 +493,8 @@ class EmgChannel:
         spec = scipy.fft.rfft(
             self._segments(y, chunk) * self._window, axis=1, workers=1, overwrite_x=True
         )
-        ri = spec.view(np.float32)  # (m, 2 nb): re, im, re, im, ...
-        ri *= ri
-        power = ri[:, 0::2] + ri[:, 1::2]
-        psd = self._psd.process(power)
+        power = spec.real**2 + spec.imag**2
+        (psd,) = self._psd.process(power)
         nb = psd.shape[1]
         # cum[j + 1] = trailing power in bins 0..j (cum[0] = 0), per hop (column)
         cum = np.empty((nb + 1, m))
@@ -453,20 +506,23 @@ class EmgChannel:
             cum[j] += cum[j - 1]
         total = cum[nb]
         with np.errstate(divide="ignore", invalid="ignore"):
-            out[:, _COL["mnf_hz"]] = f_sum / total
-            out[:, _COL["hf_frac"]] = hf / total
+            out[_COL["mnf_hz"]] = f_sum / total
+            out[_COL["hf_frac"]] = hf / total
             # median: first bin i whose cumulative power reaches half (cum does not
             # decrease), interpolated linearly between the cumulative power before it
             # and after it
             half = 0.5 * total
-            i = np.minimum(np.count_nonzero(cum[1:] < half, axis=0), nb - 1)
+            below = (cum[1:] < half).view(np.uint8)
+            # bins below half, counted in uint8 when exact (nb <= 255): no conversion
+            count = below.sum(axis=0, dtype=np.uint8 if nb <= 255 else np.intp)
+            i = np.minimum(count.astype(np.intp), nb - 1)
             at = i * m + np.arange(m)
             flat = cum.ravel()
             c_lo, c_hi = flat[at], flat[at + m]
             frac = (half - c_lo) / (c_hi - c_lo)
-            out[:, _COL["mdf_hz"]] = np.maximum(self._freqs[i] - (1.0 - frac) * self._df, 0.0)
+            out[_COL["mdf_hz"]] = np.maximum(self._freqs[i] - (1.0 - frac) * self._df, 0.0)
         silent = ~(total > 0)
         if silent.any():
-            out[silent, _COL["mnf_hz"]] = np.nan
-            out[silent, _COL["hf_frac"]] = np.nan
-            out[silent, _COL["mdf_hz"]] = np.nan
+            out[_COL["mnf_hz"], silent] = np.nan
+            out[_COL["hf_frac"], silent] = np.nan
+            out[_COL["mdf_hz"], silent] = np.nan

@@ -27,8 +27,8 @@ import numpy as np
 
 from crampwatch.blocks import SampleBlock
 from crampwatch.errors import CrampwatchError
-from crampwatch.roles import ACC_ROLES, EMG_ROLES, REQUIRED_ROLES, ROLES
-from crampwatch.signal.accel import AccAxis, combine_axes
+from crampwatch.roles import EMG_ROLES, REQUIRED_ROLES, ROLES
+from crampwatch.signal.accel import Accelerometer
 from crampwatch.signal.emg import EmgChannel
 from crampwatch.signal.frames import ACC_FEATURES, EMG_FEATURES, FEATURE_NAMES, FeatureFrames
 
@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 _PREFIX = {"emg_calf": "calf", "emg_tibialis": "tib"}
 _COL = {name: i for i, name in enumerate(FEATURE_NAMES)}
 _N_EMG = len(EMG_FEATURES)
+_ACC = "acc"  # the feature stream of the three accelerometer axes
+_NO_FRAMES = FeatureFrames.empty()  # returned by most pushes: built once
 # Work on at most 64 k samples of a role at a time: big blocks are cut so that the
 # intermediate arrays stay in cache (speed only; results do not depend on it).
 _CHUNK_SAMPLES = 65536
@@ -107,13 +109,15 @@ class SignalPipeline:
         self._emg = {
             r: EmgChannel(self.fs_hz[r], self.hop_s, mains_hz) for r in EMG_ROLES if r in fs_hz
         }
-        self._acc = {r: AccAxis(self.fs_hz[r], self.hop_s) for r in ACC_ROLES}
-        self._channels = {**self._emg, **self._acc}
+        self._acc = Accelerometer(self.fs_hz, self.hop_s)
+        self._buffers = {**{r: ch.buffer for r, ch in self._emg.items()}, **self._acc.buffers}
+        # feature streams: one per EMG role, one for the three accelerometer axes
+        self._streams: dict[str, EmgChannel | Accelerometer] = {**self._emg, _ACC: self._acc}
         self._queues: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {
-            r: [] for r in self._channels
+            s: [] for s in self._streams
         }
-        self._done = {r: 0 for r in self._channels}  # hops computed per role
-        self._batch = {r: max(0, round(batch_s * ch.fs_hz)) for r, ch in self._channels.items()}
+        self._done = {s: 0 for s in self._streams}  # hops computed per stream
+        self._batch = {r: max(0, round(batch_s * fs)) for r, fs in self.fs_hz.items()}
         self._emitted = 0  # frames emitted
         self._finished = False
 
@@ -131,19 +135,26 @@ class SignalPipeline:
         """Add one block; return the frames it completed (possibly none)."""
         if self._finished:
             raise RuntimeError("SignalPipeline.push after flush")
-        ch = self._channels.get(block.role)
-        if ch is None:
-            raise CrampwatchError(f"block for channel role {block.role!r}, not configured")
-        if abs(block.fs_hz - ch.fs_hz) > 1e-6 * ch.fs_hz:
+        role = block.role
+        buffer = self._buffers.get(role)
+        if buffer is None:
+            raise CrampwatchError(f"block for channel role {role!r}, not configured")
+        fs = self.fs_hz[role]
+        if abs(block.fs_hz - fs) > 1e-6 * fs:
             raise CrampwatchError(
-                f"{block.role}: block at {block.fs_hz} Hz, pipeline configured for {ch.fs_hz} Hz"
+                f"{role}: block at {block.fs_hz} Hz, pipeline configured for {fs} Hz"
             )
+        emg = self._emg.get(role)
+        stream = role if emg is not None else _ACC
         x = block.samples
         step = _CHUNK_SAMPLES
         for i in range(0, max(x.size, 1), step):
-            ch.append(x[i : i + step], block.t0_s + i / ch.fs_hz)
-            if ch.buffer.buffered >= self._batch[block.role]:
-                self._drain(block.role)
+            if emg is not None:
+                emg.append(x[i : i + step], block.t0_s + i / fs)
+            else:
+                self._acc.append(role, x[i : i + step], block.t0_s + i / fs)
+            if self._batch_ready(stream):
+                self._drain(stream)
         return self._emit()
 
     def flush(self) -> FeatureFrames:
@@ -153,36 +164,42 @@ class SignalPipeline:
         role; a trailing partial hop is dropped.
         """
         if self._finished:
-            return FeatureFrames.empty()
+            return _NO_FRAMES
         for ch in self._emg.values():
             ch.finish()
-        for role in self._channels:
-            self._drain(role)
-        k_end = max(ch.buffer.complete_hops for ch in self._channels.values())
-        for role, ch in self._channels.items():
-            ch.buffer.fill_gap(ch.buffer.bound(k_end))
-            self._drain(role)
+        for stream in self._streams:
+            self._drain(stream)
+        k_end = max(b.complete_hops for b in self._buffers.values())
+        for b in self._buffers.values():
+            b.fill_gap(b.bound(k_end))
+        for stream in self._streams:
+            self._drain(stream)
         self._finished = True
         return self._emit()
 
-    def _drain(self, role: str) -> None:
-        ch = self._channels[role]
-        while (res := ch.pop_features(_CHUNK_SAMPLES)) is not None:
-            self._queues[role].append(res)
-            self._done[role] += res[1].shape[0]
+    def _batch_ready(self, stream: str) -> bool:
+        """Whether every role of a stream has at least a batch buffered (see batch_s)."""
+        roles = self._acc.buffers if stream == _ACC else (stream,)
+        return all(self._buffers[r].buffered >= self._batch[r] for r in roles)
 
-    def _take(self, role: str, m: int) -> tuple[np.ndarray, np.ndarray]:
-        q = self._queues[role]
+    def _drain(self, stream: str) -> None:
+        src = self._streams[stream]
+        while (res := src.pop_features(_CHUNK_SAMPLES)) is not None:
+            self._queues[stream].append(res)
+            self._done[stream] += res[1].shape[0]
+
+    def _take(self, stream: str, m: int) -> tuple[np.ndarray, np.ndarray]:
+        q = self._queues[stream]
         rows = np.concatenate([a for a, _ in q]) if len(q) > 1 else q[0][0]
         gaps = np.concatenate([g for _, g in q]) if len(q) > 1 else q[0][1]
-        self._queues[role] = [(rows[m:], gaps[m:])] if rows.shape[0] > m else []
+        self._queues[stream] = [(rows[m:], gaps[m:])] if rows.shape[0] > m else []
         return rows[:m], gaps[:m]
 
     def _emit(self) -> FeatureFrames:
         k_end = min(self._done.values())
         m = k_end - self._emitted
         if m <= 0:
-            return FeatureFrames.empty()
+            return _NO_FRAMES
         values = np.full((m, len(FEATURE_NAMES)), np.nan)
         gap = np.zeros(m, dtype=bool)
         rel1s = {}
@@ -197,15 +214,10 @@ class SignalPipeline:
         if "tib" in rel1s:
             with np.errstate(divide="ignore", invalid="ignore"):
                 values[:, _COL["calf_tib_ratio"]] = rel1s["calf"] / rel1s["tib"]
-        axes = []
-        for role in ACC_ROLES:
-            rows, g = self._take(role, m)
-            axes.append(rows)
-            gap |= g
-        with np.errstate(divide="ignore", invalid="ignore"):
-            acc = combine_axes(*axes)
-        for name in ACC_FEATURES:
-            values[:, _COL[name]] = acc[name]
+        rows, g = self._take(_ACC, m)
+        start = _COL[ACC_FEATURES[0]]
+        values[:, start : start + len(ACC_FEATURES)] = rows
+        gap |= g
         values[:, _COL["gap"]] = gap
         values[:, _COL["has_tib"]] = float(self.has_tibialis)
         t_s = (np.arange(self._emitted, k_end) + 1) * self.hop_s
