@@ -68,6 +68,20 @@ def test_plm_series_is_scored_periodic(model, make_night):
     assert sum(bool(e.periodic) for e in lms) >= 4
 
 
+def test_a_movement_starting_just_inside_90_s_extends_the_series(model, make_night):
+    # onset-to-onset 21 s, 89.8 s, 72.5 s: a PLM series of 4 (WASM: 10-90 s). The third
+    # movement is only known ~10 s after 90 s have passed since the second: the series
+    # must wait for it rather than close at 90 s.
+    onsets = (20.0, 41.0, 130.8, 203.3)
+    sched = [ScheduledEvent("leg_movement", t, duration_s=1.6, peak_uv=60.0) for t in onsets]
+    n = make_night(sched, hours=0.09, seed=5)
+    events = detect_recording(n.recording, device_id="t", model=model, block_s=7.0)
+    lms = [e for e in events if e.type == "leg_movement"]
+    assert [round(e.onset_s) for e in lms] == [round(t) for t in onsets]
+    assert all(e.periodic for e in lms)
+    assert [bool(e.periodic) for e in n.truth if e.type == "leg_movement"] == [True] * 4
+
+
 def test_no_cramp_alarm_while_the_calf_electrode_is_off(model, make_night, alarms):
     issue = ScheduledEvent("electrode_off", 60.0, duration_s=120.0, muscle="emg_calf")
     n = make_night([issue, cramp(100.0)], hours=0.06, seed=11)

@@ -14,6 +14,9 @@ from crampwatch.detect.trackers import (
 
 N = 600  # 60 s of frames
 T = 0.1 * np.arange(1, N + 1)
+# Path timing: most tests feed no tibialis ratio; they test the paths without the
+# calf-only wait, which has its own tests below.
+NO_WAIT = CrampParams(calf_only_min_active_s=0.0)
 
 
 def cramp_inputs(onset_i=200, end_i=450):
@@ -36,7 +39,7 @@ def run(tr: CrampTracker, arrays, chunk: int = N):
 
 
 def test_onset_then_end_same_onset():
-    spans = run(CrampTracker(CrampParams(k_frames=5)), cramp_inputs())
+    spans = run(CrampTracker(CrampParams(k_frames=5, calf_only_min_active_s=0.0)), cramp_inputs())
     assert [s.end_s is None for s in spans] == [True, False]
     onset, end = spans
     assert onset.onset_s == pytest.approx(20.0)  # back-tracked to the calf rise
@@ -166,14 +169,14 @@ def test_sustained_tonic_contraction_escalates_without_a_confident_window():
     arrays, p_active = weak_cramp_inputs(share=0.8)
     # without the classifier's class shares only the confident path exists: no alarm
     assert run(CrampTracker(), arrays) == []
-    spans = run_kw(CrampTracker(), arrays, p_active=p_active)
+    spans = run_kw(CrampTracker(NO_WAIT), arrays, p_active=p_active)
     onset = spans[0]
     assert onset.details["rule"] == "tonic_calf_sustained"
     assert onset.onset_s == pytest.approx(20.0)
     # after sustain_s (2 s) of a contraction that never relaxed, not before
     assert onset.decided_at_s == pytest.approx(22.0)
     for chunk in (1, 7, 64):
-        assert run_kw(CrampTracker(), arrays, chunk, p_active=p_active) == spans
+        assert run_kw(CrampTracker(NO_WAIT), arrays, chunk, p_active=p_active) == spans
 
 
 def test_sustained_path_abstains_when_the_classifier_calls_it_a_leg_movement():
@@ -212,15 +215,15 @@ def test_shank_moving_above_its_resting_level_holds_the_alarm():
 def test_a_pop_holds_the_alarm_for_one_second_a_broken_signal_for_two():
     p, rel, rel1s, motion, bad = cramp_inputs()
     p[200:] = 0.9  # confident from the rise on
-    clean = run(CrampTracker(), (p, rel, rel1s, motion, bad))[0].decided_at_s
+    clean = run(CrampTracker(NO_WAIT), (p, rel, rel1s, motion, bad))[0].decided_at_s
     glitch = np.zeros(N, bool)
     glitch[205] = True  # a pop (or a QRS taken for one) early in the rise
-    spans = run_kw(CrampTracker(), (p, rel, rel1s, motion, bad), calf_glitch=glitch)
+    spans = run_kw(CrampTracker(NO_WAIT), (p, rel, rel1s, motion, bad), calf_glitch=glitch)
     # 1 s clean after the pop, then the 5 confident frames
     assert 20.6 + 1.0 + 0.4 <= spans[0].decided_at_s < 20.6 + 2.0
     bad2 = bad.copy()
     bad2[205] = True  # the same frame broken (gap, flat, clipped): 2 s of clean signal
-    spans = run(CrampTracker(), (p, rel, rel1s, motion, bad2))
+    spans = run(CrampTracker(NO_WAIT), (p, rel, rel1s, motion, bad2))
     assert spans[0].decided_at_s >= 20.6 + 2.0
     assert clean < 20.6 + 1.0
 
@@ -236,3 +239,43 @@ def test_position_change_on_a_noisy_accelerometer():
     (span,) = PositionTracker().push(T, grav, motion, np.full(N, 0.035))
     assert span.onset_s == pytest.approx(10.0)
     assert span.details["angle_deg"] == pytest.approx(90.0, abs=0.5)
+
+
+# ----------------------------------------------- calf only; one alarm per contraction
+
+
+def test_without_tibialis_the_alarm_waits_out_a_leg_movement():
+    p, rel, rel1s, motion, bad = cramp_inputs()
+    p[200:450] = 0.9  # confident from the rise on
+    tib = np.full(N, 6.0)  # calf 6x as far above rest as the tibialis
+    k = CrampParams().k_frames
+    with_tib = run_kw(CrampTracker(), (p, rel, rel1s, motion, bad), calf_tib_ratio=tib)
+    # the 1-s envelope passes 3x rest on the 2nd frame of the rise, then k frames
+    assert with_tib[0].decided_at_s == pytest.approx(20.2 + 0.1 * (k - 1))
+    calf_only = run(CrampTracker(), (p, rel, rel1s, motion, bad))
+    wait = CrampParams().calf_only_min_active_s
+    assert calf_only[0].onset_s == pytest.approx(20.0)  # still back-tracked to the rise
+    assert calf_only[0].decided_at_s == pytest.approx(20.0 + wait + 0.1 * (k - 1))
+    # a confident 3-s burst (a leg movement that fires the calf) alarms only when the
+    # tibialis is there to say the calf dominates
+    rel[230:450] = 1.0
+    rel1s = np.convolve(rel, np.ones(10) / 10)[:N]
+    assert run(CrampTracker(), (p, rel, rel1s, motion, bad)) == []
+    burst = run_kw(CrampTracker(), (p, rel, rel1s, motion, bad), calf_tib_ratio=tib)
+    assert len(burst) == 2
+
+
+def test_one_alarm_per_contraction():
+    # the cramp ends (the classifier lets go) while the calf stays active, as when the
+    # sleeper stands on the leg; confidence returns: no second alarm until the calf has
+    # relaxed, then a new contraction alarms again
+    p, rel, rel1s, motion, bad = cramp_inputs(onset_i=200, end_i=450)
+    p[200:450] = 0.9
+    p[300:330] = 0.0  # the cramp ends here (p < p_off for end_quiet_s)
+    rel[470:560] = 20.0  # relaxed 45-47 s, then a new contraction
+    p[470:560] = 0.9
+    rel1s = np.convolve(rel, np.ones(10) / 10)[:N]
+    spans = run(CrampTracker(NO_WAIT), (p, rel, rel1s, motion, bad))
+    onsets = [s for s in spans if s.end_s is None]
+    assert [s.onset_s for s in onsets] == pytest.approx([20.0, 47.0])
+    assert len([s for s in spans if s.end_s is not None]) == 2

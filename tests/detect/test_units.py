@@ -5,11 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from crampwatch.acquire.replay import ReplaySource
 from crampwatch.cli import main
 from crampwatch.detect.model import MODEL_ENV, default_model_path, save_model
 from crampwatch.detect.streaming import detect_recording
 from crampwatch.detect.wasm import REST_REF_UV, rest_relative_above, score_leg_movements
-from crampwatch.recordings import Recording
+from crampwatch.recordings import Recording, read_recording, write_edf
 from crampwatch.simulate import ScheduledEvent, write_night
 
 GAIN = 37.3  # an arbitrary, uncalibrated amplifier gain (counts per µV)
@@ -107,3 +108,23 @@ def test_detect_cli_emg_units_unknown(lm_night, tmp_path, model, monkeypatch):
     lms = [e for e in lms if e["type"] == "leg_movement"]
     assert len(lms) == 7
     assert all(e["details"]["thresholds"] == "rest_relative" for e in lms)
+
+
+def test_detect_cli_reads_counts_from_the_file_unit(lm_night, tmp_path, model, monkeypatch):
+    # an EDF whose EMG unit is "counts" is scored rest-relative without any option
+    if not default_model_path().is_file():
+        monkeypatch.setenv(MODEL_ENV, str(save_model(model, tmp_path / "m.skops")))
+    rec = scaled(lm_night.recording, 0.5)  # within the writer's ±5000 range
+    counts = Recording(rec.signals, rec.fs_hz, rec.start_time, emg_units_known=False)
+    edf = write_edf(tmp_path / "counts.edf", counts)
+    out_auto, out_unknown = tmp_path / "auto.jsonl", tmp_path / "unknown.jsonl"
+    main(["detect", str(edf), "--output", str(out_auto)])
+    main(["detect", str(edf), "--emg-units", "unknown", "--output", str(out_unknown)])
+    import json
+
+    auto = [json.loads(x) for x in out_auto.read_text().splitlines()]
+    lms = [e for e in auto if e["type"] == "leg_movement"]
+    assert len(lms) == 7
+    assert all(e["details"]["thresholds"] == "rest_relative" for e in lms)
+    assert out_auto.read_text() == out_unknown.read_text()
+    assert ReplaySource(read_recording(edf), device_id="r").emg_units_known is False

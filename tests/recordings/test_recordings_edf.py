@@ -202,6 +202,36 @@ def test_unknown_unit_is_an_error(tmp_path: Path):
         read_recording(path)
 
 
+@pytest.mark.parametrize("unit", ["", "counts", "ADU", "a.u."])
+def test_emg_in_counts_is_read_as_is_and_flagged(tmp_path: Path, unit: str, caplog):
+    path = tmp_path / "counts.edf"
+    ramp = np.linspace(-1, 1, 800) * 900.0
+    _write_foreign(
+        path,
+        [
+            ("EMG Calf", unit, 200, ramp),
+            ("EMG Tibialis", "uV", 200, ramp * 0.1),
+            ("Acc X", "g", 20, [0.0]),
+            ("Acc Y", "g", 20, [0.0]),
+            ("Acc Z", "g", 20, [1.0]),
+        ],
+    )
+    with caplog.at_level("WARNING"):
+        rec = read_recording(path)
+    assert not rec.emg_units_known
+    assert "'EMG Calf'" in caplog.text and "resting level" in caplog.text
+    np.testing.assert_allclose(rec.signals["emg_calf"], ramp, atol=0.05)  # factor 1
+
+
+def test_emg_in_microvolts_is_calibrated_and_counts_survive_a_round_trip(tmp_path: Path):
+    rec = make_recording()
+    assert read_recording(write_edf(tmp_path / "uv.edf", rec)).emg_units_known
+    counts = Recording(rec.signals, rec.fs_hz, emg_units_known=False)
+    back = read_recording(write_edf(tmp_path / "counts.edf", counts))
+    assert not back.emg_units_known
+    np.testing.assert_allclose(back.signals["emg_calf"], rec.signals["emg_calf"], atol=0.2)
+
+
 @pytest.mark.parametrize(
     "content",
     [b"", b"hello, this is not an EDF file" * 20, b"0       " + b"\x00" * 400],

@@ -46,6 +46,7 @@ class ReplaySource(Source):
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.recording = recording
+        self.emg_units_known = recording.emg_units_known
         self.device_id = device_id
         self.leg = leg
         self.speed = speed

@@ -27,6 +27,12 @@ _TARGETS = {
     "lm_f1_calf_only": ("— LM F1, calf-only nights", "", 3),
     "plm_index_error_tib": ("— PLM error, nights with tibialis (/h)", "", 2),
     "plm_index_error_calf_only": ("— PLM error, calf-only nights (/h)", "", 2),
+    "latency_p50_s_tib": ("— latency p50, nights with tibialis (s)", "", 2),
+    "latency_p95_s_tib": ("— latency p95, nights with tibialis (s)", "", 2),
+    "latency_p50_s_calf_only": ("— latency p50, calf-only nights (s)", "", 2),
+    "latency_p95_s_calf_only": ("— latency p95, calf-only nights (s)", "", 2),
+    "false_alarms_per_8h_tib": ("— false alarms per 8 h, nights with tibialis", "", 3),
+    "false_alarms_per_8h_calf_only": ("— false alarms per 8 h, calf-only nights", "", 3),
     "cramps": ("truth cramps", "", 0),
     "hours": ("hours scored", "", 1),
 }
@@ -122,7 +128,11 @@ pop for {p.glitch_clean_s:g} s; shank motion over the last second < {p.max_motio
 **and** ≤ {p.still_ratio:g} × its own resting level + {p.still_margin_g:g} g (a still leg,
 whatever the accelerometer's noise), over the first {p.onset_window_s:g} s of the calf's
 rise < {p.max_onset_motion_g:g} g; with a tibialis channel the calf ≥
-{p.min_calf_tib_ratio:g} × as far above rest as the tibialis.
+{p.min_calf_tib_ratio:g} × as far above rest as the tibialis; without one, the calf
+continuously active for {p.calf_only_min_active_s:g} s (a leg movement that also fires
+the calf looks like a cramp's first seconds when the tibialis is not seen; its brevity
+is what tells it apart). One alarm per contraction: a calf that stays active after a
+cramp ends (standing on the leg) must relax before it can alarm again.
 Otherwise it abstains. Leg movements,
 periodicity, position changes and signal issues are rule-based (WASM 2016 / AASM,
 gravity angle, quality fractions) and do not depend on the classifier.
@@ -149,9 +159,13 @@ Unit-free by design — ratios of each EMG envelope to its own running resting l
 (log10, current/1 s/3 s, 1-s minimum, 3-s spread, 1-s rise, time continuously active),
 spectral shape (zero crossings, slope sign changes, mean/median frequency,
 high-frequency share), quality fractions (saturation, flat line, mains, pops), the
-calf/tibialis ratio, shin motion and tilt (g, degrees), gap and tibialis-present flags.
+calf/tibialis ratio, shin motion relative to its own resting level (log10: now, 1 s,
+3-s peak and mean), tilt (degrees), gap and tibialis-present flags.
 Absolute µV amplitudes are **not** model inputs (they differ between amplifiers,
-electrodes and people; the simulator's scale must not be learned).
+electrodes and people; the simulator's scale must not be learned), nor is absolute
+shin motion in g: at rest it is the accelerometer's own noise, which differs between
+sensors by an order of magnitude (a model that learned it called a still, cramping
+leg on a noisy sensor a leg movement for seconds).
 
 `{", ".join(MODEL_FEATURES)}`
 
@@ -185,30 +199,30 @@ Speed: `bench/bench_detect.py` (8-h night, 1 kHz calf + tibialis, accelerometer
 - Trained and evaluated on simulated nights only; real nights differ (other
   artefacts, partial cramps in other muscles, bilateral movements). Retrain with
   labelled EDF+ nights: `crampwatch train --from-edf DIR`.
-- Without the tibialis channel, leg movements are scored on the calf EMG: movements
-  that are mostly dorsiflexion (tibialis anterior) are missed, so leg-movement recall
-  and the PLM index are lower; cramp detection uses calf + accelerometer and is not
-  affected by the missing channel.
 - One leg per sensor set: bilateral movements (15-s limit) need both legs' events.
 - The alarm waits for sustained calf activity (1-s envelope ≥ `min_rel1s` × rest):
   very short cramps (< 2 s) are missed; cramps that start with shin motion > 0.1 g are
   vetoed by design (voluntary movement) and would be missed; a shank moving above its
   resting level holds the alarm back until it is still.
-- The classifier leans on the EMG spectrum; where a night's cramp spectrum overlaps
-  its leg movements (the shifted set) it can call a strong cramp a leg movement for
-  several seconds, and on calf-only nights nothing but duration and stillness tells
-  them apart: the alarm then comes from the sustained path or late (up to ~6 s on
-  extra shifted development nights, seeds 31000..31005: p50 3.5 s, p95 5.9 s).
+- Without the tibialis channel a leg movement that also fires the calf looks, in its
+  first seconds, like a cramp's onset (similar spectrum; on a noisy accelerometer the
+  shank's small movement is lost in the noise). The calf-only alarm therefore waits
+  until the calf has been active for {p.calf_only_min_active_s:g} s, which costs about
+  2–3 s of latency on calf-only nights (rows above), and a long leg movement (4–10 s,
+  still within WASM's 10-s limit) that the classifier takes for a cramp can still
+  raise a false alarm (see the calf-only false-alarm rows; none on nights with the
+  tibialis).
 - Without the tibialis channel, leg movements are scored on the calf EMG. Leg
   movements are tibialis-dominant (dorsiflexion): in calf EMG they are weaker by
   2–10× and the small ones stay under the 8-µV onset, so calf-only LM recall and the
   PLM index are much worse (see the calf-only rows: the PLM index is under-counted);
-  the PLM index needs the tibialis channel. Cramp detection is not affected.
+  the PLM index needs the tibialis channel.
 - EMG in unknown or uncalibrated units (device counts, a nominal scale):
   `StreamingDetector(emg_units_known=False)` / `crampwatch detect --emg-units unknown`
-  scores leg movements relative to the running resting level (onset at 5 × rest,
-  offset ≤ 2 × rest for 0.5 s: 8 µV / 2 µV above a nominal 2-µV rest); the resting
-  level of real amplifiers differs, so onset/offset in µV terms vary with it.
+  (automatic for an EDF whose EMG unit is counts or empty) scores leg movements
+  relative to the running resting level (onset at 5 × rest, offset ≤ 2 × rest for
+  0.5 s: 8 µV / 2 µV above a nominal 2-µV rest); the resting level of real amplifiers
+  differs, so onset/offset in µV terms vary with it.
 """
     path.write_text(text)
     return path

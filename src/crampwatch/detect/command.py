@@ -74,11 +74,12 @@ def _progress(total_s: float, label: str):
 )
 @click.option(
     "--emg-units",
-    type=click.Choice(["calibrated", "unknown"]),
-    default="calibrated",
+    type=click.Choice(["auto", "calibrated", "unknown"]),
+    default="auto",
     show_default=True,
     help="'unknown' when the EMG values are device counts or of an uncalibrated gain: "
-    "leg movements are then scored relative to the resting level instead of in µV.",
+    "leg movements are then scored relative to the resting level instead of in µV. "
+    "'auto': unknown when the file's EMG unit is counts or empty, else calibrated.",
 )
 def detect(
     rec: Path,
@@ -112,7 +113,7 @@ def detect(
             model=model,
             leg=leg,
             progress=cb,
-            emg_units_known=emg_units == "calibrated",
+            emg_units_known={"auto": None, "calibrated": True, "unknown": False}[emg_units],
         )
     finally:
         if prog:
@@ -160,6 +161,12 @@ _ROWS = (
     ("lm_f1_calf_only", "  LM F1, calf-only nights", 3),
     ("plm_index_error_tib", "  PLM error, nights with tibialis", 2),
     ("plm_index_error_calf_only", "  PLM error, calf-only nights", 2),
+    ("latency_p50_s_tib", "  latency p50 / p95, nights with tibialis", 2),
+    ("latency_p95_s_tib", "", 2),
+    ("latency_p50_s_calf_only", "  latency p50 / p95, calf-only nights", 2),
+    ("latency_p95_s_calf_only", "", 2),
+    ("false_alarms_per_8h_tib", "  false alarms / 8 h, nights with tibialis", 3),
+    ("false_alarms_per_8h_calf_only", "  false alarms / 8 h, calf-only nights", 3),
 )
 
 
@@ -209,11 +216,13 @@ def evaluate_simulated(
         if progress:
             progress(f"{variant} night seed {s}")
     out = summarize(scores)
-    # leg movements are scored on the tibialis when present, on the calf otherwise
+    # leg movements are scored on the tibialis when present, on the calf otherwise; a
+    # calf-only alarm waits for the calf to outlast a leg movement
     for name, keep in (("tib", False), ("calf_only", True)):
         sub = [sc for sc, c in zip(scores, calf_only, strict=True) if c == keep]
         part = summarize(sub) if sub else {}
-        out[f"lm_f1_{name}"] = part.get("lm_f1", float("nan"))
+        for key in ("lm_f1", "false_alarms_per_8h", "latency_p50_s", "latency_p95_s"):
+            out[f"{key}_{name}"] = part.get(key, float("nan"))
         out[f"plm_index_error_{name}"] = part.get("plm_index_error_per_h", float("nan"))
     out["seeds"] = f"{seed_base}..{seed_base + nights - 1}"
     out["cramp_boost"] = cramp_boost
@@ -222,7 +231,7 @@ def evaluate_simulated(
 
 @click.command("evaluate")
 @click.argument("recs", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--nights", type=int, default=4, show_default=True)
+@click.option("--nights", type=int, default=12, show_default=True)
 @click.option("--hours", type=float, default=2.0, show_default=True)
 @click.option("--seed", type=int, default=None, help="First seed (default 20000 / 30000).")
 @click.option(
@@ -295,7 +304,7 @@ def evaluate(
 @click.option(
     "--eval-nights",
     type=int,
-    default=4,
+    default=12,
     show_default=True,
     help="Held-out nights per variant for the model card (0: skip).",
 )

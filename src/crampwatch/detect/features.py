@@ -3,9 +3,13 @@
 The classifier sees only features that mean the same thing on any amplifier and any
 simulator: ratios of the EMG envelope to its own resting level (log10), spectral shape
 (zero crossings, slope sign changes, mean/median frequency, high-frequency fraction),
-signal-quality fractions, the calf/tibialis ratio and shin motion in g. Absolute µV
-amplitudes are left out on purpose: they depend on electrodes, skin and the simulator's
-choice of scale, and a model that learned them would not transfer to real recordings.
+signal-quality fractions, the calf/tibialis ratio, and shin motion relative to its own
+resting level (log10). Absolute µV amplitudes are left out on purpose: they depend on
+electrodes, skin and the simulator's choice of scale, and a model that learned them
+would not transfer to real recordings. Absolute shin motion (g) is left out for the same
+reason: at rest it is the accelerometer's noise, which differs between sensors by an
+order of magnitude, and a model that learned "0.03 g means a moving leg" on quiet
+sensors calls a still, cramping leg on a noisy sensor a leg movement.
 
 History features (last 1–3 s of 0.1-s frames) are computed from a tail buffer of the
 previous frames with the same arithmetic whatever the block size, so replaying a
@@ -19,6 +23,8 @@ from collections.abc import Callable
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
+
+from crampwatch.signal.emg import RestTracker
 
 __all__ = ["ACTIVE_REL", "MODEL_FEATURES", "ContextFeatures", "column_or_nan"]
 
@@ -43,8 +49,6 @@ _FRAME_COLUMNS = [
     )
 ] + [
     "calf_tib_ratio",
-    "acc_motion_g",
-    "acc_motion1s_g",
     "tilt_change_deg",
     "tilt_from_rest_deg",
     "gap",
@@ -63,7 +67,7 @@ _DERIVED = [
         "lrel_rise1s",
         "active_s",
     )
-] + ["motion_max3s", "motion_mean3s"]
+] + ["motion_lrel", "motion1s_lrel", "motion_max3s_lrel", "motion_mean3s_lrel"]
 
 MODEL_FEATURES: tuple[str, ...] = tuple(_FRAME_COLUMNS + _DERIVED)
 
@@ -97,11 +101,21 @@ def _windowed(hist: np.ndarray, new_n: int, w: int, fn: Callable) -> np.ndarray:
 
 
 class ContextFeatures:
-    """Streaming builder of the model input matrix (:data:`MODEL_FEATURES` columns)."""
+    """Streaming builder of the model input matrix (:data:`MODEL_FEATURES` columns).
 
-    def __init__(self) -> None:
+    Attributes
+    ----------
+    motion_rest_g:
+        Resting level of the shin motion (g RMS) for the frames of the last
+        :meth:`update` (NaN during the first second): the accelerometer's noise plus
+        breathing, tracked like the EMG resting level. "Still" is judged against it.
+    """
+
+    def __init__(self, frame_s: float = 0.1) -> None:
         self._tail: dict[str, np.ndarray] = {}
         self._run: dict[str, int] = {"calf": 0, "tib": 0}
+        self._motion_rest = RestTracker(round(1.0 / frame_s))
+        self.motion_rest_g = np.empty(0)
 
     def update(self, frames) -> np.ndarray:
         """Model inputs for the new ``frames`` (rows aligned with ``frames.t_s``)."""
@@ -124,10 +138,14 @@ class ContextFeatures:
             lag = np.concatenate([np.full(10, np.nan), hist])[-n - 10 : -10] if n else lrel
             cols[f"{m}_lrel_rise1s"] = lrel - lag
             cols[f"{m}_active_s"] = self._run_length(m, lrel >= np.log10(ACTIVE_REL)) * 0.1
-        mot = cols["acc_motion_g"]
+        mot = column_or_nan(frames, "acc_motion_g")
+        rest = self._motion_rest.process(mot, np.isfinite(mot))
+        self.motion_rest_g = rest
         hist = self._history("acc_motion_g", mot)
-        cols["motion_max3s"] = _windowed(hist, n, 30, np.nanmax)
-        cols["motion_mean3s"] = _windowed(hist, n, 30, np.nanmean)
+        cols["motion_lrel"] = _log_ratio(mot, rest)
+        cols["motion1s_lrel"] = _log_ratio(column_or_nan(frames, "acc_motion1s_g"), rest)
+        cols["motion_max3s_lrel"] = _log_ratio(_windowed(hist, n, 30, np.nanmax), rest)
+        cols["motion_mean3s_lrel"] = _log_ratio(_windowed(hist, n, 30, np.nanmean), rest)
         return np.column_stack([cols[c] for c in MODEL_FEATURES]) if n else np.empty((0, 0))
 
     def _history(self, key: str, new: np.ndarray) -> np.ndarray:

@@ -202,7 +202,6 @@ class StreamingDetector:
         emg_units_known: bool = True,
     ) -> None:
         from crampwatch.signal import SignalPipeline
-        from crampwatch.signal.emg import RestTracker
 
         self.device_id = device_id
         self.leg = leg
@@ -213,10 +212,7 @@ class StreamingDetector:
         self.pipeline = SignalPipeline(
             dict(fs_hz), hop_s=FRAME_S, mains_hz=mains_hz, batch_s=batch_s
         )
-        self._context = ContextFeatures()
-        # resting level of shank motion (accelerometer noise, breathing): "still" is
-        # judged against it, so a noisy accelerometer does not look like a moving leg
-        self._motion_rest = RestTracker(round(1.0 / FRAME_S))
+        self._context = ContextFeatures(FRAME_S)
         self._cramp = CrampTracker(_cramp_params(self.model))
         self._lm = LegMovementScorer(FRAME_S, bilateral=bilateral)
         self._periodic = PeriodicityTracker()
@@ -293,8 +289,9 @@ class StreamingDetector:
             calf_rel = env["calf"] / rest["calf"]
             calf_rel1s = column_or_nan(frames, "calf_env1s_uv") / rest["calf"]
         motion1s = column_or_nan(frames, "acc_motion1s_g")
-        motion_now = column_or_nan(frames, "acc_motion_g")
-        motion_rest = self._motion_rest.process(motion_now, np.isfinite(motion_now))
+        # resting level of shank motion (accelerometer noise, breathing): "still" is
+        # judged against it, so a noisy accelerometer does not look like a moving leg
+        motion_rest = self._context.motion_rest_g
         # The cramp probability only matters where the calf is active (the alarm needs
         # a sustained rise, the end rule ends on a quiet calf whatever the probability):
         # classifying only those frames is exact and saves most of the night's work.
@@ -373,12 +370,16 @@ class StreamingDetector:
         return [self._lm_event(x) for x in decided if x.candidate]
 
     def _advance_periodicity(self, t: np.ndarray, until_s: float) -> list[LegMovement]:
-        """Close the open run at the first frame ≤ ``until_s`` more than 90 s after its
-        last onset (so the decision time does not depend on the block size)."""
+        """Close the open run at the first frame ≤ ``until_s`` after which no movement
+        with an onset within 90 s of its last onset can still arrive: 90 s, plus the
+        longest candidate movement, plus the hold before a movement is counted (a
+        movement starting 89.9 s after the last is only known at its end + ``HOLD_S``).
+        A frame time, so the decision does not depend on the block size."""
         last = self._periodic.last_onset_s
         if last is None:
             return []
-        idx = np.flatnonzero((t > last + PLM_MAX_INTERVAL_S + 1e-9) & (t <= until_s))
+        close_after = last + PLM_MAX_INTERVAL_S + self._lm.max_s + HOLD_S + 1.0
+        idx = np.flatnonzero((t > close_after + 1e-9) & (t <= until_s))
         if idx.size == 0:
             return []
         return self._periodic.advance(float(t[idx[0]]))
@@ -499,13 +500,15 @@ def detect_recording(
     leg: str | None = None,
     mains_hz: float | None = None,
     progress: Callable[[float], None] | None = None,
-    emg_units_known: bool = True,
+    emg_units_known: bool | None = None,
 ) -> list[Event]:
     """Replay ``recording`` block by block through a :class:`StreamingDetector`.
 
     Returns every emitted event in emission order (a cramp appears twice: its onset and
     its end update, same id). ``progress`` is called with the recording time (s) reached.
-    ``emg_units_known=False``: the EMG is in unknown units (see :class:`StreamingDetector`).
+    ``emg_units_known=False``: the EMG is in unknown units (see :class:`StreamingDetector`);
+    None (default) takes the recording's own flag (``Recording.emg_units_known``: False
+    for EMG stored in counts).
     """
     from crampwatch.recordings import iter_blocks
 
@@ -516,7 +519,7 @@ def detect_recording(
         start_time=recording.start_time,
         model=model,
         mains_hz=mains_hz,
-        emg_units_known=emg_units_known,
+        emg_units_known=recording.emg_units_known if emg_units_known is None else emg_units_known,
     )
     events: list[Event] = []
     last = -1.0

@@ -79,7 +79,11 @@ class CrampParams:
       stretching and walking move the shin while the calf works (voluntary movement),
       a cramp starts as an involuntary contraction of a leg at rest;
     - with a tibialis channel, the calf at least ``min_calf_tib_ratio`` times as far
-      above its rest as the tibialis anterior (1-s envelopes).
+      above its rest as the tibialis anterior (1-s envelopes);
+    - without one, the calf continuously active for ``calf_only_min_active_s`` s: leg
+      movements are tibialis-driven, and with the tibialis unseen a leg movement that
+      also fires the calf looks like a cramp's first seconds (same spectrum, a shank
+      that barely moves on a noisy accelerometer); only its brevity tells it apart.
 
     The cramp ends at the start of ``end_quiet_s`` s with either the calf back near rest
     (1-s envelope < ``end_rel`` × rest) or the cramp share (the cramp probability when
@@ -98,6 +102,7 @@ class CrampParams:
     still_margin_g: float = 0.008
     min_active_p: float = 0.1
     min_calf_tib_ratio: float = 1.0
+    calf_only_min_active_s: float = 3.5
     sustain_s: float = 2.0
     share_on: float = 0.5
     share_window_s: float = 1.0
@@ -123,6 +128,10 @@ class CrampTracker:
         self._since_bad = 0  # frames since the calf channel was last bad / gap
         self._since_glitch = 0  # frames since the last transient glitch (pop)
         self._active_start: float | None = None  # start of the current calf-active run
+        # the current active run already raised an alarm: one alarm per contraction (a
+        # cramp that ends while the calf stays active, e.g. standing up on the leg, must
+        # not re-alarm until the calf has relaxed)
+        self._run_alarmed = False
         self._onset_motion = np.inf  # peak shin motion early in the current active run
         self._streak = 0
         self._streak_p: list[float] = []
@@ -220,9 +229,17 @@ class CrampTracker:
                     self._onset_motion = max(self._onset_motion, mot[i])
             else:
                 self._active_start = None
+                self._run_alarmed = False
             if self._cramp_onset is None:
                 ready = (
-                    self._since_bad > self._clean_needed
+                    not self._run_alarmed
+                    # without a tibialis, evidence counts once the calf has been active
+                    # longer than most leg movements last
+                    and (
+                        calf_tib_ratio is not None
+                        or self._active_for(t) >= p.calf_only_min_active_s
+                    )
+                    and self._since_bad > self._clean_needed
                     and self._since_glitch > self._glitch_needed
                     and self._onset_motion < p.max_onset_motion_g
                     and t - self._last_end >= p.refractory_s
@@ -246,6 +263,10 @@ class CrampTracker:
                     self._quiet = 0
             i += 1
         return out
+
+    def _active_for(self, t: float) -> float:
+        """Seconds the calf has been continuously active at frame time ``t`` (0 if not)."""
+        return t - self._active_start + 1e-9 if self._active_start is not None else 0.0
 
     def _confident(self, t: float, ok: bool, prob: float) -> Span | None:
         """Path 1: ``k_frames`` consecutive confident frames."""
@@ -282,6 +303,7 @@ class CrampTracker:
         # the onset is the start of the calf's rise (the active run the alarm is about)
         onset = self._active_start if self._active_start is not None else t - self.p.frame_s
         self._cramp_onset = onset
+        self._run_alarmed = self._active_start is not None
         self._streak = 0
         self._streak_p = []
         self._shares = []

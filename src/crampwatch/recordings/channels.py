@@ -26,6 +26,7 @@ from crampwatch.roles import ACC_ROLES, EMG_ROLES, REQUIRED_ROLES, ROLES
 
 __all__ = [
     "DEFAULT_PATTERNS",
+    "emg_units_calibrated",
     "match_roles",
     "normalise_label",
     "parse_channel_options",
@@ -53,6 +54,13 @@ DEFAULT_PATTERNS: dict[str, re.Pattern[str]] = {
 
 # physical dimension (normalised: lower case, no spaces) -> factor to the role's unit
 _EMG_UNITS = {"uv": 1.0, "µv": 1.0, "μv": 1.0, "mv": 1e3, "v": 1e6, "nv": 1e-3}
+# EMG "units" that are not a voltage but raw ADC counts or an arbitrary scale (EDF
+# writers leave the field empty or write one of these): read as they are, scored
+# relative to the resting level.
+_EMG_COUNT_UNITS = frozenset(
+    {"", "-", "counts", "count", "cnt", "adu", "adc", "au", "a.u.", "a.u", "arb", "arb.u."}
+    | {"arbitrary", "raw", "lsb", "digital", "units", "unit", "n/a", "none"}
+)
 _ACC_UNITS = {
     "g": 1.0,
     "mg": 1e-3,
@@ -135,12 +143,29 @@ def match_roles(
     return found
 
 
+def emg_units_calibrated(dimension: str) -> bool:
+    """Whether an EMG channel's unit label names a voltage (µV, mV, ...), as opposed to
+    device counts or an empty/arbitrary label (``counts``, ``adu``, ``a.u.``, ``""``)."""
+    return _unit_key(dimension) in _EMG_UNITS
+
+
 def unit_scale(role: str, dimension: str, *, source: str = "") -> float:
-    """Factor that turns values in ``dimension`` into the role's unit (µV or g)."""
-    key = dimension.strip().lower().replace(" ", "")
+    """Factor that turns values in ``dimension`` into the role's unit (µV or g).
+
+    EMG in counts or without a unit (:data:`_EMG_COUNT_UNITS`) is kept as it is (factor
+    1): detection then has to score it relative to its resting level
+    (:func:`emg_units_calibrated` tells the caller). Any other unit is an error.
+    """
+    key = _unit_key(dimension)
     table = _EMG_UNITS if role in EMG_ROLES else _ACC_UNITS
     if key in table:
         return table[key]
+    if role in EMG_ROLES and key in _EMG_COUNT_UNITS:
+        return 1.0
     where = f"{source}: " if source else ""
-    want = "µV, uV, mV or V" if role in EMG_ROLES else "g, mg or m/s^2"
+    want = "µV, uV, mV, V or counts" if role in EMG_ROLES else "g, mg or m/s^2"
     raise CrampwatchError(f"{where}{role} has unit {dimension.strip()!r}; expected {want}")
+
+
+def _unit_key(dimension: str) -> str:
+    return dimension.strip().lower().replace(" ", "")

@@ -18,6 +18,7 @@ UTC (sub-second part dropped) and reads it back as UTC.
 
 from __future__ import annotations
 
+import logging
 import math
 import warnings
 from collections.abc import Iterable, Mapping
@@ -28,10 +29,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from crampwatch.errors import CrampwatchError
-from crampwatch.recordings.channels import match_roles, unit_scale
+from crampwatch.recordings.channels import emg_units_calibrated, match_roles, unit_scale
 from crampwatch.recordings.edfplus_stream import record_duration_s as _record_duration_s
 from crampwatch.recordings.model import Annotation, Recording
 from crampwatch.roles import DEFAULT_LABELS, EMG_ROLES, ROLES, UNITS
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     import edfio
@@ -94,7 +97,8 @@ def read_recording(path: str | Path, channel_map: Mapping[str, str] | None = Non
     ``channel_map`` (role -> label, case-insensitive) wins over the default patterns
     (see :mod:`crampwatch.recordings.channels`). Signals come back as float64 in µV
     (EMG) and g (acceleration), whatever the file's units. Any problem is a
-    :class:`CrampwatchError` with a one-line message naming the file.
+    :class:`CrampwatchError` with a one-line message naming the file. EMG in counts or
+    without a unit is read as it is and flagged (``emg_units_known=False``).
     """
     path = Path(path)
     edf = _open(path)
@@ -104,11 +108,14 @@ def read_recording(path: str | Path, channel_map: Mapping[str, str] | None = Non
     out: dict[str, np.ndarray] = {}
     fs: dict[str, float] = {}
     names: dict[str, str] = {}
+    uncalibrated: list[str] = []
     for role in ROLES:
         if role not in roles:
             continue
         sig = signals[roles[role]]
         scale = unit_scale(role, sig.physical_dimension, source=str(path))
+        if role in EMG_ROLES and not emg_units_calibrated(sig.physical_dimension):
+            uncalibrated.append(f"{sig.label.strip()!r} ({sig.physical_dimension.strip()!r})")
         try:
             data = np.asarray(sig.data, dtype=np.float64)
         except Exception as exc:
@@ -127,6 +134,13 @@ def read_recording(path: str | Path, channel_map: Mapping[str, str] | None = Non
         )
     except Exception as exc:
         raise CrampwatchError(f"{path}: unreadable EDF+ annotations ({exc})") from None
+    if uncalibrated:
+        log.warning(
+            "%s: EMG %s not in a voltage unit; leg movements are scored relative to the "
+            "resting level",
+            path,
+            ", ".join(uncalibrated),
+        )
     return Recording(
         signals=out,
         fs_hz=fs,
@@ -134,13 +148,24 @@ def read_recording(path: str | Path, channel_map: Mapping[str, str] | None = Non
         annotations=annotations,
         labels=names,
         path=path,
+        emg_units_known=not uncalibrated,
     )
+
+
+def _unit_label(role: str, recording: Recording) -> str:
+    """The EDF unit of a role: ``counts`` for EMG whose scale is not known to be µV."""
+    if role in EMG_ROLES and not recording.emg_units_known:
+        return "counts"
+    return UNITS[role]
 
 
 def write_edf(
     path: str | Path, recording: Recording, annotations: Iterable[Annotation] = ()
 ) -> Path:
-    """Write ``recording`` as EDF+ (with its annotations plus ``annotations``); return path."""
+    """Write ``recording`` as EDF+ (with its annotations plus ``annotations``); return path.
+
+    EMG is written in µV, or labelled ``counts`` when ``recording.emg_units_known`` is
+    False, so that reading it back keeps that flag."""
     import edfio
 
     path = Path(path)
@@ -167,7 +192,7 @@ def write_edf(
                 transducer_type="surface EMG electrodes"
                 if role in EMG_ROLES
                 else "3-axis accelerometer",
-                physical_dimension=UNITS[role],
+                physical_dimension=_unit_label(role, recording),
                 physical_range=(-lim, lim),
             )
         )

@@ -40,6 +40,9 @@ class Recording:
         role -> the original channel label in the file (or the label to write).
     path:
         The file it was read from, if any.
+    emg_units_known:
+        False when the EMG is in device counts or an unnamed unit (not µV): detection
+        then scores leg movements relative to the resting level.
     """
 
     signals: dict[str, np.ndarray]
@@ -48,6 +51,7 @@ class Recording:
     annotations: tuple[Annotation, ...] = ()
     labels: dict[str, str] = field(default_factory=dict)
     path: Path | None = None
+    emg_units_known: bool = True
 
     def __post_init__(self) -> None:
         missing = set(self.signals) ^ set(self.fs_hz)
