@@ -9,6 +9,7 @@ import pytest
 import skops.io as sio
 from sklearn.ensemble import HistGradientBoostingClassifier
 
+from crampwatch.detect.features import MODEL_FEATURES
 from crampwatch.detect.model import (
     CLASSES,
     MODEL_ENV,
@@ -32,13 +33,16 @@ class Exploit:
         self.__dict__.update(state)
 
 
-def _tiny_model() -> CrampModel:
+FEATURES = MODEL_FEATURES[:3]
+
+
+def _tiny_model(features: tuple[str, ...] = FEATURES) -> CrampModel:
     rng = np.random.default_rng(0)
     X = rng.normal(size=(200, 3))
     X[::5, 1] = np.nan
     y = rng.integers(0, len(CLASSES), 200)
     est = HistGradientBoostingClassifier(max_iter=5, random_state=0).fit(X, y)
-    return CrampModel(est, ("a", "b", "c"), thresholds={"p_on": 0.7, "k_frames": 4})
+    return CrampModel(est, features, thresholds={"p_on": 0.7, "k_frames": 4})
 
 
 def test_round_trip_keeps_predictions_and_thresholds(tmp_path):
@@ -47,9 +51,17 @@ def test_round_trip_keeps_predictions_and_thresholds(tmp_path):
     loaded = load_model(path)
     X = np.random.default_rng(1).normal(size=(20, 3))
     np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
-    assert loaded.features == ("a", "b", "c")
+    assert loaded.features == FEATURES
     assert loaded.threshold("p_on") == 0.7
     assert loaded.classes == CLASSES
+
+
+def test_model_needing_features_no_longer_computed_is_refused(tmp_path):
+    # e.g. trained before shin motion became relative to its resting level
+    old = _tiny_model(("calf_lrel", "acc_motion_g", "motion_max3s"))
+    path = save_model(old, tmp_path / "old.skops")
+    with pytest.raises(CrampwatchError, match=r"acc_motion_g, motion_max3s\); retrain"):
+        load_model(path)
 
 
 def test_file_referencing_os_system_is_refused(tmp_path):

@@ -188,7 +188,7 @@ def test_sustained_path_needs_a_contraction_that_never_relaxes():
     arrays, p_active = weak_cramp_inputs(share=0.8)
     rel = arrays[1]
     rel[215::15] = 1.0  # phasic: back to rest every 1.5 s (a burst train, not tonic)
-    assert run_kw(CrampTracker(), arrays, p_active=p_active) == []
+    assert run_kw(CrampTracker(NO_WAIT), arrays, p_active=p_active) == []
 
 
 def test_sustained_path_needs_the_calf_to_dominate_the_tibialis():
@@ -256,6 +256,9 @@ def test_without_tibialis_the_alarm_waits_out_a_leg_movement():
     wait = CrampParams().calf_only_min_active_s
     assert calf_only[0].onset_s == pytest.approx(20.0)  # still back-tracked to the rise
     assert calf_only[0].decided_at_s == pytest.approx(20.0 + wait + 0.1 * (k - 1))
+    # a lost tibialis electrode (ratio NaN) gives no evidence either: the same wait
+    lost = run_kw(CrampTracker(), (p, rel, rel1s, motion, bad), calf_tib_ratio=np.full(N, np.nan))
+    assert lost == calf_only
     # a confident 3-s burst (a leg movement that fires the calf) alarms only when the
     # tibialis is there to say the calf dominates
     rel[230:450] = 1.0

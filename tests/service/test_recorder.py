@@ -119,6 +119,22 @@ def test_finalize_writes_events_as_annotations_at_their_times(tmp_path):
     assert _record_starts(path) == [f"+{k}" for k in range(12)]
 
 
+def test_emg_of_a_nominal_scale_is_recorded_as_counts(tmp_path):
+    # a source whose EMG units are unknown (e.g. the Myo) was scored rest-relative live;
+    # its recording says so, and reading it back keeps the flag
+    sig = _signals(3)
+    for known, unit in ((True, "uV"), (False, "counts")):
+        rec = NightRecorder(tmp_path, f"night-{unit}", FS, START, emg_units_known=known)
+        _feed(rec, sig, 0.5)
+        path = rec.finalize()
+        with pyedflib.EdfReader(str(path)) as f:
+            assert f.getPhysicalDimension(0) == unit  # EMG Calf; Acc X/Y/Z stay in g
+            assert f.getPhysicalDimension(1) == "g"
+        back = read_recording(path)
+        assert back.emg_units_known is known
+        np.testing.assert_allclose(back.signals["emg_calf"], sig["emg_calf"], atol=0.2)
+
+
 def test_pyedflib_reads_labels_units_rates_samples_and_annotations(tmp_path):
     sig = _signals(10, seed=3)
     sig["emg_calf"][100] = 7000.0  # beyond ±5000 µV: clipped and counted

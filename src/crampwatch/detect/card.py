@@ -207,8 +207,9 @@ Speed: `bench/bench_detect.py` (8-h night, 1 kHz calf + tibialis, accelerometer
 - Without the tibialis channel a leg movement that also fires the calf looks, in its
   first seconds, like a cramp's onset (similar spectrum; on a noisy accelerometer the
   shank's small movement is lost in the noise). The calf-only alarm therefore waits
-  until the calf has been active for {p.calf_only_min_active_s:g} s, which costs about
-  2–3 s of latency on calf-only nights (rows above), and a long leg movement (4–10 s,
+  until the calf has been active for {p.calf_only_min_active_s:g} s before its evidence
+  counts (then `k_frames` confident frames): calf-only alarms come about 4 s after the
+  onset instead of 0.5–2 s (rows above), and a long leg movement (4–10 s,
   still within WASM's 10-s limit) that the classifier takes for a cramp can still
   raise a false alarm (see the calf-only false-alarm rows; none on nights with the
   tibialis).

@@ -120,6 +120,9 @@ class ContextFeatures:
     def update(self, frames) -> np.ndarray:
         """Model inputs for the new ``frames`` (rows aligned with ``frames.t_s``)."""
         n = len(frames)
+        if n == 0:
+            self.motion_rest_g = np.empty(0)
+            return np.empty((0, len(MODEL_FEATURES)))
         cols: dict[str, np.ndarray] = {c: column_or_nan(frames, c) for c in _FRAME_COLUMNS}
         for m in ("calf", "tib"):
             env = column_or_nan(frames, f"{m}_env_uv")
@@ -146,7 +149,7 @@ class ContextFeatures:
         cols["motion1s_lrel"] = _log_ratio(column_or_nan(frames, "acc_motion1s_g"), rest)
         cols["motion_max3s_lrel"] = _log_ratio(_windowed(hist, n, 30, np.nanmax), rest)
         cols["motion_mean3s_lrel"] = _log_ratio(_windowed(hist, n, 30, np.nanmean), rest)
-        return np.column_stack([cols[c] for c in MODEL_FEATURES]) if n else np.empty((0, 0))
+        return np.column_stack([cols[c] for c in MODEL_FEATURES])
 
     def _history(self, key: str, new: np.ndarray) -> np.ndarray:
         tail = self._tail.get(key, np.empty(0))

@@ -176,7 +176,7 @@ def load_model(
     if not isinstance(obj, dict) or obj.get("format") != MODEL_FORMAT:
         raise CrampwatchError(f"{path} is not a crampwatch model (format {MODEL_FORMAT})")
     try:
-        return CrampModel(
+        model = CrampModel(
             estimator=obj["estimator"],
             features=tuple(obj["features"]),
             classes=tuple(obj["classes"]),
@@ -185,6 +185,23 @@ def load_model(
         )
     except KeyError as exc:
         raise CrampwatchError(f"model file {path} lacks key {exc}") from exc
+    _check_features(model, path)
+    return model
+
+
+def _check_features(model: CrampModel, path: str | os.PathLike[str]) -> None:
+    """Refuse (one line) a model that needs inputs this version no longer computes, e.g.
+    one trained before a feature was redefined: failing at load time beats failing at
+    the first active frame of a night."""
+    from crampwatch.detect.features import MODEL_FEATURES
+
+    missing = [f for f in model.features if f not in MODEL_FEATURES]
+    if missing:
+        raise CrampwatchError(
+            f"model file {path} was trained on features this version does not compute "
+            f"({', '.join(missing[:4])}{', …' if len(missing) > 4 else ''}); retrain it with "
+            "'crampwatch train'"
+        )
 
 
 @cache

@@ -313,6 +313,8 @@ class StreamingDetector:
         calf_bad = hard["calf"] | (q_no_pops < _VETO_QUALITY)
         calf_glitch = ~calf_bad & (q_calf < _VETO_QUALITY)
         ratio = column_or_nan(frames, "calf_tib_ratio") if self.has_tib else None
+        if ratio is not None:  # a broken tibialis says nothing about calf dominance
+            ratio = np.where(hard["tib"], np.nan, ratio)
         cramp_spans = self._cramp.push(
             t,
             p_cramp,

@@ -80,7 +80,8 @@ class CrampParams:
       a cramp starts as an involuntary contraction of a leg at rest;
     - with a tibialis channel, the calf at least ``min_calf_tib_ratio`` times as far
       above its rest as the tibialis anterior (1-s envelopes);
-    - without one, the calf continuously active for ``calf_only_min_active_s`` s: leg
+    - without one (or on frames where its ratio is NaN: a lost tibialis electrode), the
+      calf continuously active for ``calf_only_min_active_s`` s before evidence counts: leg
       movements are tibialis-driven, and with the tibialis unseen a leg movement that
       also fires the calf looks like a cramp's first seconds (same spectrum, a shank
       that barely moves on a noisy accelerometer); only its brevity tells it apart.
@@ -198,6 +199,13 @@ class CrampTracker:
             # probability that never was high)
             keep = share
         cand = guard & (prob >= p.p_on)
+        # frames where the tibialis gives evidence (a finite calf/tibialis ratio); a lost
+        # tibialis electrode (NaN) counts as none: the calf-only wait applies
+        tib_seen = (
+            np.zeros(n, bool)
+            if calf_tib_ratio is None
+            else np.isfinite(np.asarray(calf_tib_ratio, float))
+        )
         out: list[Span] = []
         i = 0
         while i < n:
@@ -235,10 +243,7 @@ class CrampTracker:
                     not self._run_alarmed
                     # without a tibialis, evidence counts once the calf has been active
                     # longer than most leg movements last
-                    and (
-                        calf_tib_ratio is not None
-                        or self._active_for(t) >= p.calf_only_min_active_s
-                    )
+                    and (tib_seen[i] or self._active_for(t) >= p.calf_only_min_active_s)
                     and self._since_bad > self._clean_needed
                     and self._since_glitch > self._glitch_needed
                     and self._onset_motion < p.max_onset_motion_g

@@ -78,6 +78,7 @@ class LabelledNight:
     truth: tuple[Any, ...]
     hours: float
     label: str
+    emg_units_known: bool = True  # False: EMG in counts (scored rest-relative)
 
 
 def night_config(seed: int, variant: str) -> dict[str, Any]:
@@ -141,7 +142,16 @@ def _featurize(recording, truth, label: str) -> LabelledNight:
     frames = extract_features(recording.signals, recording.fs_hz, hop_s=FRAME_S)
     X = ContextFeatures().update(frames)
     y, w = frame_labels(frames.t_s, truth)
-    return LabelledNight(frames, X, y, w, tuple(truth), recording.duration_s / 3600.0, label)
+    return LabelledNight(
+        frames,
+        X,
+        y,
+        w,
+        tuple(truth),
+        recording.duration_s / 3600.0,
+        label,
+        emg_units_known=recording.emg_units_known,
+    )
 
 
 def labelled_simulated(
@@ -226,7 +236,9 @@ def run_detector(model: CrampModel, night: LabelledNight, device_id: str = "eval
     fs = {"emg_calf": 1000.0, "acc_x": 100.0, "acc_y": 100.0, "acc_z": 100.0}
     if np.nanmax(np.nan_to_num(night.frames.column("has_tib"), nan=0.0)) > 0:
         fs["emg_tibialis"] = 1000.0
-    det = StreamingDetector(fs, device_id=device_id, model=model)
+    det = StreamingDetector(
+        fs, device_id=device_id, model=model, emg_units_known=night.emg_units_known
+    )
     events = []
     f = night.frames
     step = 3000

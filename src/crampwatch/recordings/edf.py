@@ -183,6 +183,9 @@ def write_edf(
             fill = x[-1] if len(x) else 0.0
             x = np.concatenate([x, np.full(n - len(x), fill)])
         lim = EMG_RANGE_UV if role in EMG_ROLES else ACC_RANGE_G
+        if role in EMG_ROLES and not recording.emg_units_known and x.size:
+            # device counts have no physiological range: keep all of them
+            lim = max(lim, float(np.ceil(np.nanmax(np.abs(x)))))
         x = np.clip(x[:n], -lim, lim)
         edf_signals.append(
             edfio.EdfSignal(

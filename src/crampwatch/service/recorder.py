@@ -86,11 +86,18 @@ class NightRecorder:
         start_time: datetime | None,
         *,
         resolution: Mapping[str, float] | None = None,
+        emg_units_known: bool = True,
     ) -> None:
         self.edf_path = folder / f"{stem}.edf"
         self.part_path = folder / f"{stem}{PART_SUFFIX}"
         self.journal_path = folder / f"{stem}{JOURNAL_SUFFIX}"
-        self._writer = EdfPlusStreamWriter(self.part_path, fs_hz, start_time, resolution=resolution)
+        self._writer = EdfPlusStreamWriter(
+            self.part_path,
+            fs_hz,
+            start_time,
+            resolution=resolution,
+            emg_units_known=emg_units_known,
+        )
         self.journal_path.write_bytes(b"")  # a fresh night: no events yet
 
     @property

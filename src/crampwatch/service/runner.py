@@ -266,6 +266,7 @@ class Service:
                 src.fs_hz,
                 ch.start_time,
                 resolution=sensor_resolution(src),
+                emg_units_known=src.emg_units_known,
             )
 
     def _finish(self, ch: _Channel) -> None:
