@@ -12,11 +12,13 @@ from __future__ import annotations
 __all__ = [
     "ACC_ROLES",
     "DEFAULT_LABELS",
+    "EMG_COUNTS_UNIT",
     "EMG_ROLES",
     "OPTIONAL_ROLES",
     "REQUIRED_ROLES",
     "ROLES",
     "UNITS",
+    "unit_label",
 ]
 
 EMG_ROLES: tuple[str, ...] = ("emg_calf", "emg_tibialis")
@@ -32,6 +34,19 @@ UNITS: dict[str, str] = {
     "acc_y": "g",
     "acc_z": "g",
 }
+
+# EDF unit of EMG whose scale is not known to be µV (device counts, a nominal scale)
+EMG_COUNTS_UNIT = "counts"
+
+
+def unit_label(role: str, emg_units_known: bool = True) -> str:
+    """The EDF physical dimension written for ``role``: :data:`UNITS`, or
+    ``counts`` for EMG whose scale is not known to be µV (a reader then scores it
+    relative to its resting level)."""
+    if role in EMG_ROLES and not emg_units_known:
+        return EMG_COUNTS_UNIT
+    return UNITS[role]
+
 
 # EDF labels written by the simulator and recorder; also the default match patterns
 # (case-insensitive, surrounding whitespace ignored).

@@ -183,8 +183,12 @@ class CrampTracker:
             still = np.asarray(motion_rest_g, float) * p.still_ratio + p.still_margin_g
             guard &= ~(mot > still)  # NaN (no resting level yet) passes
         sustained_ok = guard.copy()
+        # frames where the tibialis gives evidence (a finite calf/tibialis ratio); a lost
+        # tibialis electrode (NaN) counts as none: the calf-only wait applies
+        tib_seen = np.zeros(n, bool)
         if calf_tib_ratio is not None:
             ratio = np.asarray(calf_tib_ratio, float)
+            tib_seen = np.isfinite(ratio)
             guard &= ~(ratio < p.min_calf_tib_ratio)  # NaN (no tibialis) passes
             sustained_ok &= ~(ratio < max(p.min_calf_tib_ratio, p.sustain_calf_tib_ratio))
         if p_active is None:
@@ -199,13 +203,6 @@ class CrampTracker:
             # probability that never was high)
             keep = share
         cand = guard & (prob >= p.p_on)
-        # frames where the tibialis gives evidence (a finite calf/tibialis ratio); a lost
-        # tibialis electrode (NaN) counts as none: the calf-only wait applies
-        tib_seen = (
-            np.zeros(n, bool)
-            if calf_tib_ratio is None
-            else np.isfinite(np.asarray(calf_tib_ratio, float))
-        )
         out: list[Span] = []
         i = 0
         while i < n:

@@ -32,7 +32,7 @@ from crampwatch.errors import CrampwatchError
 from crampwatch.recordings.channels import emg_units_calibrated, match_roles, unit_scale
 from crampwatch.recordings.edfplus_stream import record_duration_s as _record_duration_s
 from crampwatch.recordings.model import Annotation, Recording
-from crampwatch.roles import DEFAULT_LABELS, EMG_ROLES, ROLES, UNITS
+from crampwatch.roles import DEFAULT_LABELS, EMG_ROLES, ROLES, unit_label
 
 log = logging.getLogger(__name__)
 
@@ -152,13 +152,6 @@ def read_recording(path: str | Path, channel_map: Mapping[str, str] | None = Non
     )
 
 
-def _unit_label(role: str, recording: Recording) -> str:
-    """The EDF unit of a role: ``counts`` for EMG whose scale is not known to be µV."""
-    if role in EMG_ROLES and not recording.emg_units_known:
-        return "counts"
-    return UNITS[role]
-
-
 def write_edf(
     path: str | Path, recording: Recording, annotations: Iterable[Annotation] = ()
 ) -> Path:
@@ -195,7 +188,7 @@ def write_edf(
                 transducer_type="surface EMG electrodes"
                 if role in EMG_ROLES
                 else "3-axis accelerometer",
-                physical_dimension=_unit_label(role, recording),
+                physical_dimension=unit_label(role, recording.emg_units_known),
                 physical_range=(-lim, lim),
             )
         )

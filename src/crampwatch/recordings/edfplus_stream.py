@@ -46,7 +46,7 @@ from pathlib import Path
 import numpy as np
 
 from crampwatch.recordings.model import Annotation
-from crampwatch.roles import DEFAULT_LABELS, EMG_ROLES, ROLES, UNITS
+from crampwatch.roles import DEFAULT_LABELS, ROLES, UNITS, unit_label
 
 try:  # advisory lock: recovery must not finish a file another process still writes
     import fcntl
@@ -139,10 +139,10 @@ def _header(
     record_s: float,
     start_time: datetime | None,
     ann_samples: int,
-    emg_unit: str = UNITS["emg_calf"],
+    emg_units_known: bool = True,
 ) -> bytes:
     """The EDF+ header record (256 bytes + 256 per signal), number of records -1.
-    ``emg_unit``: the EMG channels' physical dimension (``counts`` when not µV)."""
+    EMG is labelled ``counts`` unless ``emg_units_known`` (see :func:`unit_label`)."""
     if start_time is not None and start_time.tzinfo is not None:
         start_time = start_time.astimezone(UTC).replace(tzinfo=None)
     if start_time is None:
@@ -178,8 +178,7 @@ def _header(
     cols: list[list[bytes]] = [
         [field(DEFAULT_LABELS[c.role], 16) for c in channels] + [field(ann, 16)],
         [field(_TRANSDUCER[UNITS[c.role]], 80) for c in channels] + [field("", 80)],
-        [field(emg_unit if c.role in EMG_ROLES else UNITS[c.role], 8) for c in channels]
-        + [field("", 8)],
+        [field(unit_label(c.role, emg_units_known), 8) for c in channels] + [field("", 8)],
         [field(_fmt_number(c.physical_min), 8) for c in channels] + [field("-1", 8)],
         [field(_fmt_number(c.physical_max), 8) for c in channels] + [field("1", 8)],
         [field(str(c.digital_min), 8) for c in channels] + [field(str(DIGITAL_MIN), 8)],
@@ -297,9 +296,10 @@ class EdfPlusStreamWriter:
             fcntl.flock(self._file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         # EMG of a nominal scale is labelled counts, so that a reader scores it
         # relative to its resting level, as the live run did
-        emg_unit = UNITS["emg_calf"] if emg_units_known else "counts"
         self._file.write(
-            _header(self.channels, self.record_s, start_time, ANNOTATION_BYTES // 2, emg_unit)
+            _header(
+                self.channels, self.record_s, start_time, ANNOTATION_BYTES // 2, emg_units_known
+            )
         )
 
     @property
