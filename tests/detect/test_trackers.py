@@ -282,3 +282,51 @@ def test_one_alarm_per_contraction():
     onsets = [s for s in spans if s.end_s is None]
     assert [s.onset_s for s in onsets] == pytest.approx([20.0, 47.0])
     assert len([s for s in spans if s.end_s is not None]) == 2
+
+
+def test_calf_only_alarm_needs_a_still_shank_over_the_whole_wait():
+    # A calf-only contraction on a noisy accelerometer (noise floor 0.035 g RMS over the
+    # three axes). The 1-s motion test alone cannot see a leg movement's small shank
+    # motion there; its power averaged over the calf-only wait can.
+    p, rel, rel1s, _, bad = cramp_inputs()
+    p[200:450] = 0.9
+    floor = np.full(N, 0.035**2)
+    rest = np.full(N, 0.035)
+    still = np.full(N, 0.035)
+    kw = {"motion_rest_g": rest, "motion_floor_g2": floor}
+    whole = run_kw(CrampTracker(), (p, rel, rel1s, still, bad), motion_g=still, **kw)
+    wait = CrampParams().calf_only_min_active_s
+    assert whole[0].decided_at_s == pytest.approx(20.0 + wait + 0.1 * (CrampParams().k_frames - 1))
+    # the shank moves 0.02 g RMS above that floor: sqrt(0.035² + 0.02²) = 0.040 g, well
+    # inside the 1-s test's 1.3 x rest + 0.008 g = 0.054 g
+    moving = np.full(N, np.hypot(0.035, 0.02))
+    spans = run_kw(CrampTracker(), (p, rel, rel1s, moving, bad), motion_g=moving, **kw)
+    assert spans == []
+    # the same motion with a tibialis channel: its evidence rules, not the wait
+    tib = np.full(N, 6.0)
+    spans = run_kw(
+        CrampTracker(), (p, rel, rel1s, moving, bad), motion_g=moving, calf_tib_ratio=tib, **kw
+    )
+    assert len(spans) == 2
+    # chunking gives the same decisions
+    for chunk in (1, 7):
+        chunked = run_kw(CrampTracker(), (p, rel, rel1s, still, bad), chunk, motion_g=still, **kw)
+        assert chunked == whole
+
+
+def test_no_alarm_while_the_shin_is_upright():
+    p, rel, rel1s, motion, bad = cramp_inputs()
+    p[200:450] = 0.9
+    upright = np.zeros(N, bool)
+    upright[150:300] = True  # standing until 30 s: the calf works, the sleeper is up
+    spans = run_kw(CrampTracker(NO_WAIT), (p, rel, rel1s, motion, bad), upright=upright)
+    # the alarm waits for the shin to be lying again (then k confident frames)
+    assert spans[0].decided_at_s == pytest.approx(30.0 + 0.1 * CrampParams().k_frames)
+    upright[:] = True
+    assert run_kw(CrampTracker(NO_WAIT), (p, rel, rel1s, motion, bad), upright=upright) == []
+    # with tibialis evidence the calf-dominance tests judge instead (standing co-contracts)
+    tib = np.full(N, 6.0)
+    spans = run_kw(
+        CrampTracker(), (p, rel, rel1s, motion, bad), upright=upright, calf_tib_ratio=tib
+    )
+    assert len(spans) == 2

@@ -129,10 +129,16 @@ pop for {p.glitch_clean_s:g} s; shank motion over the last second < {p.max_motio
 whatever the accelerometer's noise), over the first {p.onset_window_s:g} s of the calf's
 rise < {p.max_onset_motion_g:g} g; with a tibialis channel the calf ≥
 {p.min_calf_tib_ratio:g} × as far above rest as the tibialis; without one, the calf
-continuously active for {p.calf_only_min_active_s:g} s (a leg movement that also fires
-the calf looks like a cramp's first seconds when the tibialis is not seen; its brevity
-is what tells it apart). One alarm per contraction: a calf that stays active after a
-cramp ends (standing on the leg) must relax before it can alarm again.
+continuously active for {p.calf_only_min_active_s:g} s with the shank still over all of
+that time (its motion power since the calf rose at most ({p.still_excess_g:g} g)² above
+its floor, the median 1-s motion power of the last 30 s), and the shin not upright
+(a leg movement that also fires the calf looks like a cramp's first seconds when the
+tibialis is not seen: its brevity and the shank's small motion, which shows in the
+power averaged over seconds even on a noisy accelerometer, tell it apart; standing
+keeps the calf working, and the shin's long axis, learned from the lying postures of
+the night, tells standing or sitting from lying). One alarm per contraction: a calf
+that stays active after a cramp ends (standing on the leg) must relax before it can
+alarm again.
 Otherwise it abstains. Leg movements,
 periodicity, position changes and signal issues are rule-based (WASM 2016 / AASM,
 gravity angle, quality fractions) and do not depend on the classifier.
@@ -206,13 +212,21 @@ Speed: `bench/bench_detect.py` (8-h night, 1 kHz calf + tibialis, accelerometer
   resting level holds the alarm back until it is still.
 - Without the tibialis channel a leg movement that also fires the calf looks, in its
   first seconds, like a cramp's onset (similar spectrum; on a noisy accelerometer the
-  shank's small movement is lost in the noise). The calf-only alarm therefore waits
-  until the calf has been active for {p.calf_only_min_active_s:g} s before its evidence
-  counts (then `k_frames` confident frames): calf-only alarms come about 4 s after the
-  onset instead of 0.5–2 s (rows above), and a long leg movement (4–10 s,
-  still within WASM's 10-s limit) that the classifier takes for a cramp can still
-  raise a false alarm (see the calf-only false-alarm rows; none on nights with the
-  tibialis).
+  shank's small movement is lost in one second of noise). The calf-only alarm therefore
+  waits until the calf has been active for {p.calf_only_min_active_s:g} s with a still
+  shank before its evidence counts (then `k_frames` confident frames): calf-only alarms
+  come about 4 s after the onset instead of 0.5–2 s (rows above). The stillness limit
+  ({p.still_excess_g:g} g RMS above the floor, over the three axes) sits between the
+  simulator's cramping shank (≤ 0.006 g per axis) and its leg movements (≥ 0.01 g per
+  axis); a cramp that moves the shank more than that is held back until the contraction
+  outlasts the motion, and a leg movement that moves it less can still raise a false
+  alarm.
+- The upright test (calf-only) needs two lying postures of the night, each held still
+  for a minute, before it knows the shin's axis; until then standing is not recognised.
+  Time spent upright with a relaxed calf and a still shank (sitting on the edge of the
+  bed) counts as a lying posture: after enough of it, the axis can come out wrong
+  for the first minutes in a lying posture not seen before that night, and a
+  calf-only alarm is then held back until the posture has been held a while.
 - Without the tibialis channel, leg movements are scored on the calf EMG. Leg
   movements are tibialis-dominant (dorsiflexion): in calf EMG they are weaker by
   2–10× and the small ones stay under the 8-µV onset, so calf-only LM recall and the

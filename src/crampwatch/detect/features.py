@@ -31,6 +31,9 @@ __all__ = ["ACTIVE_REL", "MODEL_FEATURES", "ContextFeatures", "column_or_nan"]
 ACTIVE_REL = 2.0  # a muscle is "active" when its envelope is ≥ 2 × its resting level
 _HIST = 30  # frames of history kept (3 s at 0.1 s)
 _MAX_RUN = 300  # run-length features saturate at 30 s
+# Shank-motion floor: median of the 1-s motion power over the last 30 s, one value a second.
+_FLOOR_SAMPLES = 30
+_FLOOR_STEP = 10  # frames (1 s)
 
 _FRAME_COLUMNS = [
     f"{m}_{c}"
@@ -109,6 +112,12 @@ class ContextFeatures:
         Resting level of the shin motion (g RMS) for the frames of the last
         :meth:`update` (NaN during the first second): the accelerometer's noise plus
         breathing, tracked like the EMG resting level. "Still" is judged against it.
+    motion_floor_g2:
+        The shin motion's recent floor as a mean square (g², summed over the three
+        axes) for the same frames: the median of the 1-s motion power over the last
+        30 s, one value per second. Unlike ``motion_rest_g`` (a low quantile of 0.1-s
+        values, biased low when an accelerometer gives few samples per hop) it
+        estimates the noise power itself, so motion power above it is movement.
     """
 
     def __init__(self, frame_s: float = 0.1) -> None:
@@ -116,12 +125,17 @@ class ContextFeatures:
         self._run: dict[str, int] = {"calf": 0, "tib": 0}
         self._motion_rest = RestTracker(round(1.0 / frame_s))
         self.motion_rest_g = np.empty(0)
+        self.motion_floor_g2 = np.empty(0)
+        self._floor_tail = np.full(_FLOOR_SAMPLES - 1, np.nan)
+        self._floor_last = np.nan
+        self._frames_seen = 0
 
     def update(self, frames) -> np.ndarray:
         """Model inputs for the new ``frames`` (rows aligned with ``frames.t_s``)."""
         n = len(frames)
         if n == 0:
             self.motion_rest_g = np.empty(0)
+            self.motion_floor_g2 = np.empty(0)
             return np.empty((0, len(MODEL_FEATURES)))
         cols: dict[str, np.ndarray] = {c: column_or_nan(frames, c) for c in _FRAME_COLUMNS}
         for m in ("calf", "tib"):
@@ -144,12 +158,37 @@ class ContextFeatures:
         mot = column_or_nan(frames, "acc_motion_g")
         rest = self._motion_rest.process(mot, np.isfinite(mot))
         self.motion_rest_g = rest
+        mot1s = column_or_nan(frames, "acc_motion1s_g")
+        self.motion_floor_g2 = self._motion_floor(mot1s * mot1s)
         hist = self._history("acc_motion_g", mot)
         cols["motion_lrel"] = _log_ratio(mot, rest)
-        cols["motion1s_lrel"] = _log_ratio(column_or_nan(frames, "acc_motion1s_g"), rest)
+        cols["motion1s_lrel"] = _log_ratio(mot1s, rest)
         cols["motion_max3s_lrel"] = _log_ratio(_windowed(hist, n, 30, np.nanmax), rest)
         cols["motion_mean3s_lrel"] = _log_ratio(_windowed(hist, n, 30, np.nanmean), rest)
         return np.column_stack([cols[c] for c in MODEL_FEATURES])
+
+    def _motion_floor(self, power: np.ndarray) -> np.ndarray:
+        """Per frame: the median of the last 30 once-a-second samples of the 1-s motion
+        power (a sample every 10th frame of the recording, so the same whatever the
+        block size)."""
+        n = power.shape[0]
+        first = self._frames_seen
+        self._frames_seen += n
+        # frames ending a second: global index % 10 == 9
+        at = np.arange((-first - 1) % _FLOOR_STEP, n, _FLOOR_STEP)
+        if at.size == 0:
+            return np.full(n, self._floor_last)
+        samples = np.concatenate([self._floor_tail, power[at]])
+        self._floor_tail = samples[-(_FLOOR_SAMPLES - 1) :]
+        win = sliding_window_view(samples, _FLOOR_SAMPLES)[-at.size :]
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows give NaN
+            medians = np.nanmedian(win, axis=1)
+        # each frame holds the latest value at or before it
+        which = np.searchsorted(at, np.arange(n), side="right") - 1
+        out = np.where(which >= 0, medians[np.maximum(which, 0)], self._floor_last)
+        self._floor_last = float(medians[-1])
+        return out
 
     def _history(self, key: str, new: np.ndarray) -> np.ndarray:
         tail = self._tail.get(key, np.empty(0))

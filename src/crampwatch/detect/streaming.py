@@ -28,6 +28,7 @@ from crampwatch.detect.trackers import (
     SignalIssueTracker,
     Span,
 )
+from crampwatch.detect.upright import UprightDetector
 from crampwatch.detect.wasm import (
     PLM_MAX_INTERVAL_S,
     REST_REF_UV,
@@ -217,6 +218,7 @@ class StreamingDetector:
         self._lm = LegMovementScorer(FRAME_S, bilateral=bilateral)
         self._periodic = PeriodicityTracker()
         self._position = PositionTracker()
+        self._upright = UprightDetector(FRAME_S)
         self._issues = {
             m: SignalIssueTracker(role, min_bad_s=2.0, min_good_s=5.0)
             for m, role in (("calf", "emg_calf"), ("tib", "emg_tibialis"))
@@ -312,6 +314,8 @@ class StreamingDetector:
         # large ECG can look like pops at rest; they must not hold a cramp back.)
         calf_bad = hard["calf"] | (q_no_pops < _VETO_QUALITY)
         calf_glitch = ~calf_bad & (q_calf < _VETO_QUALITY)
+        grav = np.column_stack([column_or_nan(frames, f"grav_{a}_g") for a in "xyz"])
+        upright = self._upright.push(grav, _lying(calf_rel1s, motion1s, motion_rest, cp))
         ratio = column_or_nan(frames, "calf_tib_ratio") if self.has_tib else None
         if ratio is not None:  # a broken tibialis says nothing about calf dominance
             ratio = np.where(hard["tib"], np.nan, ratio)
@@ -326,13 +330,15 @@ class StreamingDetector:
             p_active=p_active,
             calf_glitch=calf_glitch,
             motion_rest_g=motion_rest,
+            motion_g=column_or_nan(frames, "acc_motion_g"),
+            motion_floor_g2=self._context.motion_floor_g2,
+            upright=upright,
         )
         spans += cramp_spans
         self.stats.cramp_vetoes += int(
             np.sum((p_cramp >= self._cramp.p.p_on) & (calf_bad | calf_glitch))
         )
 
-        grav = np.column_stack([column_or_nan(frames, f"grav_{a}_g") for a in "xyz"])
         spans += self._position.push(t, grav, motion1s, motion_rest)
 
         events = [self._event(s) for s in spans]
@@ -469,6 +475,18 @@ class StreamingDetector:
             periodic=None,
             details={**s.details, **extra},
         )
+
+
+def _lying(
+    calf_rel1s: np.ndarray, motion1s_g: np.ndarray, motion_rest_g: np.ndarray, p: CrampParams
+) -> np.ndarray:
+    """Frames that look like lying asleep: calf relaxed (1-s envelope below the active
+    level) and shank still (the cramp alarm's stillness test). Standing keeps the calf
+    working, so these frames teach the upright detector the lying postures."""
+    with np.errstate(invalid="ignore"):
+        relaxed = calf_rel1s < p.active_rel
+        still = motion1s_g <= motion_rest_g * p.still_ratio + p.still_margin_g
+    return relaxed & still
 
 
 def _cramp_params(model: CrampModel) -> CrampParams:

@@ -81,10 +81,18 @@ class CrampParams:
     - with a tibialis channel, the calf at least ``min_calf_tib_ratio`` times as far
       above its rest as the tibialis anterior (1-s envelopes);
     - without one (or on frames where its ratio is NaN: a lost tibialis electrode), the
-      calf continuously active for ``calf_only_min_active_s`` s before evidence counts: leg
+      calf continuously active for ``calf_only_min_active_s`` s before evidence counts,
+      with the shank still over all of that time: its mean motion power since the calf
+      rose at most ``still_excess_g``² above the motion floor (g², three axes). Leg
       movements are tibialis-driven, and with the tibialis unseen a leg movement that
-      also fires the calf looks like a cramp's first seconds (same spectrum, a shank
-      that barely moves on a noisy accelerometer); only its brevity tells it apart.
+      also fires the calf looks like a cramp's first seconds (same spectrum). What
+      tells it apart is its brevity and the shank's motion: too small to show in one
+      second of a noisy accelerometer, it shows in the power averaged over seconds;
+      and, without it, the shin not upright
+      (:class:`crampwatch.detect.upright.UprightDetector`): standing or sitting up, the
+      sleeper is awake, and quiet standing keeps the calf working in a way that looks
+      like a cramp (with the tibialis, standing's co-contraction fails the calf
+      dominance tests instead).
 
     The cramp ends at the start of ``end_quiet_s`` s with either the calf back near rest
     (1-s envelope < ``end_rel`` × rest) or the cramp share (the cramp probability when
@@ -104,6 +112,7 @@ class CrampParams:
     min_active_p: float = 0.1
     min_calf_tib_ratio: float = 1.0
     calf_only_min_active_s: float = 3.5
+    still_excess_g: float = 0.015
     sustain_s: float = 2.0
     share_on: float = 0.5
     share_window_s: float = 1.0
@@ -134,6 +143,11 @@ class CrampTracker:
         # not re-alarm until the calf has relaxed)
         self._run_alarmed = False
         self._onset_motion = np.inf  # peak shin motion early in the current active run
+        # shank motion power over the current active run (sum of per-frame g², frames)
+        # and the motion floor when it started (g²)
+        self._run_power = 0.0
+        self._run_frames = 0
+        self._run_floor = np.nan
         self._streak = 0
         self._streak_p: list[float] = []
         self._shares: list[float] = []  # cramp share, last frames of the sustained path
@@ -159,6 +173,9 @@ class CrampTracker:
         p_active: np.ndarray | None = None,
         calf_glitch: np.ndarray | None = None,
         motion_rest_g: np.ndarray | None = None,
+        motion_g: np.ndarray | None = None,
+        motion_floor_g2: np.ndarray | None = None,
+        upright: np.ndarray | None = None,
     ) -> list[Span]:
         """Feed frames; arrays are per frame (ratios to the resting levels, g, bool).
 
@@ -167,6 +184,12 @@ class CrampTracker:
         off). ``calf_bad``: frames with a broken calf signal (gap, flat, clipped, hum);
         ``calf_glitch``: transient glitches (pops). ``motion_rest_g``: the resting level
         of the shank motion (g; None or NaN: only ``max_motion_g`` applies).
+        ``motion_g``: the shank motion of each frame (0.1-s RMS, g) and
+        ``motion_floor_g2`` its recent floor (mean square, g²): the calf-only wait
+        also needs the motion power over the contraction so far within
+        ``still_excess_g``² of the floor (None: not checked). ``upright``: frames with
+        the shin upright (standing, sitting up: the sleeper is awake); no alarm there
+        without tibialis evidence.
         """
         p = self.p
         rel = np.nan_to_num(np.asarray(calf_rel, float), nan=0.0)
@@ -177,6 +200,12 @@ class CrampTracker:
         n = t_s.shape[0]
         glitch = np.zeros(n, bool) if calf_glitch is None else np.asarray(calf_glitch, bool)
         active = rel >= p.active_rel
+        if motion_g is None or motion_floor_g2 is None:
+            power = np.full(n, np.nan)
+            floor = np.full(n, np.nan)
+        else:
+            power = np.square(np.asarray(motion_g, float))
+            floor = np.asarray(motion_floor_g2, float)
         # frames where the guards hold (either path may use them)
         guard = (rel1 >= p.min_rel1s) & (mot < p.max_motion_g) & ~bad & ~glitch
         if motion_rest_g is not None:
@@ -191,6 +220,12 @@ class CrampTracker:
             tib_seen = np.isfinite(ratio)
             guard &= ~(ratio < p.min_calf_tib_ratio)  # NaN (no tibialis) passes
             sustained_ok &= ~(ratio < max(p.min_calf_tib_ratio, p.sustain_calf_tib_ratio))
+        if upright is not None:
+            # with the tibialis, standing's co-contraction already fails the calf
+            # dominance tests; without it, the upright shin is what tells
+            up = np.asarray(upright, bool) & ~tib_seen
+            guard &= ~up
+            sustained_ok &= ~up
         if p_active is None:
             share = np.zeros(n)
             sustained_ok[:] = False
@@ -230,8 +265,13 @@ class CrampTracker:
                 if self._active_start is None:
                     self._active_start = t - p.frame_s
                     self._onset_motion = mot[i]
+                    self._run_power, self._run_frames = 0.0, 0
+                    self._run_floor = floor[i]
                 elif t - self._active_start <= p.onset_window_s + 1e-9:
                     self._onset_motion = max(self._onset_motion, mot[i])
+                if power[i] == power[i]:  # not NaN (accelerometer gap)
+                    self._run_power += power[i]
+                    self._run_frames += 1
             else:
                 self._active_start = None
                 self._run_alarmed = False
@@ -240,7 +280,7 @@ class CrampTracker:
                     not self._run_alarmed
                     # without a tibialis, evidence counts once the calf has been active
                     # longer than most leg movements last
-                    and (tib_seen[i] or self._active_for(t) >= p.calf_only_min_active_s)
+                    and (tib_seen[i] or self._calf_only_ready(t))
                     and self._since_bad > self._clean_needed
                     and self._since_glitch > self._glitch_needed
                     and self._onset_motion < p.max_onset_motion_g
@@ -265,6 +305,18 @@ class CrampTracker:
                     self._quiet = 0
             i += 1
         return out
+
+    def _calf_only_ready(self, t: float) -> bool:
+        """Without tibialis evidence: the calf active for ``calf_only_min_active_s`` s
+        (longer than most leg movements) with the shank still over that time: its
+        motion power above the floor within ``still_excess_g``² (averaged over seconds,
+        a leg movement's small shank motion shows even on a noisy accelerometer)."""
+        if self._active_for(t) < self.p.calf_only_min_active_s:
+            return False
+        if self._run_frames == 0 or not np.isfinite(self._run_floor):
+            return True  # no motion data: the wait alone
+        excess = self._run_power / self._run_frames - self._run_floor
+        return excess <= self.p.still_excess_g**2
 
     def _active_for(self, t: float) -> float:
         """Seconds the calf has been continuously active at frame time ``t`` (0 if not)."""
