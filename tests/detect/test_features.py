@@ -5,42 +5,79 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from crampwatch.detect.features import ContextFeatures
+from crampwatch.detect.features import ContextFeatures, period_ends
 from crampwatch.signal import FeatureFrames
 
+NAMES = ("acc_motion_g", "acc_motion1s_g", "gap", "calf_env1s_uv", "calf_rest_uv")
 
-def motion_frames(motion1s_g: np.ndarray) -> FeatureFrames:
+
+def run(motion1s_g, *, gap=None, calf_rel=None, chunk=None, attr="motion_floor_g2"):
+    """``attr`` of ContextFeatures over frames with the given 1-s motion (g; also used as
+    the 0.1-s motion), gap flags and calf 1-s envelope / rest (1: relaxed)."""
     n = motion1s_g.shape[0]
+    gap = np.zeros(n) if gap is None else gap
+    calf_rel = np.ones(n) if calf_rel is None else calf_rel
+    values = np.column_stack([motion1s_g, motion1s_g, gap, calf_rel, np.ones(n)])
     t = 0.1 * np.arange(1, n + 1)
-    values = np.column_stack([motion1s_g, motion1s_g])
-    return FeatureFrames(t, values, ("acc_motion_g", "acc_motion1s_g"))
-
-
-def floors(motion1s_g: np.ndarray, chunk: int) -> np.ndarray:
-    ctx = ContextFeatures()
-    out = []
-    for i in range(0, motion1s_g.shape[0], chunk):
-        ctx.update(motion_frames(motion1s_g[i : i + chunk]))
-        out.append(ctx.motion_floor_g2)
+    ctx, out = ContextFeatures(), []
+    for i in range(0, n, chunk or n):
+        ctx.update(FeatureFrames(t[i : i + (chunk or n)], values[i : i + (chunk or n)], NAMES))
+        out.append(getattr(ctx, attr))
     return np.concatenate(out)
 
 
-def test_motion_floor_is_the_median_power_of_the_last_30_seconds():
+def test_motion_floor_is_the_median_resting_power_of_the_last_30_seconds():
     rng = np.random.default_rng(4)
     motion = 0.02 * (1.0 + 0.2 * rng.standard_normal(1200))
-    motion[600:650] = 0.3  # a 5-s leg movement
-    floor = floors(motion, 1200)
+    floor = run(motion)
     # at frame 999 (100 s), one sample per second: frames 709, 719, ..., 999
-    expected = np.median(motion[709:1000:10] ** 2)
-    assert floor[999] == pytest.approx(expected)
+    assert floor[999] == pytest.approx(np.median(motion[709:1000:10] ** 2))
     assert floor[1005] == floor[999]  # held until the next second ends
-    # the movement moves the median of 30 seconds little (robust), the noise power is kept
-    assert floor[640] < 1.5 * 0.02**2  # the mean power would be ~30x that
-    assert np.isnan(floor[8]) and floor[9] == pytest.approx(motion[9] ** 2)
+    # unknown until 5 once-a-second samples exist
+    assert np.isnan(floor[:49]).all()
+    assert floor[49] == pytest.approx(np.median(motion[9:50:10] ** 2))
+
+
+def test_seconds_with_the_calf_working_do_not_count():
+    # standing for 60 s: the calf works and the shank sways at 3x the resting motion;
+    # the floor stays the shank at rest, so the sway counts as motion
+    motion = np.full(1500, 0.02)
+    calf = np.ones(1500)
+    motion[600:1200] = 0.06
+    calf[600:1200] = 5.0
+    floor = run(motion, calf_rel=calf)
+    assert np.allclose(floor[400:], 0.02**2)
+    # counted, it would have become the sway
+    assert run(motion)[1199] == pytest.approx(0.06**2)
+
+
+def test_accelerometer_gaps_do_not_pull_the_floor_down():
+    # a BLE drop: zero-filled samples give ~0 motion; they and the 3 s of high-pass
+    # settling after them are not the leg's motion
+    motion = np.full(1500, 0.03)
+    gap = np.zeros(1500)
+    motion[900:1100] = 0.0
+    gap[900:1100] = 1.0
+    assert np.nanmin(run(motion, gap=gap)[600:]) == pytest.approx(0.03**2)
+    power = run(motion, gap=gap, attr="motion_power_g2")
+    assert np.isnan(power[900:1129]).all() and power[1130] == pytest.approx(0.03**2)
 
 
 def test_motion_floor_does_not_depend_on_the_block_size():
-    motion = np.random.default_rng(5).uniform(0.01, 0.05, 2000)
-    whole = floors(motion, 2000)
+    rng = np.random.default_rng(5)
+    motion = rng.uniform(0.01, 0.05, 2000)
+    gap = (np.arange(2000) // 50 % 13 == 3).astype(float)
+    calf = np.where(np.arange(2000) // 70 % 5 == 1, 4.0, 1.0)
+    whole = run(motion, gap=gap, calf_rel=calf)
     for chunk in (1, 7, 333):
-        assert np.array_equal(floors(motion, chunk), whole, equal_nan=True)
+        assert np.array_equal(
+            run(motion, gap=gap, calf_rel=calf, chunk=chunk), whole, equal_nan=True
+        )
+
+
+def test_period_ends_follow_the_recording_not_the_blocks():
+    assert period_ends(0, 25, 10).tolist() == [9, 19]
+    # the same frames (9, 19, 29, 39) split into blocks at 0, 7, 20, 33
+    starts, ends = [0, 7, 20, 33], [7, 20, 33, 45]
+    got = [a + i for a, b in zip(starts, ends, strict=True) for i in period_ends(a, b - a, 10)]
+    assert got == [9, 19, 29, 39]

@@ -284,7 +284,7 @@ def test_one_alarm_per_contraction():
     assert len([s for s in spans if s.end_s is not None]) == 2
 
 
-def test_calf_only_alarm_needs_a_still_shank_over_the_whole_wait():
+def test_calf_only_alarm_needs_a_still_shank_over_the_wait():
     # A calf-only contraction on a noisy accelerometer (noise floor 0.035 g RMS over the
     # three axes). The 1-s motion test alone cannot see a leg movement's small shank
     # motion there; its power averaged over the calf-only wait can.
@@ -294,24 +294,42 @@ def test_calf_only_alarm_needs_a_still_shank_over_the_whole_wait():
     rest = np.full(N, 0.035)
     still = np.full(N, 0.035)
     kw = {"motion_rest_g": rest, "motion_floor_g2": floor}
-    whole = run_kw(CrampTracker(), (p, rel, rel1s, still, bad), motion_g=still, **kw)
+    whole = run_kw(CrampTracker(), (p, rel, rel1s, still, bad), motion_power_g2=still**2, **kw)
     wait = CrampParams().calf_only_min_active_s
-    assert whole[0].decided_at_s == pytest.approx(20.0 + wait + 0.1 * (CrampParams().k_frames - 1))
+    k = CrampParams().k_frames
+    assert whole[0].decided_at_s == pytest.approx(20.0 + wait + 0.1 * (k - 1))
     # the shank moves 0.02 g RMS above that floor: sqrt(0.035² + 0.02²) = 0.040 g, well
     # inside the 1-s test's 1.3 x rest + 0.008 g = 0.054 g
     moving = np.full(N, np.hypot(0.035, 0.02))
-    spans = run_kw(CrampTracker(), (p, rel, rel1s, moving, bad), motion_g=moving, **kw)
+    spans = run_kw(CrampTracker(), (p, rel, rel1s, moving, bad), motion_power_g2=moving**2, **kw)
     assert spans == []
     # the same motion with a tibialis channel: its evidence rules, not the wait
     tib = np.full(N, 6.0)
     spans = run_kw(
-        CrampTracker(), (p, rel, rel1s, moving, bad), motion_g=moving, calf_tib_ratio=tib, **kw
+        CrampTracker(),
+        (p, rel, rel1s, moving, bad),
+        motion_power_g2=moving**2,
+        calf_tib_ratio=tib,
+        **kw,
     )
     assert len(spans) == 2
+    # a 2-s movement early in the contraction holds the alarm only until it has left the
+    # last still_window_s (6 s) of the power average, not for the whole contraction
+    early = still.copy()
+    early[205:225] = 0.09  # until 22.5 s
+    held = run_kw(CrampTracker(), (p, rel, rel1s, still, bad), motion_power_g2=early**2, **kw)
+    window = CrampParams().still_window_s
+    assert 22.5 + window - 0.5 <= held[0].decided_at_s <= 22.5 + window + 0.1 * k
+    # unknown power (an accelerometer gap) does not hold it back
+    gap = np.full(N, np.nan)
+    spans = run_kw(CrampTracker(), (p, rel, rel1s, still, bad), motion_power_g2=gap, **kw)
+    assert spans[0].decided_at_s == whole[0].decided_at_s
     # chunking gives the same decisions
     for chunk in (1, 7):
-        chunked = run_kw(CrampTracker(), (p, rel, rel1s, still, bad), chunk, motion_g=still, **kw)
-        assert chunked == whole
+        chunked = run_kw(
+            CrampTracker(), (p, rel, rel1s, still, bad), chunk, motion_power_g2=early**2, **kw
+        )
+        assert chunked == held
 
 
 def test_no_alarm_while_the_shin_is_upright():

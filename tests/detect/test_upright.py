@@ -73,10 +73,22 @@ def test_a_posture_counts_once_held_for_a_minute():
 def test_block_size_does_not_change_the_flags():
     grav, _, lying = postures((SUPINE, 5), (PRONE, 1), (SIDE, 3), (STANDING, 2), (SIDE, 1))
     lying[9 * MINUTE : 11 * MINUTE] = False
-    whole, _ = flags(grav, lying)
+    whole, det = flags(grav, lying)
     assert whole.any()
     for chunk in (1, 37, 1000):
-        assert np.array_equal(flags(grav, lying, chunk)[0], whole)
+        up, det_chunked = flags(grav, lying, chunk)
+        assert np.array_equal(up, whole)
+        assert np.array_equal(det_chunked.axis, det.axis)  # bit-identical estimate
+
+
+def test_knees_drawn_up_on_the_back_is_not_upright():
+    # lying on the back with the knees up tilts the shin by ~45°; standing is ~90°
+    knees_up = [np.sin(np.radians(45)), 0, np.cos(np.radians(45))]
+    grav, _, lying = postures((SUPINE, 10), (SIDE, 5), (STANDING, 1), (knees_up, 5))
+    lying[15 * MINUTE : 16 * MINUTE] = False
+    up, _ = flags(grav, lying)
+    assert up[15 * MINUTE + 1 : 16 * MINUTE].all()
+    assert not up[16 * MINUTE :].any()
 
 
 def test_moving_sensor_readings_are_not_postures():

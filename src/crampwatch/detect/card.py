@@ -129,9 +129,11 @@ pop for {p.glitch_clean_s:g} s; shank motion over the last second < {p.max_motio
 whatever the accelerometer's noise), over the first {p.onset_window_s:g} s of the calf's
 rise < {p.max_onset_motion_g:g} g; with a tibialis channel the calf ≥
 {p.min_calf_tib_ratio:g} × as far above rest as the tibialis; without one, the calf
-continuously active for {p.calf_only_min_active_s:g} s with the shank still over all of
-that time (its motion power since the calf rose at most ({p.still_excess_g:g} g)² above
-its floor, the median 1-s motion power of the last 30 s), and the shin not upright
+continuously active for {p.calf_only_min_active_s:g} s with the shank still over the
+contraction so far (its mean motion power over at most the last {p.still_window_s:g} s
+within ({p.still_excess_g:g} g)² of its floor, the median 1-s motion power of the last 30
+seconds with the calf relaxed; powers add, so on a 0.035-g floor that allows 0.038 g
+RMS), and the shin not upright
 (a leg movement that also fires the calf looks like a cramp's first seconds when the
 tibialis is not seen: its brevity and the shank's small motion, which shows in the
 power averaged over seconds even on a noisy accelerometer, tell it apart; standing
@@ -216,17 +218,27 @@ Speed: `bench/bench_detect.py` (8-h night, 1 kHz calf + tibialis, accelerometer
   waits until the calf has been active for {p.calf_only_min_active_s:g} s with a still
   shank before its evidence counts (then `k_frames` confident frames): calf-only alarms
   come about 4 s after the onset instead of 0.5–2 s (rows above). The stillness limit
-  ({p.still_excess_g:g} g RMS above the floor, over the three axes) sits between the
-  simulator's cramping shank (≤ 0.006 g per axis) and its leg movements (≥ 0.01 g per
-  axis); a cramp that moves the shank more than that is held back until the contraction
-  outlasts the motion, and a leg movement that moves it less can still raise a false
-  alarm.
-- The upright test (calf-only) needs two lying postures of the night, each held still
-  for a minute, before it knows the shin's axis; until then standing is not recognised.
-  Time spent upright with a relaxed calf and a still shank (sitting on the edge of the
-  bed) counts as a lying posture: after enough of it, the axis can come out wrong
-  for the first minutes in a lying posture not seen before that night, and a
-  calf-only alarm is then held back until the posture has been held a while.
+  (motion power ({p.still_excess_g:g} g)² above the floor's, over the three axes) sits
+  between the simulator's cramping shank (≤ 0.006 g RMS per axis) and its leg movements
+  (≥ 0.01 g per axis); a cramp that moves the shank more than that is held back until
+  up to {p.still_window_s:g} s after the motion stops, and a leg movement that moves it
+  less can still raise a false alarm. Frames within 3 s of an accelerometer gap are
+  left out; with too few left, and in the first seconds of a recording (the floor needs
+  5 relaxed seconds), the wait alone applies.
+- The upright test (calf-only) needs two lying postures of the night that are not
+  mirror images (back and front, or left and right side, lie on one line), the second
+  held for at least 5 % of the lying time so far (after 3 h on the back: about 10
+  minutes on a side), each counted once held still for a minute. Until then standing is
+  not recognised. Lying postures off the shin's circle (on the back with the knees
+  drawn up) make the axis uncertain, and it is then not used; a frame counts as upright
+  only within 30° of the axis (standing, sitting with the feet down), so knees drawn up
+  are not. Time spent upright with a relaxed calf and a still shank (sitting on the
+  edge of the bed) counts as a lying posture: after enough of it, the axis can come out
+  wrong for the first minutes in a lying posture not seen before that night, and a
+  calf-only alarm is then held back until the posture has been held a while. A sensor
+  that slips round the shin keeps its axis; one that is taken off and strapped on at
+  another angle mid-night can hold calf-only alarms back for minutes, until the new
+  postures outweigh the old.
 - Without the tibialis channel, leg movements are scored on the calf EMG. Leg
   movements are tibialis-dominant (dorsiflexion): in calf EMG they are weaker by
   2–10× and the small ones stay under the 8-µV onset, so calf-only LM recall and the

@@ -26,7 +26,14 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from crampwatch.signal.emg import RestTracker
 
-__all__ = ["ACTIVE_REL", "MODEL_FEATURES", "ContextFeatures", "column_or_nan"]
+__all__ = [
+    "ACTIVE_REL",
+    "MODEL_FEATURES",
+    "ContextFeatures",
+    "column_or_nan",
+    "period_ends",
+    "trailing",
+]
 
 ACTIVE_REL = 2.0  # a muscle is "active" when its envelope is ≥ 2 × its resting level
 _HIST = 30  # frames of history kept (3 s at 0.1 s)
@@ -34,6 +41,9 @@ _MAX_RUN = 300  # run-length features saturate at 30 s
 # Shank-motion floor: median of the 1-s motion power over the last 30 s, one value a second.
 _FLOOR_SAMPLES = 30
 _FLOOR_STEP = 10  # frames (1 s)
+# After an accelerometer gap (zero-filled) the motion high-pass needs ~2 s to settle: the
+# motion power of frames within 3 s of a gap says nothing about the leg.
+_GAP_SETTLE_FRAMES = 30
 
 _FRAME_COLUMNS = [
     f"{m}_{c}"
@@ -89,11 +99,13 @@ def _log_ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     return np.log10(np.clip(r, 1e-3, 1e6))
 
 
-def _windowed(hist: np.ndarray, new_n: int, w: int, fn: Callable) -> np.ndarray:
+def trailing(hist: np.ndarray, new_n: int, w: int, fn: Callable) -> np.ndarray:
     """``fn`` over the last ``w`` values ending at each of the ``new_n`` newest rows.
 
     ``hist`` holds (tail + new) values; windows that reach before the first value are
-    padded with NaN, so the first frames of a recording see a short history.
+    padded with NaN, so the first frames of a recording see a short history. Each
+    window is reduced on its own, so the result does not depend on how the values were
+    split into blocks.
     """
     pad = np.full(w - 1, np.nan)
     x = np.concatenate([pad, hist])
@@ -101,6 +113,20 @@ def _windowed(hist: np.ndarray, new_n: int, w: int, fn: Callable) -> np.ndarray:
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows give NaN
         return fn(win, axis=1)
+
+
+def _median_of_5_or_more(win: np.ndarray, axis: int = 1) -> np.ndarray:
+    """NaN-ignoring median of each window, NaN where fewer than 5 values are finite."""
+    out = np.nanmedian(win, axis=axis)
+    out[np.isfinite(win).sum(axis=axis) < 5] = np.nan
+    return out
+
+
+def period_ends(first: int, n: int, period: int) -> np.ndarray:
+    """Indices, within a block of ``n`` frames whose first frame is frame ``first`` of
+    the recording, of the frames that end a period of ``period`` frames (recording
+    index ``% period == period - 1``): a schedule that ignores block boundaries."""
+    return np.arange((-first - 1) % period, n, period)
 
 
 class ContextFeatures:
@@ -112,12 +138,16 @@ class ContextFeatures:
         Resting level of the shin motion (g RMS) for the frames of the last
         :meth:`update` (NaN during the first second): the accelerometer's noise plus
         breathing, tracked like the EMG resting level. "Still" is judged against it.
+    motion_power_g2:
+        The shin motion power of each frame (0.1-s mean square, g², summed over the
+        three axes), NaN within 3 s after an accelerometer gap (zero-filled samples and
+        the settling high-pass are not the leg).
     motion_floor_g2:
-        The shin motion's recent floor as a mean square (g², summed over the three
-        axes) for the same frames: the median of the 1-s motion power over the last
-        30 s, one value per second. Unlike ``motion_rest_g`` (a low quantile of 0.1-s
-        values, biased low when an accelerometer gives few samples per hop) it
-        estimates the noise power itself, so motion power above it is movement.
+        Its floor for the same frames (g²): the median of the 1-s motion power over the
+        last 30 seconds with the calf relaxed (one value per second; NaN until 5 exist):
+        the shank at rest, not standing or moving. Unlike ``motion_rest_g`` (a low
+        quantile of 0.1-s values, biased low when an accelerometer gives few samples per
+        hop) it estimates the noise power itself, so motion power above it is movement.
     """
 
     def __init__(self, frame_s: float = 0.1) -> None:
@@ -125,8 +155,9 @@ class ContextFeatures:
         self._run: dict[str, int] = {"calf": 0, "tib": 0}
         self._motion_rest = RestTracker(round(1.0 / frame_s))
         self.motion_rest_g = np.empty(0)
+        self.motion_power_g2 = np.empty(0)
         self.motion_floor_g2 = np.empty(0)
-        self._floor_tail = np.full(_FLOOR_SAMPLES - 1, np.nan)
+        self._floor_tail = np.empty(0)  # the last once-a-second power samples (g²)
         self._floor_last = np.nan
         self._frames_seen = 0
 
@@ -135,6 +166,7 @@ class ContextFeatures:
         n = len(frames)
         if n == 0:
             self.motion_rest_g = np.empty(0)
+            self.motion_power_g2 = np.empty(0)
             self.motion_floor_g2 = np.empty(0)
             return np.empty((0, len(MODEL_FEATURES)))
         cols: dict[str, np.ndarray] = {c: column_or_nan(frames, c) for c in _FRAME_COLUMNS}
@@ -150,8 +182,8 @@ class ContextFeatures:
                 v[~np.isfinite(e) | ~np.isfinite(rest)] = np.nan
                 cols[f"{m}_{dst}"] = v
             hist = self._history(f"{m}_lrel", lrel)
-            cols[f"{m}_lrel_min1s"] = _windowed(hist, n, 10, np.nanmin)
-            cols[f"{m}_lrel_std3s"] = _windowed(hist, n, 30, np.nanstd)
+            cols[f"{m}_lrel_min1s"] = trailing(hist, n, 10, np.nanmin)
+            cols[f"{m}_lrel_std3s"] = trailing(hist, n, 30, np.nanstd)
             lag = np.concatenate([np.full(10, np.nan), hist])[-n - 10 : -10] if n else lrel
             cols[f"{m}_lrel_rise1s"] = lrel - lag
             cols[f"{m}_active_s"] = self._run_length(m, lrel >= np.log10(ACTIVE_REL)) * 0.1
@@ -159,33 +191,39 @@ class ContextFeatures:
         rest = self._motion_rest.process(mot, np.isfinite(mot))
         self.motion_rest_g = rest
         mot1s = column_or_nan(frames, "acc_motion1s_g")
-        self.motion_floor_g2 = self._motion_floor(mot1s * mot1s)
+        gap = np.nan_to_num(column_or_nan(frames, "gap"), nan=0.0)
+        settling = trailing(self._history("gap", gap), n, _GAP_SETTLE_FRAMES, np.nanmax) > 0
+        self.motion_power_g2 = np.where(settling, np.nan, mot * mot)
+        # the floor is the shank at rest: seconds with the calf relaxed (not standing,
+        # not in a leg movement or a cramp), away from accelerometer gaps
+        with np.errstate(invalid="ignore"):
+            resting = ~settling & (cols["calf_lrel1s"] < np.log10(ACTIVE_REL))
+        self.motion_floor_g2 = self._motion_floor(mot1s * mot1s, resting)
         hist = self._history("acc_motion_g", mot)
         cols["motion_lrel"] = _log_ratio(mot, rest)
         cols["motion1s_lrel"] = _log_ratio(mot1s, rest)
-        cols["motion_max3s_lrel"] = _log_ratio(_windowed(hist, n, 30, np.nanmax), rest)
-        cols["motion_mean3s_lrel"] = _log_ratio(_windowed(hist, n, 30, np.nanmean), rest)
+        cols["motion_max3s_lrel"] = _log_ratio(trailing(hist, n, 30, np.nanmax), rest)
+        cols["motion_mean3s_lrel"] = _log_ratio(trailing(hist, n, 30, np.nanmean), rest)
         return np.column_stack([cols[c] for c in MODEL_FEATURES])
 
-    def _motion_floor(self, power: np.ndarray) -> np.ndarray:
+    def _motion_floor(self, power: np.ndarray, resting: np.ndarray) -> np.ndarray:
         """Per frame: the median of the last 30 once-a-second samples of the 1-s motion
-        power (a sample every 10th frame of the recording, so the same whatever the
-        block size)."""
+        power (g²) taken while ``resting`` (a sample every 10th frame of the recording,
+        so the same whatever the block size); NaN until 5 such samples exist."""
         n = power.shape[0]
-        first = self._frames_seen
+        at = period_ends(self._frames_seen, n, _FLOOR_STEP)
         self._frames_seen += n
-        # frames ending a second: global index % 10 == 9
-        at = np.arange((-first - 1) % _FLOOR_STEP, n, _FLOOR_STEP)
-        if at.size == 0:
-            return np.full(n, self._floor_last)
-        samples = np.concatenate([self._floor_tail, power[at]])
+        ok = resting[at] & np.isfinite(power[at])
+        new = power[at][ok]
+        out = np.full(n, self._floor_last)
+        if new.size == 0:
+            return out
+        samples = np.concatenate([self._floor_tail, new])
         self._floor_tail = samples[-(_FLOOR_SAMPLES - 1) :]
-        win = sliding_window_view(samples, _FLOOR_SAMPLES)[-at.size :]
-        with np.errstate(all="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows give NaN
-            medians = np.nanmedian(win, axis=1)
-        # each frame holds the latest value at or before it
-        which = np.searchsorted(at, np.arange(n), side="right") - 1
+        medians = trailing(samples, new.size, _FLOOR_SAMPLES, _median_of_5_or_more)
+        # from each qualifying sample on, frames hold its median
+        taken = at[ok]
+        which = np.searchsorted(taken, np.arange(n), side="right") - 1
         out = np.where(which >= 0, medians[np.maximum(which, 0)], self._floor_last)
         self._floor_last = float(medians[-1])
         return out

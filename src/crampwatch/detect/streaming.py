@@ -330,7 +330,7 @@ class StreamingDetector:
             p_active=p_active,
             calf_glitch=calf_glitch,
             motion_rest_g=motion_rest,
-            motion_g=column_or_nan(frames, "acc_motion_g"),
+            motion_power_g2=self._context.motion_power_g2,
             motion_floor_g2=self._context.motion_floor_g2,
             upright=upright,
         )
@@ -485,8 +485,7 @@ def _lying(
     working, so these frames teach the upright detector the lying postures."""
     with np.errstate(invalid="ignore"):
         relaxed = calf_rel1s < p.active_rel
-        still = motion1s_g <= motion_rest_g * p.still_ratio + p.still_margin_g
-    return relaxed & still
+    return relaxed & p.shank_still(motion1s_g, motion_rest_g)
 
 
 def _cramp_params(model: CrampModel) -> CrampParams:

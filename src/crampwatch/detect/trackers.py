@@ -12,6 +12,7 @@ numpy, which keeps an 8-h night (288,000 frames) cheap.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,13 +83,14 @@ class CrampParams:
       above its rest as the tibialis anterior (1-s envelopes);
     - without one (or on frames where its ratio is NaN: a lost tibialis electrode), the
       calf continuously active for ``calf_only_min_active_s`` s before evidence counts,
-      with the shank still over all of that time: its mean motion power since the calf
-      rose at most ``still_excess_g``² above the motion floor (g², three axes). Leg
-      movements are tibialis-driven, and with the tibialis unseen a leg movement that
-      also fires the calf looks like a cramp's first seconds (same spectrum). What
-      tells it apart is its brevity and the shank's motion: too small to show in one
-      second of a noisy accelerometer, it shows in the power averaged over seconds;
-      and, without it, the shin not upright
+      with the shank still: its mean motion power over the contraction so far (at most
+      the last ``still_window_s`` s) within ``still_excess_g``² of the motion floor (g²,
+      three axes). Leg movements are tibialis-driven, and with the tibialis unseen a leg
+      movement that also fires the calf looks like a cramp's first seconds (same
+      spectrum). What tells it apart is its brevity and the shank's motion: too small to
+      show in one second of a noisy accelerometer, it shows in the power averaged over
+      seconds;
+    - and, without the tibialis, the shin not upright
       (:class:`crampwatch.detect.upright.UprightDetector`): standing or sitting up, the
       sleeper is awake, and quiet standing keeps the calf working in a way that looks
       like a cramp (with the tibialis, standing's co-contraction fails the calf
@@ -113,6 +115,7 @@ class CrampParams:
     min_calf_tib_ratio: float = 1.0
     calf_only_min_active_s: float = 3.5
     still_excess_g: float = 0.015
+    still_window_s: float = 6.0
     sustain_s: float = 2.0
     share_on: float = 0.5
     share_window_s: float = 1.0
@@ -123,6 +126,14 @@ class CrampParams:
     end_quiet_s: float = 2.0
     refractory_s: float = 10.0
     frame_s: float = 0.1
+
+    def shank_still(self, motion1s_g: np.ndarray, motion_rest_g: np.ndarray) -> np.ndarray:
+        """Frames whose 1-s shank motion (g) is within ``still_ratio`` × its resting
+        level (g) + ``still_margin_g``: still, whatever the accelerometer's noise (a NaN
+        resting level passes)."""
+        limit = np.asarray(motion_rest_g, float) * self.still_ratio + self.still_margin_g
+        with np.errstate(invalid="ignore"):
+            return ~(np.asarray(motion1s_g, float) > limit)
 
 
 class CrampTracker:
@@ -143,11 +154,9 @@ class CrampTracker:
         # not re-alarm until the calf has relaxed)
         self._run_alarmed = False
         self._onset_motion = np.inf  # peak shin motion early in the current active run
-        # shank motion power over the current active run (sum of per-frame g², frames)
-        # and the motion floor when it started (g²)
-        self._run_power = 0.0
-        self._run_frames = 0
-        self._run_floor = np.nan
+        # shank motion power (g², NaN: unknown) of the current active run's last frames
+        self._still_frames = max(1, round(self.p.still_window_s / fr))
+        self._run_power: list[float] = []
         self._streak = 0
         self._streak_p: list[float] = []
         self._shares: list[float] = []  # cramp share, last frames of the sustained path
@@ -173,7 +182,7 @@ class CrampTracker:
         p_active: np.ndarray | None = None,
         calf_glitch: np.ndarray | None = None,
         motion_rest_g: np.ndarray | None = None,
-        motion_g: np.ndarray | None = None,
+        motion_power_g2: np.ndarray | None = None,
         motion_floor_g2: np.ndarray | None = None,
         upright: np.ndarray | None = None,
     ) -> list[Span]:
@@ -184,10 +193,11 @@ class CrampTracker:
         off). ``calf_bad``: frames with a broken calf signal (gap, flat, clipped, hum);
         ``calf_glitch``: transient glitches (pops). ``motion_rest_g``: the resting level
         of the shank motion (g; None or NaN: only ``max_motion_g`` applies).
-        ``motion_g``: the shank motion of each frame (0.1-s RMS, g) and
-        ``motion_floor_g2`` its recent floor (mean square, g²): the calf-only wait
-        also needs the motion power over the contraction so far within
-        ``still_excess_g``² of the floor (None: not checked). ``upright``: frames with
+        ``motion_power_g2``: the shank motion power of each frame (0.1-s mean square,
+        g², NaN: unknown) and ``motion_floor_g2`` its recent floor (g²): the calf-only
+        wait also needs the mean power over the contraction so far (at most the last
+        ``still_window_s`` s) within ``still_excess_g``² of the floor (None or NaN:
+        not checked). ``upright``: frames with
         the shin upright (standing, sitting up: the sleeper is awake); no alarm there
         without tibialis evidence.
         """
@@ -200,17 +210,15 @@ class CrampTracker:
         n = t_s.shape[0]
         glitch = np.zeros(n, bool) if calf_glitch is None else np.asarray(calf_glitch, bool)
         active = rel >= p.active_rel
-        if motion_g is None or motion_floor_g2 is None:
-            power = np.full(n, np.nan)
-            floor = np.full(n, np.nan)
+        if motion_power_g2 is None or motion_floor_g2 is None:
+            power = floor = np.full(n, np.nan)
         else:
-            power = np.square(np.asarray(motion_g, float))
+            power = np.asarray(motion_power_g2, float)
             floor = np.asarray(motion_floor_g2, float)
         # frames where the guards hold (either path may use them)
         guard = (rel1 >= p.min_rel1s) & (mot < p.max_motion_g) & ~bad & ~glitch
         if motion_rest_g is not None:
-            still = np.asarray(motion_rest_g, float) * p.still_ratio + p.still_margin_g
-            guard &= ~(mot > still)  # NaN (no resting level yet) passes
+            guard &= p.shank_still(mot, motion_rest_g)
         sustained_ok = guard.copy()
         # frames where the tibialis gives evidence (a finite calf/tibialis ratio); a lost
         # tibialis electrode (NaN) counts as none: the calf-only wait applies
@@ -265,13 +273,11 @@ class CrampTracker:
                 if self._active_start is None:
                     self._active_start = t - p.frame_s
                     self._onset_motion = mot[i]
-                    self._run_power, self._run_frames = 0.0, 0
-                    self._run_floor = floor[i]
+                    self._run_power = []
                 elif t - self._active_start <= p.onset_window_s + 1e-9:
                     self._onset_motion = max(self._onset_motion, mot[i])
-                if power[i] == power[i]:  # not NaN (accelerometer gap)
-                    self._run_power += power[i]
-                    self._run_frames += 1
+                self._run_power.append(float(power[i]))
+                del self._run_power[: -self._still_frames]
             else:
                 self._active_start = None
                 self._run_alarmed = False
@@ -280,7 +286,7 @@ class CrampTracker:
                     not self._run_alarmed
                     # without a tibialis, evidence counts once the calf has been active
                     # longer than most leg movements last
-                    and (tib_seen[i] or self._calf_only_ready(t))
+                    and (tib_seen[i] or self._calf_only_ready(t, float(floor[i])))
                     and self._since_bad > self._clean_needed
                     and self._since_glitch > self._glitch_needed
                     and self._onset_motion < p.max_onset_motion_g
@@ -306,17 +312,19 @@ class CrampTracker:
             i += 1
         return out
 
-    def _calf_only_ready(self, t: float) -> bool:
+    def _calf_only_ready(self, t: float, floor_g2: float) -> bool:
         """Without tibialis evidence: the calf active for ``calf_only_min_active_s`` s
-        (longer than most leg movements) with the shank still over that time: its
-        motion power above the floor within ``still_excess_g``² (averaged over seconds,
-        a leg movement's small shank motion shows even on a noisy accelerometer)."""
+        (longer than most leg movements) and the shank still: its mean motion power over
+        the contraction so far (at most the last ``still_window_s`` s) within
+        ``still_excess_g``² of the floor (g²). Averaged over seconds, a leg movement's
+        small shank motion shows even where one second of a noisy accelerometer hides
+        it. Unknown power or floor (an accelerometer gap): the wait alone."""
         if self._active_for(t) < self.p.calf_only_min_active_s:
             return False
-        if self._run_frames == 0 or not np.isfinite(self._run_floor):
-            return True  # no motion data: the wait alone
-        excess = self._run_power / self._run_frames - self._run_floor
-        return excess <= self.p.still_excess_g**2
+        known = [x for x in self._run_power if x == x]  # not NaN
+        if 2 * len(known) < len(self._run_power) or math.isnan(floor_g2):
+            return True
+        return sum(known) / len(known) - floor_g2 <= self.p.still_excess_g**2
 
     def _active_for(self, t: float) -> float:
         """Seconds the calf has been continuously active at frame time ``t`` (0 if not)."""

@@ -19,19 +19,26 @@ counts, so any block size gives the same answer) and is used only when the gravi
 is clearly planar; until then nothing is flagged: an unknown axis never holds an alarm
 back.
 
-Limit: time upright with a relaxed calf and a still shank (sitting on the edge of the
-bed) looks like one more lying posture. After enough of it, the first minutes in a
-lying posture not seen before that night can come out "upright".
+Limits: time upright with a relaxed calf and a still shank (sitting on the edge of the
+bed) looks like one more lying posture; after enough of it, the first minutes in a
+lying posture not seen before that night can come out "upright". Lying on the back with
+the knees drawn up tilts the shin off the circle: the set is then less planar and the
+axis may stay unknown. A sensor re-strapped at another angle mid-night is a new
+frame: its old postures mislead the estimate until the new ones outweigh them.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from crampwatch.detect.features import period_ends
+
 __all__ = ["UprightDetector"]
 
 # the 6 distinct entries of the symmetric 3x3 scatter matrix u u^T
 _IJ = ((0, 0), (1, 1), (2, 2), (0, 1), (0, 2), (1, 2))
+_I = [i for i, _ in _IJ]
+_J = [j for _, j in _IJ]
 
 
 class UprightDetector:
@@ -57,7 +64,10 @@ class UprightDetector:
         is planar: lying postures, not a mix with time spent upright).
     upright_cos:
         A frame is upright when its gravity direction is within ``arccos(upright_cos)``
-        of the long axis (0.7: within about 45°; lying postures are near 90°).
+        of the long axis (0.87: within about 30°, the shin tilted over 60° from the
+        horizontal: standing, sitting with the feet down; lying postures are near 90°
+        from the axis, and lying on the back with the knees drawn up tilts the shin
+        by 30-55°).
     """
 
     def __init__(
@@ -69,7 +79,7 @@ class UprightDetector:
         settle_deg: float = 15.0,
         min_span: float = 0.05,
         max_flatness: float = 0.2,
-        upright_cos: float = 0.7,
+        upright_cos: float = 0.87,
     ) -> None:
         self.update_frames = max(1, round(update_s / frame_s))
         self.settle_frames = max(1, round(settle_s / frame_s))
@@ -100,48 +110,52 @@ class UprightDetector:
         if n == 0:
             return out
         g = np.asarray(grav_g, float)
-        norm = np.linalg.norm(g, axis=1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            u = g / norm[:, None]
-        # a gravity reading far from 1 g is a moving sensor, not a posture
-        usable = np.isfinite(norm) & (np.abs(norm - 1.0) < 0.2)
-        u[~usable] = np.nan
+        norm = np.sqrt(np.einsum("ij,ij->i", g, g))
+        # a gravity reading far from 1 g is a moving sensor, not a posture (NaN: no)
+        usable = np.abs(norm - 1.0) < 0.2
+        u = np.where(usable[:, None], g / np.where(usable, norm, 1.0)[:, None], np.nan)
         feed = usable & np.asarray(lying, bool) & self._held(u)
-        terms = np.zeros((n, 6))
-        uu = np.nan_to_num(u)
-        for k, (i, j) in enumerate(_IJ):
-            terms[feed, k] = uu[feed, i] * uu[feed, j]
-        cum = self._scatter + np.cumsum(terms, axis=0)
+        # the entries of u u^T of the fed frames, 0 elsewhere; running sums continued
+        # from the previous block's (the same additions in the same order whatever the
+        # block size)
+        terms = np.where(feed[:, None], u[:, _I] * u[:, _J], 0.0)
+        cum = np.cumsum(np.vstack([self._scatter, terms]), axis=0)[1:]
         cnt = self._count + np.cumsum(feed)
-        first = self._frames_seen
+        at = period_ends(self._frames_seen, n, self.update_frames)  # refresh frames
         self._frames_seen += n
         self._scatter, self._count = cum[-1].copy(), float(cnt[-1])
-        # refreshes at fixed frame counts of the recording: frame index % update == -1
-        at = np.arange((-first - 1) % self.update_frames, n, self.update_frames)
         start = 0
         for a in at:  # a few per block (one per 10 s of frames)
-            self._flag(u[start : a + 1], usable[start : a + 1], out[start : a + 1])
+            self._flag(u[start : a + 1], out[start : a + 1])
             self._axis = self._estimate(cum[a], cnt[a])
             start = a + 1
-        self._flag(u[start:], usable[start:], out[start:])
+        self._flag(u[start:], out[start:])
         return out
 
     def _held(self, u: np.ndarray) -> np.ndarray:
         """Frames whose gravity direction ``u`` (unit rows, NaN: unusable) is within
         ``settle_deg`` of the direction ``settle_frames`` frames before."""
-        hist = np.concatenate([self._tail, u])
-        self._tail = hist[-self.settle_frames :]
-        before = hist[: u.shape[0]]
+        n = u.shape[0]
+        if n <= self.settle_frames:  # the usual live case: no copy of the whole tail
+            before = self._tail[:n]
+            self._tail = np.concatenate([self._tail[n:], u])
+        else:
+            hist = np.concatenate([self._tail, u])
+            before, self._tail = hist[:n], hist[-self.settle_frames :]
         with np.errstate(invalid="ignore"):
             return np.einsum("ij,ij->i", u, before) >= self._settle_cos  # NaN: False
 
-    def _flag(self, u: np.ndarray, usable: np.ndarray, out: np.ndarray) -> None:
+    def _flag(self, u: np.ndarray, out: np.ndarray) -> None:
+        """Write into ``out`` whether each unit gravity row of ``u`` lies within
+        ``arccos(upright_cos)`` of the current axis (nothing while it is unknown)."""
         if self._axis is None or u.shape[0] == 0:
             return
-        along = np.abs(np.nan_to_num(u) @ self._axis)
-        out[:] = usable & (along >= self.upright_cos)
+        with np.errstate(invalid="ignore"):
+            out[:] = np.abs(u @ self._axis) >= self.upright_cos  # NaN (unusable): False
 
     def _estimate(self, sums: np.ndarray, count: float) -> np.ndarray | None:
+        """The long axis from the scatter sums over ``count`` lying frames, or None
+        while the lying directions do not clearly span one plane."""
         if count <= 0:
             return None
         m = np.empty((3, 3))
