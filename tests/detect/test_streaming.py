@@ -108,7 +108,7 @@ def test_small_steady_hum_is_not_a_signal_issue(model, make_night):
     assert not [e for e in events if e.type == "signal_issue" and e.details["kind"] == "mains"]
 
 
-def test_no_cramp_alarm_across_a_gap(cramp_night, model, alarms):
+def test_cramp_going_on_across_a_gap_alarms_once_the_signal_is_clean(cramp_night, model, alarms):
     rec = cramp_night.recording
     det = StreamingDetector(rec.fs_hz, device_id="t", model=model)
     events = []
@@ -117,7 +117,11 @@ def test_no_cramp_alarm_across_a_gap(cramp_night, model, alarms):
             continue
         events += det.push(block)
     events += det.flush(rec.duration_s)
-    assert all(a.detected_at_s >= 100.0 + det._cramp.p.clean_s for a in alarms(events))
+    # the cramp goes on after the drop: one alarm, once the calf signal has been clean
+    # for 2 s and the accelerometer's filters have settled (a contraction first seen as
+    # the data resume did not start with the motion of the zero-filled gap's edge)
+    (alarm,) = alarms(events)
+    assert 100.0 + det._cramp.p.clean_s <= alarm.detected_at_s <= 100.0 + 6.0
     assert any(e.type == "signal_issue" for e in events)
 
 

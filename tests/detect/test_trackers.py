@@ -348,3 +348,17 @@ def test_no_alarm_while_the_shin_is_upright():
         CrampTracker(), (p, rel, rel1s, motion, bad), upright=upright, calf_tib_ratio=tib
     )
     assert len(spans) == 2
+
+
+def test_motion_at_a_gap_edge_does_not_veto_the_contraction():
+    # the calf is already active when the data resume after a gap; the accelerometer's
+    # zero-filled gap leaves a motion transient on the first frames, which says nothing
+    # about how the contraction started
+    p, rel, rel1s, motion, bad = cramp_inputs()
+    p[200:450] = 0.9
+    motion[200:215] = 0.4  # the transient, over the onset window
+    assert run(CrampTracker(NO_WAIT), (p, rel, rel1s, motion, bad)) == []  # known: vetoed
+    known = np.ones(N, bool)
+    known[200:230] = False
+    spans = run_kw(CrampTracker(NO_WAIT), (p, rel, rel1s, motion, bad), motion_known=known)
+    assert len(spans) == 2

@@ -138,6 +138,9 @@ class ContextFeatures:
         Resting level of the shin motion (g RMS) for the frames of the last
         :meth:`update` (NaN during the first second): the accelerometer's noise plus
         breathing, tracked like the EMG resting level. "Still" is judged against it.
+    motion_known:
+        False for frames within 3 s after a gap (zero-filled samples, then the motion
+        high-pass settling): their shank motion says nothing about the leg.
     motion_power_g2:
         The shin motion power of each frame (0.1-s mean square, g², summed over the
         three axes), NaN within 3 s after an accelerometer gap (zero-filled samples and
@@ -155,6 +158,7 @@ class ContextFeatures:
         self._run: dict[str, int] = {"calf": 0, "tib": 0}
         self._motion_rest = RestTracker(round(1.0 / frame_s))
         self.motion_rest_g = np.empty(0)
+        self.motion_known = np.empty(0, bool)
         self.motion_power_g2 = np.empty(0)
         self.motion_floor_g2 = np.empty(0)
         self._floor_tail = np.empty(0)  # the last once-a-second power samples (g²)
@@ -166,6 +170,7 @@ class ContextFeatures:
         n = len(frames)
         if n == 0:
             self.motion_rest_g = np.empty(0)
+            self.motion_known = np.empty(0, bool)
             self.motion_power_g2 = np.empty(0)
             self.motion_floor_g2 = np.empty(0)
             return np.empty((0, len(MODEL_FEATURES)))
@@ -193,6 +198,7 @@ class ContextFeatures:
         mot1s = column_or_nan(frames, "acc_motion1s_g")
         gap = np.nan_to_num(column_or_nan(frames, "gap"), nan=0.0)
         settling = trailing(self._history("gap", gap), n, _GAP_SETTLE_FRAMES, np.nanmax) > 0
+        self.motion_known = ~settling
         self.motion_power_g2 = np.where(settling, np.nan, mot * mot)
         # the floor is the shank at rest: seconds with the calf relaxed (not standing,
         # not in a leg movement or a cramp), away from accelerometer gaps

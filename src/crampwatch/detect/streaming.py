@@ -333,6 +333,7 @@ class StreamingDetector:
             motion_power_g2=self._context.motion_power_g2,
             motion_floor_g2=self._context.motion_floor_g2,
             upright=upright,
+            motion_known=self._context.motion_known,
         )
         spans += cramp_spans
         self.stats.cramp_vetoes += int(

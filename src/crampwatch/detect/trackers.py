@@ -185,6 +185,7 @@ class CrampTracker:
         motion_power_g2: np.ndarray | None = None,
         motion_floor_g2: np.ndarray | None = None,
         upright: np.ndarray | None = None,
+        motion_known: np.ndarray | None = None,
     ) -> list[Span]:
         """Feed frames; arrays are per frame (ratios to the resting levels, g, bool).
 
@@ -199,7 +200,10 @@ class CrampTracker:
         ``still_window_s`` s) within ``still_excess_g``² of the floor (None or NaN:
         not checked). ``upright``: frames with
         the shin upright (standing, sitting up: the sleeper is awake); no alarm there
-        without tibialis evidence.
+        without tibialis evidence. ``motion_known``: False where the shank motion says
+        nothing about the leg (the accelerometer's filters settling after a gap): such
+        frames do not count as motion at a contraction's onset (a run first seen as the
+        data resume did not start there).
         """
         p = self.p
         rel = np.nan_to_num(np.asarray(calf_rel, float), nan=0.0)
@@ -210,6 +214,7 @@ class CrampTracker:
         n = t_s.shape[0]
         glitch = np.zeros(n, bool) if calf_glitch is None else np.asarray(calf_glitch, bool)
         active = rel >= p.active_rel
+        known = np.ones(n, bool) if motion_known is None else np.asarray(motion_known, bool)
         if motion_power_g2 is None or motion_floor_g2 is None:
             power = floor = np.full(n, np.nan)
         else:
@@ -272,9 +277,9 @@ class CrampTracker:
             if active[i]:
                 if self._active_start is None:
                     self._active_start = t - p.frame_s
-                    self._onset_motion = mot[i]
+                    self._onset_motion = mot[i] if known[i] else 0.0
                     self._run_power = []
-                elif t - self._active_start <= p.onset_window_s + 1e-9:
+                elif t - self._active_start <= p.onset_window_s + 1e-9 and known[i]:
                     self._onset_motion = max(self._onset_motion, mot[i])
                 self._run_power.append(float(power[i]))
                 del self._run_power[: -self._still_frames]
