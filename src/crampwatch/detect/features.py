@@ -32,13 +32,13 @@ __all__ = [
     "ContextFeatures",
     "column_or_nan",
     "period_ends",
-    "trailing",
 ]
 
 ACTIVE_REL = 2.0  # a muscle is "active" when its envelope is ≥ 2 × its resting level
 _HIST = 30  # frames of history kept (3 s at 0.1 s)
 _MAX_RUN = 300  # run-length features saturate at 30 s
-# Shank-motion floor: median of the 1-s motion power over the last 30 s, one value a second.
+# Shank-motion floor: median 1-s motion power of the last 30 resting seconds (one sample a
+# second).
 _FLOOR_SAMPLES = 30
 _FLOOR_STEP = 10  # frames (1 s)
 # After an accelerometer gap (zero-filled) the motion high-pass needs ~2 s to settle: the

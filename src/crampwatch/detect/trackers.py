@@ -198,9 +198,9 @@ class CrampTracker:
         g², NaN: unknown) and ``motion_floor_g2`` its recent floor (g²): the calf-only
         wait also needs the mean power over the contraction so far (at most the last
         ``still_window_s`` s) within ``still_excess_g``² of the floor (None or NaN:
-        not checked). ``upright``: frames with
-        the shin upright (standing, sitting up: the sleeper is awake); no alarm there
-        without tibialis evidence. ``motion_known``: False where the shank motion says
+        not checked). ``upright``: frames with the shin upright (standing, sitting up:
+        the sleeper is awake); no alarm there without tibialis evidence.
+        ``motion_known``: False where the shank motion says
         nothing about the leg (the accelerometer's filters settling after a gap): such
         frames do not count as motion at a contraction's onset (a run first seen as the
         data resume did not start there).
@@ -327,7 +327,7 @@ class CrampTracker:
         if self._active_for(t) < self.p.calf_only_min_active_s:
             return False
         known = [x for x in self._run_power if x == x]  # not NaN
-        if 2 * len(known) < len(self._run_power) or math.isnan(floor_g2):
+        if not known or 2 * len(known) < len(self._run_power) or math.isnan(floor_g2):
             return True
         return sum(known) / len(known) - floor_g2 <= self.p.still_excess_g**2
 
