@@ -99,7 +99,7 @@ def _log_ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     return np.log10(np.clip(r, 1e-3, 1e6))
 
 
-def trailing(hist: np.ndarray, new_n: int, w: int, fn: Callable) -> np.ndarray:
+def _windowed(hist: np.ndarray, new_n: int, w: int, fn: Callable) -> np.ndarray:
     """``fn`` over the last ``w`` values ending at each of the ``new_n`` newest rows.
 
     ``hist`` holds (tail + new) values; windows that reach before the first value are
@@ -187,8 +187,8 @@ class ContextFeatures:
                 v[~np.isfinite(e) | ~np.isfinite(rest)] = np.nan
                 cols[f"{m}_{dst}"] = v
             hist = self._history(f"{m}_lrel", lrel)
-            cols[f"{m}_lrel_min1s"] = trailing(hist, n, 10, np.nanmin)
-            cols[f"{m}_lrel_std3s"] = trailing(hist, n, 30, np.nanstd)
+            cols[f"{m}_lrel_min1s"] = _windowed(hist, n, 10, np.nanmin)
+            cols[f"{m}_lrel_std3s"] = _windowed(hist, n, 30, np.nanstd)
             lag = np.concatenate([np.full(10, np.nan), hist])[-n - 10 : -10] if n else lrel
             cols[f"{m}_lrel_rise1s"] = lrel - lag
             cols[f"{m}_active_s"] = self._run_length(m, lrel >= np.log10(ACTIVE_REL)) * 0.1
@@ -197,7 +197,7 @@ class ContextFeatures:
         self.motion_rest_g = rest
         mot1s = column_or_nan(frames, "acc_motion1s_g")
         gap = np.nan_to_num(column_or_nan(frames, "gap"), nan=0.0)
-        settling = trailing(self._history("gap", gap), n, _GAP_SETTLE_FRAMES, np.nanmax) > 0
+        settling = _windowed(self._history("gap", gap), n, _GAP_SETTLE_FRAMES, np.nanmax) > 0
         self.motion_known = ~settling
         self.motion_power_g2 = np.where(settling, np.nan, mot * mot)
         # the floor is the shank at rest: seconds with the calf relaxed (not standing,
@@ -208,8 +208,8 @@ class ContextFeatures:
         hist = self._history("acc_motion_g", mot)
         cols["motion_lrel"] = _log_ratio(mot, rest)
         cols["motion1s_lrel"] = _log_ratio(mot1s, rest)
-        cols["motion_max3s_lrel"] = _log_ratio(trailing(hist, n, 30, np.nanmax), rest)
-        cols["motion_mean3s_lrel"] = _log_ratio(trailing(hist, n, 30, np.nanmean), rest)
+        cols["motion_max3s_lrel"] = _log_ratio(_windowed(hist, n, 30, np.nanmax), rest)
+        cols["motion_mean3s_lrel"] = _log_ratio(_windowed(hist, n, 30, np.nanmean), rest)
         return np.column_stack([cols[c] for c in MODEL_FEATURES])
 
     def _motion_floor(self, power: np.ndarray, resting: np.ndarray) -> np.ndarray:
@@ -221,12 +221,11 @@ class ContextFeatures:
         self._frames_seen += n
         ok = resting[at] & np.isfinite(power[at])
         new = power[at][ok]
-        out = np.full(n, self._floor_last)
         if new.size == 0:
-            return out
+            return np.full(n, self._floor_last)
         samples = np.concatenate([self._floor_tail, new])
         self._floor_tail = samples[-(_FLOOR_SAMPLES - 1) :]
-        medians = trailing(samples, new.size, _FLOOR_SAMPLES, _median_of_5_or_more)
+        medians = _windowed(samples, new.size, _FLOOR_SAMPLES, _median_of_5_or_more)
         # from each qualifying sample on, frames hold its median
         taken = at[ok]
         which = np.searchsorted(taken, np.arange(n), side="right") - 1

@@ -135,13 +135,8 @@ class UprightDetector:
     def _held(self, u: np.ndarray) -> np.ndarray:
         """Frames whose gravity direction ``u`` (unit rows, NaN: unusable) is within
         ``settle_deg`` of the direction ``settle_frames`` frames before."""
-        n = u.shape[0]
-        if n <= self.settle_frames:  # the usual live case: no copy of the whole tail
-            before = self._tail[:n]
-            self._tail = np.concatenate([self._tail[n:], u])
-        else:
-            hist = np.concatenate([self._tail, u])
-            before, self._tail = hist[:n], hist[-self.settle_frames :]
+        hist = np.concatenate([self._tail, u])
+        before, self._tail = hist[: u.shape[0]], hist[-self.settle_frames :]
         with np.errstate(invalid="ignore"):
             return np.einsum("ij,ij->i", u, before) >= self._settle_cos  # NaN: False
 
