@@ -11,6 +11,7 @@ import json
 import uuid
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -21,6 +22,7 @@ __all__ = [
     "EVENT_TYPES",
     "SCHEMA_VERSION",
     "Event",
+    "EventType",
     "event_id",
     "event_schema",
     "onset_time_iso",
@@ -28,7 +30,24 @@ __all__ = [
 ]
 
 SCHEMA_VERSION = 1
-EVENT_TYPES: tuple[str, ...] = ("cramp", "leg_movement", "position_change", "signal_issue")
+
+
+class EventType(StrEnum):
+    """Every ``type`` an event can have (✦ contract: more may be added, none removed).
+
+    Members are strings, so ``event.type == EventType.CRAMP`` holds for a decoded event.
+    """
+
+    CRAMP = "cramp"
+    # "calf tightening": the slow rise that may or may not become a cramp. It informs;
+    # it never wakes anyone by default.
+    CRAMP_WARNING = "cramp_warning"
+    LEG_MOVEMENT = "leg_movement"
+    POSITION_CHANGE = "position_change"
+    SIGNAL_ISSUE = "signal_issue"
+
+
+EVENT_TYPES: tuple[str, ...] = tuple(t.value for t in EventType)
 
 _ID_NAMESPACE = uuid.UUID("6f1c1d0e-7a5b-4c8e-9a51-3f2b8c0d9e11")
 
