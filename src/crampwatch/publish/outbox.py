@@ -5,6 +5,10 @@ would lose them; every event is committed here *before* it is handed to paho and
 deleted only from the PUBACK callback. Entries are keyed by an increasing ``seq``
 (not by event id): a cramp's onset and its end update share an id and both must go
 out, in order. On restart :meth:`Outbox.pending` gives what is left, oldest first.
+
+Other messages that must not be lost (the announcement of a finished recording) wait
+in the same table with their ``topic`` (:meth:`Outbox.put_message`,
+:meth:`Outbox.messages`); an event's row has no topic (older outboxes gain the column).
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from pathlib import Path
 from crampwatch.errors import CrampwatchError
 from crampwatch.events import Event
 
-__all__ = ["Outbox", "OutboxEntry"]
+__all__ = ["Outbox", "OutboxEntry", "OutboxMessage"]
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +31,8 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
     seq      INTEGER PRIMARY KEY AUTOINCREMENT,
     event_id TEXT NOT NULL,
-    json     TEXT NOT NULL
+    json     TEXT NOT NULL,
+    topic    TEXT
 );
 """
 
@@ -36,6 +41,15 @@ CREATE TABLE IF NOT EXISTS outbox (
 class OutboxEntry:
     seq: int
     event: Event
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    """A message other than an event (``topic``, ``payload``) waiting for its PUBACK."""
+
+    seq: int
+    topic: str
+    payload: str
 
 
 class Outbox:
@@ -55,8 +69,14 @@ class Outbox:
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.executescript(_SCHEMA)
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(outbox)")}
+            if "topic" not in columns:  # an outbox of an older version: events only
+                self._db.execute("ALTER TABLE outbox ADD COLUMN topic TEXT")
         except sqlite3.DatabaseError as exc:
-            raise CrampwatchError(f"cannot open outbox {self.path}: {exc}") from exc
+            raise CrampwatchError(f"cannot open outbox {self.path}: {exc}") from None
+        except OSError as exc:
+            reason = exc.strerror or exc
+            raise CrampwatchError(f"cannot open outbox {self.path}: {reason}") from None
 
     def put(self, event: Event) -> int:
         """Commit ``event``; returns its ``seq``."""
@@ -66,6 +86,24 @@ class Outbox:
                 "INSERT INTO outbox (event_id, json) VALUES (?, ?)", (event.id, event.to_json())
             )
             return int(cur.lastrowid or 0)
+
+    def put_message(self, topic: str, payload: str, key: str) -> int:
+        """Commit a non-event message for ``topic`` (``key`` names it); returns its ``seq``."""
+        with self._lock:
+            self._db.execute(f"PRAGMA synchronous={self._put_sync}")
+            cur = self._db.execute(
+                "INSERT INTO outbox (event_id, json, topic) VALUES (?, ?, ?)",
+                (key, payload, topic),
+            )
+            return int(cur.lastrowid or 0)
+
+    def messages(self) -> list[OutboxMessage]:
+        """Pending non-event messages, oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT seq, topic, json FROM outbox WHERE topic IS NOT NULL ORDER BY seq"
+            ).fetchall()
+        return [OutboxMessage(int(seq), str(topic), str(js)) for seq, topic, js in rows]
 
     def ack(self, seq: int) -> bool:
         """Remove entry ``seq`` (the broker has it). False if it was not there."""
@@ -81,9 +119,11 @@ class Outbox:
             return self._db.execute("DELETE FROM outbox WHERE event_id = ?", (event_id,)).rowcount
 
     def entries(self) -> list[OutboxEntry]:
-        """Pending entries, oldest first."""
+        """Pending events, oldest first."""
         with self._lock:
-            rows = self._db.execute("SELECT seq, json FROM outbox ORDER BY seq").fetchall()
+            rows = self._db.execute(
+                "SELECT seq, json FROM outbox WHERE topic IS NULL ORDER BY seq"
+            ).fetchall()
         out = []
         for seq, js in rows:
             try:

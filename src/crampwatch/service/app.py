@@ -3,6 +3,11 @@
 Order matters for "nothing lost": recordings left by a crash are finished first, the
 publisher starts (and resends its outbox) before any new event exists, and at the end
 the run waits for the broker's acknowledgement of every event before it reports done.
+
+Each part fails on its own: a broker that is away at the start only delays delivery
+(events wait in the outbox); an outbox, recording or journal that cannot be written is
+logged once, counted, announced as a ``storage_failed`` signal issue and named in the
+exit line, while detection and publishing go on.
 """
 
 from __future__ import annotations
@@ -11,20 +16,21 @@ import asyncio
 import logging
 import signal
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
 from crampwatch.acquire.base import Source
 from crampwatch.consumers.store import night_of
+from crampwatch.errors import CrampwatchError
 from crampwatch.events import Event
 from crampwatch.paths import default_outbox_path, default_recordings_dir
-from crampwatch.publish.config import BrokerConfig, broker_for, check_reachable
+from crampwatch.publish.config import BrokerConfig, broker_for
 from crampwatch.publish.publisher import EventPublisher
 from crampwatch.service.config import ServiceConfig
 from crampwatch.service.recorder import recover_recordings
-from crampwatch.service.runner import RunResult, Service
+from crampwatch.service.runner import Failure, RunResult, Service, failure_reason
 from crampwatch.service.sources import build_sources
 
 __all__ = ["RunOutcome", "run_service"]
@@ -37,8 +43,27 @@ DRAIN_TIMEOUT_S = 30.0
 @dataclass(frozen=True)
 class RunOutcome:
     result: RunResult
-    published: int
-    unsent: int
+    published: int  # messages the broker acknowledged
+    unsent: int  # still in the outbox: sent on the next run
+    lost: int = 0  # held only in memory (the outbox failed) and not acknowledged
+
+    @property
+    def failures(self) -> list[Failure]:
+        return list(self.result.failures.values())
+
+    def error_line(self) -> str | None:
+        """One line for a run that did not fully succeed (None when it did)."""
+        parts = [f.line() for f in self.failures]
+        if parts:
+            parts[-1] += "; detection and alarms went on"
+        if self.lost:
+            parts.append(f"{self.lost} events were never acknowledged by the broker: lost")
+        if self.unsent:
+            parts.append(
+                f"{self.unsent} events are still in the outbox (broker unreachable); "
+                "they will be sent on the next run"
+            )
+        return "; ".join(parts) or None
 
     def summary_line(self) -> str:
         counts: dict[str, int] = {}
@@ -83,15 +108,20 @@ def run_service(
         recordings_dir = (
             Path(cfg.recording.folder) if cfg.recording.folder else (default_recordings_dir())
         )
-        recordings_dir.mkdir(parents=True, exist_ok=True)
-        recover_recordings(recordings_dir)
+        try:
+            recordings_dir.mkdir(parents=True, exist_ok=True)
+            recover_recordings(recordings_dir)
+        except OSError as exc:  # read-only or full: a setup problem, said before the night
+            raise CrampwatchError(
+                f"cannot write the recordings folder {recordings_dir}: {failure_reason(exc)}"
+            ) from None
     outbox = Path(cfg.outbox) if cfg.outbox else default_outbox_path(cfg.device_id)
     if broker_config is not None:
         return _run(cfg, broker_config, sources, starts, recordings_dir, outbox, on_event, progress)
+    # No reachability check: a broker that is down at bedtime only delays delivery (the
+    # publisher queues in the outbox and connects when it appears).
     with broker_for(cfg.broker.url) as base:
         config = _broker_settings(cfg, base)
-        if cfg.broker.url != "embedded":
-            check_reachable(config)
         return _run(cfg, config, sources, starts, recordings_dir, outbox, on_event, progress)
 
 
@@ -104,19 +134,31 @@ def _run(cfg, config, sources, starts, recordings_dir, outbox, on_event, progres
     # The outbox write syncs to disk (ms): done on one worker thread, in order, so the
     # event loop that feeds the detector never waits for the disk.
     writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="crampwatch-outbox")
+    # What happens to each event, in order; each step fails on its own (a failure is
+    # counted and logged once by the service, the next step still runs).
+    steps: list[tuple[str, Callable[[Event], object]]] = [("publishing", publisher.publish)]
+    if on_event is not None:
+        steps.append(("event callback", on_event))
 
     def deliver(event: Event) -> None:
-        publisher.publish(event)
-        if on_event is not None:
-            on_event(event)
+        for what, step in steps:
+            try:
+                step(event)
+            except Exception as exc:
+                service.report_failure(what, exc)
 
     def sink(event: Event) -> None:
         writer.submit(deliver, event)
 
     def announce(source: Source, path: Path, start: datetime) -> None:
-        writer.submit(
+        future = writer.submit(
             publisher.publish_recording, night_of(start), str(path.resolve()), start.isoformat()
         )
+        future.add_done_callback(lambda f: _report(f, "recording announcement"))
+
+    def _report(future: Future[None], what: str) -> None:
+        if (exc := future.exception()) is not None:
+            service.report_failure(what, exc)
 
     service = Service(
         sources,
@@ -129,6 +171,8 @@ def _run(cfg, config, sources, starts, recordings_dir, outbox, on_event, progres
         progress=progress,
         on_recording=announce,
     )
+    # an outbox that cannot be written: one storage_failed issue; events go from memory
+    publisher.on_storage_failure = lambda exc: service.report_failure("outbox", exc)
 
     async def main() -> RunResult:
         loop = asyncio.get_running_loop()
@@ -140,8 +184,10 @@ def _run(cfg, config, sources, starts, recordings_dir, outbox, on_event, progres
         result = asyncio.run(main())
     finally:
         writer.shutdown(wait=True)
-        drained = publisher.wait_drained(DRAIN_TIMEOUT_S)
+        publisher.wait_drained(DRAIN_TIMEOUT_S)
         counters = publisher.counters
-        unsent = 0 if drained else len(publisher.outbox)
+        lost = publisher.in_memory
         publisher.stop()
-    return RunOutcome(result, counters.acked, unsent)
+    if counters.storage_failures and "outbox" in result.failures:
+        result.failures["outbox"].count = counters.storage_failures
+    return RunOutcome(result, counters.acked, counters.pending - lost, lost)

@@ -118,11 +118,8 @@ def run(
     )
     outcome = run_service(cfg)
     click.echo(outcome.summary_line())
-    if outcome.unsent:
-        raise CrampwatchError(
-            f"{outcome.unsent} events are still in the outbox (broker unreachable); "
-            "they will be sent on the next run"
-        )
+    if (problem := outcome.error_line()) is not None:
+        raise CrampwatchError(problem)
 
 
 @click.command("demo")

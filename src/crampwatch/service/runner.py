@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,7 +27,15 @@ from crampwatch.errors import CrampwatchError
 from crampwatch.events import Event, event_id, onset_time_iso
 from crampwatch.service.recorder import NightRecorder, sensor_resolution
 
-__all__ = ["RunResult", "Service", "pipeline_batch_s", "release_freed_memory"]
+__all__ = [
+    "STORAGE_FAILED",
+    "Failure",
+    "RunResult",
+    "Service",
+    "failure_reason",
+    "pipeline_batch_s",
+    "release_freed_memory",
+]
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +44,33 @@ EventSink = Callable[[Event], None]
 # Seconds of signal after which the model is loaded and the pipeline has run its first
 # batches (0.5 s live, up to 30 s for fast replays), so its one-off buffers are freed.
 WARM_UP_S = 60.0
+
+# ``signal_issue`` kind: a part of the run could not write to disk (details ``what``:
+# recording, journal, outbox); detection and the alarms go on.
+STORAGE_FAILED = "storage_failed"
+
+# What a storage failure raises: the file system (full, read-only, I/O) or SQLite.
+STORAGE_ERRORS = (OSError, sqlite3.Error)
+
+
+def failure_reason(exc: BaseException) -> str:
+    """A failure in words for a log line: ``No space left on device``, not a traceback."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc) or type(exc).__name__
+
+
+@dataclass
+class Failure:
+    """One part of the run that failed: logged once, then only counted."""
+
+    what: str  # recording, journal, outbox, publishing, processing
+    reason: str  # the first failure in words
+    count: int = 1
+
+    def line(self) -> str:
+        times = "" if self.count == 1 else f" ({self.count} times)"
+        return f"{self.what} failed: {self.reason}{times}"
 
 
 @dataclass
@@ -44,6 +81,7 @@ class RunResult:
     recordings: list[Path] = field(default_factory=list)
     recorded_s: float = 0.0
     notices: dict[str, int] = field(default_factory=dict)
+    failures: dict[str, Failure] = field(default_factory=dict)
 
 
 @dataclass
@@ -53,6 +91,7 @@ class _Channel:
     source: Source
     detector: StreamingDetector | None = None
     recorder: NightRecorder | None = None
+    recording_failed: bool = False  # stopped after a write failed: the file keeps what it has
     start_time: datetime | None = None
     last_t_s: float = 0.0
     last_data: float = 0.0
@@ -141,12 +180,67 @@ class Service:
             self._model = load_model(model_path)
         self.result = RunResult()
         self._stop = asyncio.Event()
+        self._lock = threading.Lock()  # failures are also reported from the outbox thread
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def stop(self) -> None:
         """Ask the run to end (SIGINT/SIGTERM): open events are closed, files finished."""
         self._stop.set()
 
+    def report_failure(self, what: str, exc: BaseException) -> None:
+        """Count a failure of ``what`` (from any thread); the first one is logged and
+        announced as a ``storage_failed`` signal issue (storage errors only)."""
+        first = self._count_failure(what, exc)
+        if not first or not isinstance(exc, STORAGE_ERRORS):
+            return
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return  # the run is over: the exit line says it
+        try:
+            on_loop = asyncio.get_running_loop() is loop
+        except RuntimeError:
+            on_loop = False
+        if on_loop:
+            self._announce_failure(what)
+            return
+        with contextlib.suppress(RuntimeError):  # the loop closed in between
+            loop.call_soon_threadsafe(self._announce_failure, what)
+
+    def _count_failure(self, what: str, exc: BaseException) -> bool:
+        """True for the first failure of ``what`` (logged); later ones are only counted."""
+        with self._lock:
+            known = self.result.failures.get(what)
+            if known is not None:
+                known.count += 1
+                return False
+            self.result.failures[what] = Failure(what, failure_reason(exc))
+        if isinstance(exc, STORAGE_ERRORS):
+            log.error("%s failed: %s; detection and alarms go on", what, failure_reason(exc))
+        else:  # a bug: its traceback once
+            log.error("%s failed; further failures are only counted", what, exc_info=exc)
+        return True
+
+    def _announce_failure(self, what: str) -> None:
+        """One ``signal_issue`` (``storage_failed``) saying in words what stopped."""
+        ch = next((c for c in self.channels if c.detector is not None), None)
+        if ch is None:
+            return
+        failure = self.result.failures[what]
+        t = ch.last_t_s
+        issue = self._issue(
+            ch,
+            STORAGE_FAILED,
+            t,
+            t,
+            key=f"{STORAGE_FAILED}:{what}",
+            what=what,
+            error=failure.reason,
+            message=_storage_message(what, failure.reason),
+        )
+        self._emit(ch, issue)
+
     async def run(self) -> RunResult:
+        self._loop = asyncio.get_running_loop()
         now = self._clock()
         for ch in self.channels:
             ch.last_data = now
@@ -182,9 +276,9 @@ class Service:
                     self._on_notice(ch, item)
             except CrampwatchError:
                 raise
-            except Exception:  # a bug must not end the night: count it, keep watching
+            except Exception as exc:  # a bug must not end the night: count it, keep watching
                 self.result.notices["errors"] = self.result.notices.get("errors", 0) + 1
-                log.exception("%s: failed to process %r", ch.source.device_id, item)
+                self._count_failure(f"{ch.source.device_id}: processing", exc)
             if self._stop.is_set():
                 break
 
@@ -197,10 +291,10 @@ class Service:
             end_s = max(ch.silent.onset_s, block.t0_s)
             self._emit(ch, ch.silent.with_end(end_s, end_s))
             ch.silent = None
-        if ch.recorder is not None:
-            ch.recorder.write(block)
+        # detection first: the alarm never waits for, or depends on, the disk
         for ev in ch.detector.push(block):
             self._emit(ch, ev)
+        self._record(ch, block)
         if not ch.warmed_up and block.end_s >= WARM_UP_S:
             ch.warmed_up = True
             release_freed_memory()
@@ -208,6 +302,17 @@ class Service:
             ch.last_t_s = block.end_s
             if self.progress is not None:
                 self.progress(ch.last_t_s)
+
+    def _record(self, ch: _Channel, block: SampleBlock) -> None:
+        if ch.recorder is None or ch.recording_failed:
+            return
+        try:
+            ch.recorder.write(block)
+        except STORAGE_ERRORS as exc:
+            # A failed write may leave part of a data record: stop here, and the file
+            # keeps every complete record before it (finalize cuts the rest).
+            ch.recording_failed = True
+            self.report_failure("recording", exc)
 
     def _on_notice(self, ch: _Channel, notice: SourceNotice) -> None:
         self.result.notices[notice.kind] = self.result.notices.get(notice.kind, 0) + 1
@@ -260,14 +365,17 @@ class Service:
         )
         if self.recordings_dir is not None:
             stem = f"{src.device_id}-{src.leg or 'leg'}-{ch.start_time:%Y%m%dT%H%M%SZ}"
-            ch.recorder = NightRecorder(
-                self.recordings_dir,
-                stem,
-                src.fs_hz,
-                ch.start_time,
-                resolution=sensor_resolution(src),
-                emg_units_known=src.emg_units_known,
-            )
+            try:
+                ch.recorder = NightRecorder(
+                    self.recordings_dir,
+                    stem,
+                    src.fs_hz,
+                    ch.start_time,
+                    resolution=sensor_resolution(src),
+                    emg_units_known=src.emg_units_known,
+                )
+            except STORAGE_ERRORS as exc:
+                self.report_failure("recording", exc)
 
     def _finish(self, ch: _Channel) -> None:
         if ch.detector is None:
@@ -279,7 +387,11 @@ class Service:
             self._emit(ch, ev)
         self.result.recorded_s = max(self.result.recorded_s, ch.last_t_s)
         if ch.recorder is not None:
-            path = ch.recorder.finalize()
+            try:
+                path = ch.recorder.finalize()
+            except STORAGE_ERRORS as exc:
+                self.report_failure("recording", exc)
+                path = None
             if path is not None:
                 self.result.recordings.append(path)
                 if self.on_recording is not None:
@@ -288,9 +400,16 @@ class Service:
 
     def _emit(self, ch: _Channel, event: Event) -> None:
         self.result.events.append(event)
+        # published first: a journal that cannot be written must not hold back an alarm
+        try:
+            self.sink(event)
+        except Exception as exc:
+            self.report_failure("publishing", exc)
         if ch.recorder is not None:
-            ch.recorder.add_event(event)
-        self.sink(event)
+            try:
+                ch.recorder.add_event(event)
+            except STORAGE_ERRORS as exc:
+                self.report_failure("journal", exc)
 
     # ------------------------------------------------------------------ watchdog
     async def _watchdog(self) -> None:
@@ -307,11 +426,20 @@ class Service:
                     self._emit(ch, ch.silent)
 
     def _issue(
-        self, ch: _Channel, kind: str, onset_s: float, end_s: float | None, **details: object
+        self,
+        ch: _Channel,
+        kind: str,
+        onset_s: float,
+        end_s: float | None,
+        *,
+        key: str | None = None,
+        **details: object,
     ) -> Event:
+        """A ``signal_issue``; ``key`` (default ``kind``) seeds its id."""
         src = ch.source
+        seed = f"signal_issue:{key or kind}"
         return Event(
-            id=event_id(src.device_id, f"signal_issue:{kind}", onset_s, src.leg, ch.start_time),
+            id=event_id(src.device_id, seed, onset_s, src.leg, ch.start_time),
             device_id=src.device_id,
             type="signal_issue",
             onset_s=onset_s,
@@ -322,3 +450,14 @@ class Service:
             onset_time=onset_time_iso(ch.start_time, onset_s),
             details={"kind": kind, "channel": "all", **details},
         )
+
+
+def _storage_message(what: str, reason: str) -> str:
+    """The words of a ``storage_failed`` issue (shown by the review and the alarm)."""
+    done = {
+        "recording": "the night is no longer recorded",
+        "journal": "events are missing from the recording's annotations",
+        "outbox": "events are sent from memory and lost if the service stops before "
+        "the broker has them",
+    }.get(what, "it is no longer written")
+    return f"storage failed ({what}: {reason}): {done}; detection and alarms go on"
