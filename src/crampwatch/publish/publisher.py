@@ -91,7 +91,8 @@ class EventPublisher:
     unreachable_log_s : while the broker stays unreachable, one log line per this many
         seconds (the first failure is logged at once).
     on_storage_failure : called (from the publishing thread) with the first exception
-        of an outbox write that failed; the event is sent from memory all the same.
+        of an outbox write that failed, instead of logging it; the event is sent from
+        memory all the same.
     probe_timeout_s : how long to wait for the broker's answer to an MQTT 5 CONNECT
         before falling back to 3.1.1 (only when ``config.protocol`` is None).
     outbox_fsync : sync each outbox write to disk (see :class:`Outbox`); False trades
@@ -257,15 +258,15 @@ class EventPublisher:
             first = self._storage_failures == 1
             seq = next(self._memory_seq)
             self._memory[seq] = topic
-        if first:
+        if first and self.on_storage_failure is not None:
+            self.on_storage_failure(exc)  # it logs and announces the failure
+        elif first:
             log.error(
                 "outbox %s cannot be written (%s): sending from memory; further failures "
                 "are only counted",
                 self.outbox.path,
                 getattr(exc, "strerror", None) or exc,
             )
-            if self.on_storage_failure is not None:
-                self.on_storage_failure(exc)
         return seq
 
     def _send(self, topic: str, payload: str, seq: int | None, *, retain: bool = False) -> None:

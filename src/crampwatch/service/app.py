@@ -53,9 +53,12 @@ class RunOutcome:
 
     def error_line(self) -> str | None:
         """One line for a run that did not fully succeed (None when it did)."""
-        parts = [f.line() for f in self.failures]
-        if parts:
-            parts[-1] += "; detection and alarms went on"
+        parts = []
+        if self.failures:
+            failed = ", ".join(f.line() for f in self.failures)
+            parts.append(f"failed during the run: {failed}; detection and alarms went on")
+            if not self.lost and not self.unsent:
+                parts.append(f"all {self.published} messages were delivered")
         if self.lost:
             parts.append(f"{self.lost} events were never acknowledged by the broker: lost")
         if self.unsent:

@@ -69,8 +69,8 @@ class Failure:
     count: int = 1
 
     def line(self) -> str:
-        times = "" if self.count == 1 else f" ({self.count} times)"
-        return f"{self.what} failed: {self.reason}{times}"
+        times = "" if self.count == 1 else f", {self.count} times"
+        return f"{self.what} ({self.reason}{times})"
 
 
 @dataclass
@@ -182,17 +182,23 @@ class Service:
         self._stop = asyncio.Event()
         self._lock = threading.Lock()  # failures are also reported from the outbox thread
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._storage_announced = False
 
     def stop(self) -> None:
         """Ask the run to end (SIGINT/SIGTERM): open events are closed, files finished."""
         self._stop.set()
 
     def report_failure(self, what: str, exc: BaseException) -> None:
-        """Count a failure of ``what`` (from any thread); the first one is logged and
-        announced as a ``storage_failed`` signal issue (storage errors only)."""
+        """Count a failure of ``what`` (from any thread); the first one of each part is
+        logged, the first storage failure of the run is announced as a
+        ``storage_failed`` signal issue (the exit line names them all)."""
         first = self._count_failure(what, exc)
         if not first or not isinstance(exc, STORAGE_ERRORS):
             return
+        with self._lock:
+            if self._storage_announced:
+                return
+            self._storage_announced = True
         loop = self._loop
         if loop is None or loop.is_closed():
             return  # the run is over: the exit line says it
@@ -215,13 +221,17 @@ class Service:
                 return False
             self.result.failures[what] = Failure(what, failure_reason(exc))
         if isinstance(exc, STORAGE_ERRORS):
-            log.error("%s failed: %s; detection and alarms go on", what, failure_reason(exc))
+            log.error(
+                "%s failed: %s; detection and alarms go on, further failures are only counted",
+                what,
+                failure_reason(exc),
+            )
         else:  # a bug: its traceback once
             log.error("%s failed; further failures are only counted", what, exc_info=exc)
         return True
 
     def _announce_failure(self, what: str) -> None:
-        """One ``signal_issue`` (``storage_failed``) saying in words what stopped."""
+        """The ``signal_issue`` (``storage_failed``) saying in words what stopped."""
         ch = next((c for c in self.channels if c.detector is not None), None)
         if ch is None:
             return
@@ -232,7 +242,6 @@ class Service:
             STORAGE_FAILED,
             t,
             t,
-            key=f"{STORAGE_FAILED}:{what}",
             what=what,
             error=failure.reason,
             message=_storage_message(what, failure.reason),
@@ -431,15 +440,11 @@ class Service:
         kind: str,
         onset_s: float,
         end_s: float | None,
-        *,
-        key: str | None = None,
         **details: object,
     ) -> Event:
-        """A ``signal_issue``; ``key`` (default ``kind``) seeds its id."""
         src = ch.source
-        seed = f"signal_issue:{key or kind}"
         return Event(
-            id=event_id(src.device_id, seed, onset_s, src.leg, ch.start_time),
+            id=event_id(src.device_id, f"signal_issue:{kind}", onset_s, src.leg, ch.start_time),
             device_id=src.device_id,
             type="signal_issue",
             onset_s=onset_s,
