@@ -16,7 +16,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as mqtt
@@ -38,6 +38,7 @@ __all__ = [
     "make_client",
     "parse_broker_url",
     "probe_protocol",
+    "without_password",
 ]
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,7 @@ class BrokerConfig:
     port: int = DEFAULT_PORT
     tls: bool = False
     username: str | None = None
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)  # never in a log line
     ca_file: str | None = None
     client_id_prefix: str = "crampwatch"
     keepalive: int = 30
@@ -101,9 +102,10 @@ def parse_broker_url(url: str) -> BrokerConfig:
     """``mqtt://[user[:pass]@]host[:port]`` or ``mqtts://…`` → :class:`BrokerConfig`.
 
     A query ``?protocol=5`` / ``?protocol=3.1.1`` pins the MQTT version. A bad URL
-    raises :class:`CrampwatchError` naming it.
+    raises :class:`CrampwatchError` naming it, its password replaced by ``***``.
     """
     text = url.strip()
+    url = without_password(text)  # the error lines below name it: logs, terminals
     if "://" not in text:
         raise CrampwatchError(f"broker URL must look like mqtt://host:port, got {url!r}")
     parts = urlsplit(text)
@@ -112,12 +114,12 @@ def parse_broker_url(url: str) -> BrokerConfig:
     tls = parts.scheme in ("mqtts", "ssl")
     try:
         port = parts.port
-    except ValueError as exc:
-        raise CrampwatchError(f"bad port in broker URL {url!r}") from exc
+    except ValueError:
+        raise CrampwatchError(f"bad port in broker URL {url!r}") from None
     if not parts.hostname:
         raise CrampwatchError(f"no host in broker URL {url!r}")
     if parts.path not in ("", "/"):
-        raise CrampwatchError(f"broker URL takes no path, got {parts.path!r} in {url!r}")
+        raise CrampwatchError(f"broker URL takes no path, got {url!r}")
     protocol: int | None = None
     for item in filter(None, parts.query.split("&")):
         key, _, value = item.partition("=")
@@ -132,6 +134,16 @@ def parse_broker_url(url: str) -> BrokerConfig:
         password=unquote(parts.password) if parts.password else None,
         protocol=protocol,
     )
+
+
+def without_password(url: str) -> str:
+    """``url`` with the password of its user part (up to the last ``@``) as ``***``."""
+    scheme, sep, rest = url.partition("://")
+    userinfo, at, host = rest.rpartition("@")
+    if not sep or not at:
+        return url
+    user, colon, _password = userinfo.partition(":")
+    return f"{scheme}://{user}{':***' if colon else ''}@{host}"
 
 
 def check_reachable(config: BrokerConfig, timeout_s: float = 3.0) -> None:

@@ -91,6 +91,21 @@ def _start_time(edf: edfio.Edf | edfio.Bdf) -> datetime | None:
     return start.replace(tzinfo=UTC)
 
 
+def _check_calibration(path: Path, sig: edfio.EdfSignal) -> None:
+    """An impossible scale (physical or digital range empty, not a number) is an error:
+    edfio would return raw counts, scored as µV or g (a shin motion of 200 g)."""
+    try:
+        values = (sig.physical_min, sig.physical_max, sig.digital_min, sig.digital_max)
+    except Exception as exc:  # an unparsable number in the header
+        raise CrampwatchError(f"{path}: channel {sig.label!r} has no valid scale ({exc})") from None
+    pmin, pmax, dmin, dmax = (float(v) for v in values)
+    if not all(map(math.isfinite, (pmin, pmax, dmin, dmax))) or pmin == pmax or dmin == dmax:
+        raise CrampwatchError(
+            f"{path}: channel {sig.label.strip()!r} has an impossible scale (physical "
+            f"{pmin:g} to {pmax:g}, digital {dmin:g} to {dmax:g})"
+        )
+
+
 def read_recording(path: str | Path, channel_map: Mapping[str, str] | None = None) -> Recording:
     """Read an EDF, EDF+ or BDF file; channels are matched to roles by label.
 
@@ -102,6 +117,8 @@ def read_recording(path: str | Path, channel_map: Mapping[str, str] | None = Non
     """
     path = Path(path)
     edf = _open(path)
+    if edf.num_data_records == 0:
+        raise CrampwatchError(f"{path}: no data records (an empty recording)")
     signals = edf.signals
     labels = [s.label for s in signals]
     roles = match_roles(labels, channel_map, source=str(path))
@@ -113,6 +130,7 @@ def read_recording(path: str | Path, channel_map: Mapping[str, str] | None = Non
         if role not in roles:
             continue
         sig = signals[roles[role]]
+        _check_calibration(path, sig)
         scale = unit_scale(role, sig.physical_dimension, source=str(path))
         if role in EMG_ROLES and not emg_units_calibrated(sig.physical_dimension):
             uncalibrated.append(f"{sig.label.strip()!r} ({sig.physical_dimension.strip()!r})")
@@ -124,6 +142,8 @@ def read_recording(path: str | Path, channel_map: Mapping[str, str] | None = Non
             data = data * scale
         if not sig.sampling_frequency > 0:
             raise CrampwatchError(f"{path}: channel {sig.label!r} has no sampling rate")
+        if not data.size:
+            raise CrampwatchError(f"{path}: channel {sig.label!r} has no samples")
         out[role] = data
         fs[role] = float(sig.sampling_frequency)
         names[role] = sig.label.strip()

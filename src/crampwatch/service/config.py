@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from crampwatch.errors import CrampwatchError
+from crampwatch.publish.config import without_password
 from crampwatch.roles import ROLES
 
 __all__ = [
@@ -35,7 +36,7 @@ class BrokerSettings:
 
     url: str = "embedded"
     username: str | None = None
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)  # never in a log line
     ca_file: str | None = None
     client_id_prefix: str = "crampwatch"
     home_assistant: bool = False
@@ -218,7 +219,7 @@ def parse_config(data: dict[str, Any], *, source: str = "<config>") -> ServiceCo
     if not (broker.url == "embedded" or broker.url.startswith(("mqtt://", "mqtts://"))):
         raise CrampwatchError(
             f"{source}: [broker] url must be 'embedded', mqtt://host:port or mqtts://host:port,"
-            f" got {broker.url!r}"
+            f" got {without_password(broker.url)!r}"
         )
     timeout = service.get("no_data_timeout_s", 30.0)
     if not timeout > 0:
