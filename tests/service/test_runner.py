@@ -94,3 +94,62 @@ def test_a_source_with_unknown_emg_units_gets_rest_relative_leg_movements():
     assert _leg_movements(scaled, units_known=False) == unitless
     # the µV rule on the same counts scores something else: the flag is what changed it
     assert _leg_movements(scaled, units_known=True) != unitless
+
+
+def _cramp_night():
+    from crampwatch.simulate import ScheduledEvent
+
+    schedule = [
+        ScheduledEvent("plm_series", 20.0, count=4, interval_s=20.0),
+        ScheduledEvent("cramp", 100.0, duration_s=30.0, peak_uv=250.0),
+    ]
+    return simulate_night(150 / 3600, 4, emg_fs_hz=500, acc_fs_hz=50, schedule=schedule)
+
+
+def _run(recording, recordings_dir) -> tuple[list, object]:
+    events: list = []
+    source = ReplaySource(recording, device_id="t", speed=0, block_s=1.0)
+    result = asyncio.run(Service([source], events.append, recordings_dir=recordings_dir).run())
+    return events, result
+
+
+def test_a_failing_recorder_starves_neither_detection_nor_publishing(tmp_path, monkeypatch):
+    from crampwatch.service.recorder import NightRecorder
+
+    night = _cramp_night().recording
+    healthy, _ = _run(night, None)
+    assert "cramp" in {e.type for e in healthy}
+    writes: list[float] = []
+
+    def full_disk(self, block) -> None:
+        writes.append(block.t0_s)
+        if block.t0_s >= 10.0:
+            raise OSError(28, "No space left on device")
+
+    def journal_full(self, event) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(NightRecorder, "write", full_disk)
+    monkeypatch.setattr(NightRecorder, "add_event", journal_full)
+    events, result = _run(night, tmp_path)
+    issues = [e for e in events if e.details.get("kind") == "storage_failed"]
+    # every event of the healthy run, and one more saying storage failed, in words
+    assert [e for e in events if e not in issues] == healthy
+    assert len(issues) == 1 and issues[0].details["what"] == "recording"
+    assert "No space left on device" in issues[0].details["message"]
+    assert max(writes) == 10.0  # the recorder stopped at its first failure
+    assert result.failures["recording"].count == 1
+    assert result.failures["journal"].count == len(events)  # tried for each, logged once
+
+
+def test_a_repeated_bug_is_logged_once_with_a_count(tmp_path, monkeypatch, caplog):
+    from crampwatch.detect.streaming import StreamingDetector
+
+    def broken(self, block):
+        raise ZeroDivisionError("boom")
+
+    monkeypatch.setattr(StreamingDetector, "push", broken)
+    _events, result = _run(_cramp_night().recording, None)
+    (failure,) = result.failures.values()
+    assert failure.count == result.notices["errors"] > 100  # every block failed ...
+    assert len([r for r in caplog.records if r.levelname == "ERROR"]) == 1  # ... one line
