@@ -333,7 +333,11 @@ class EventPublisher:
     @property
     def pending(self) -> int:
         """Events and messages not yet acknowledged by the broker (outbox and memory)."""
-        return len(self.outbox) - len(self._unsaved_acks) + len(self._memory)
+        try:
+            stored = len(self.outbox) - len(self._unsaved_acks)
+        except sqlite3.Error:  # an outbox that cannot even be read: what memory holds
+            stored = 0
+        return stored + len(self._memory)
 
     @property
     def in_memory(self) -> int:
