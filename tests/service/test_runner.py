@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
 from crampwatch.acquire.base import Source, SourceNotice
 from crampwatch.acquire.replay import ReplaySource
@@ -109,7 +110,9 @@ def _cramp_night():
 def _run(recording, recordings_dir) -> tuple[list, object]:
     events: list = []
     source = ReplaySource(recording, device_id="t", speed=0, block_s=1.0)
-    result = asyncio.run(Service([source], events.append, recordings_dir=recordings_dir).run())
+    start = {"t": datetime(2026, 11, 24, 22, 0, tzinfo=UTC)}  # the same ids in every run
+    service = Service([source], events.append, recordings_dir=recordings_dir, start_times=start)
+    result = asyncio.run(service.run())
     return events, result
 
 
