@@ -70,7 +70,12 @@ def tmpfs(tmp_path: Path) -> Iterator[Callable[..., Path]]:
         point = tmp_path / name
         point.mkdir()
         options = f"size={size}" + (",ro" if read_only else "")
-        subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(point)], check=True)
+        done = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(point)],
+            capture_output=True,
+            text=True,
+        )
+        _require(done.returncode == 0, f"cannot mount a tmpfs here: {done.stderr.strip()}")
         mounted.append(point)
         return point
 
