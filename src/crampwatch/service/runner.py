@@ -435,12 +435,7 @@ class Service:
                     self._emit(ch, ch.silent)
 
     def _issue(
-        self,
-        ch: _Channel,
-        kind: str,
-        onset_s: float,
-        end_s: float | None,
-        **details: object,
+        self, ch: _Channel, kind: str, onset_s: float, end_s: float | None, **details: object
     ) -> Event:
         src = ch.source
         return Event(
