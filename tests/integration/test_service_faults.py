@@ -235,3 +235,18 @@ def test_a_password_in_a_bad_broker_url_is_never_shown(night, tmp_path):
         assert run.stderr.count("\n") == 1 and "broker URL" in run.stderr, run.stderr
         assert "hunter2" not in run.stderr + run.stdout
         assert "me:***@127.0.0.1" in run.stderr
+
+
+def test_refused_credentials_are_one_line_at_once_without_the_password(
+    mosquitto_factory, night, tmp_path
+):
+    edf, _ = night
+    passwd = tmp_path / "passwd"
+    subprocess.run(["mosquitto_passwd", "-b", "-c", str(passwd), "night", "owl"], check=True)
+    broker = mosquitto_factory(listener=["allow_anonymous false", f"password_file {passwd}"])
+    url = f"mqtt://night:lark@127.0.0.1:{broker.port}"
+    run = _crampwatch("run", "--replay", str(edf), "--broker", url, home=tmp_path)
+    assert run.returncode == 2
+    assert run.stderr.count("\n") == 1, run.stderr  # not a night of retries
+    assert "refused the credentials" in run.stderr
+    assert "lark" not in run.stderr + run.stdout
