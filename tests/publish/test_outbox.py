@@ -45,3 +45,21 @@ def test_an_unreadable_row_is_dropped_not_blocking(tmp_path) -> None:
     with Outbox(tmp_path / "o.db") as box:
         assert [e.onset_s for e in box.pending()] == [10.0]
         assert len(box) == 1
+
+
+def test_an_outbox_of_an_older_version_keeps_its_events_and_takes_messages(tmp_path) -> None:
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as db:  # the table as earlier versions created it
+        db.execute(
+            "CREATE TABLE outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+            " event_id TEXT NOT NULL, json TEXT NOT NULL)"
+        )
+        db.execute(
+            "INSERT INTO outbox (event_id, json) VALUES (?, ?)", (_event(5).id, _event(5).to_json())
+        )
+    db.close()
+    with Outbox(path) as box:
+        seq = box.put_message("crampwatch/d/recording", '{"night": "x"}', "recording:x")
+        assert [e.onset_s for e in box.pending()] == [50.0]  # the message is not an event
+        assert [(m.seq, m.topic) for m in box.messages()] == [(seq, "crampwatch/d/recording")]
+        assert len(box) == 2
