@@ -36,8 +36,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal, Protocol
 
-from crampwatch.consumers.client import InvalidMessage, Subscriber, default_client_id, parse_event
-from crampwatch.consumers.logger import ACK_ACTIONS, parse_ack
+from crampwatch.consumers.client import InvalidMessage, Subscriber, default_client_id
+from crampwatch.consumers.logger import ACK_ACTIONS, decode_event, parse_ack
 from crampwatch.consumers.prompts import (
     MONITORING_RESUMED,
     MONITORING_STOPPED,
@@ -372,7 +372,7 @@ class Alarm:
             return
         now = self._clock()
         if topic == topics.event_topic(device_id):
-            event = parse_event(payload)
+            event = decode_event(payload)
             self.events_seen += 1
             with self._lock:
                 self._dispatch(self.core.on_event(event, now, self._wall_clock()))

@@ -73,7 +73,7 @@ def logger(broker_url: str, db: Path | None, client_id: str | None) -> None:
             click.echo(
                 f"stored {c.stored} events ({c.updated} updates, {c.duplicates} duplicates "
                 f"dropped, {c.invalid} invalid messages, {c.labels} labels, "
-                f"{c.errors} left with the broker)"
+                f"{c.errors} could not be stored)"
             )
 
 

@@ -125,7 +125,7 @@ def run_demo(
     )
     view = _DemoAlarmView(console)
     with EmbeddedBroker() as broker:
-        logger = EventLogger(broker.config, db_path)
+        logger = EventLogger(broker.config, db_path, recordings_dir=out_dir / "recordings")
         alarm = Alarm(broker.config, [view], escalate_after_s=30.0, prompt_step_s=1.5)
         view.alarm = alarm
         logger.start()
