@@ -74,9 +74,9 @@ def test_parse_ack_validates_action() -> None:
 
 
 def test_plm_index_is_per_hour_of_monitoring() -> None:
-    stats = night_stats("d", "2026-11-24", cramps=2, periodic_lms=30, last_detected_s=7200.0)
+    stats = night_stats("d", "2026-11-24", cramps=2, periodic_lms=30, monitored_s=7200.0)
     assert (stats.cramps_tonight, stats.plm_index, stats.monitored_h) == (2, 15.0, 2.0)
-    assert night_stats("d", "n", 0, 3, last_detected_s=10.0).plm_index == 0.0
+    assert night_stats("d", "n", 0, 3, monitored_s=10.0).plm_index == 0.0
     assert json.loads(stats.to_json())["plm_index"] == 15.0
 
 

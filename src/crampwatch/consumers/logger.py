@@ -105,7 +105,7 @@ class LoggerCounters:
 @dataclass(frozen=True)
 class NightStats:
     """Counts of one device's night. ``plm_index`` is periodic leg movements per hour of
-    monitoring so far (hours = latest ``detected_at_s`` / 3600, the recording clock)."""
+    monitoring so far (the union of the night's runs, each on its own clock)."""
 
     device_id: str
     night: str
@@ -119,11 +119,10 @@ class NightStats:
 
 
 def night_stats(
-    device_id: str, night: str, cramps: int, periodic_lms: int, last_detected_s: float
+    device_id: str, night: str, cramps: int, periodic_lms: int, monitored_s: float
 ) -> NightStats:
-    """Counts of a night (pure). ``last_detected_s``: latest ``detected_at_s`` of the
-    night's events, seconds of the recording clock (≈ time monitored so far)."""
-    hours = last_detected_s / 3600.0
+    """Counts of a night (pure). ``monitored_s``: seconds monitored so far, all runs."""
+    hours = monitored_s / 3600.0
     # Below a minute of monitoring a rate per hour means nothing.
     index = periodic_lms / hours if hours >= 1 / 60 else 0.0
     return NightStats(device_id, night, cramps, periodic_lms, round(hours, 3), round(index, 1))
@@ -294,7 +293,7 @@ class EventLogger:
         event_id, action, source = parse_ack(payload)
         if event_id is None:
             raise InvalidMessage("ack without event_id cannot be stored")
-        if self.store.night_of_event(event_id) is None:
+        if not self.store.has_event(event_id):
             # labels are training data: only for events this store knows
             raise InvalidMessage(f"ack for an unknown event {event_id[:40]!r}")
         self.store.add_label(event_id, ACK_ACTIONS[action], source=source)
