@@ -18,6 +18,7 @@ import numpy as np
 
 from crampwatch.consumers.store import EventStore, StoredEvent, night_bounds, night_of, parse_night
 from crampwatch.errors import CrampwatchError
+from crampwatch.events import Event
 from crampwatch.recordings.channels import match_roles, unit_scale
 from crampwatch.review.envelope import calf_envelope
 from crampwatch.review.summary import CrampSummary as Cramp
@@ -34,7 +35,9 @@ __all__ = [
     "night_recordings",
     "night_summary",
     "open_recording",
+    "recording_span",
     "resolve_night",
+    "same_run",
 ]
 
 log = logging.getLogger(__name__)
@@ -178,7 +181,7 @@ def open_recording(path: Path) -> edfio.Edf | edfio.Bdf:
         return edfio.read_edf(path, lazy_load_data=True, header_encoding="latin-1")
 
 
-def _recording_span(path: Path) -> tuple[datetime | None, float] | None:
+def recording_span(path: Path) -> tuple[datetime | None, float] | None:
     """(wall-clock start, duration s) from the EDF/BDF header; None if unreadable."""
     try:
         edf = open_recording(path)
@@ -191,6 +194,15 @@ def _recording_span(path: Path) -> tuple[datetime | None, float] | None:
         log.warning("cannot read recording header %s: %s", path, exc)
         return None
     return start, duration
+
+
+def same_run(event: Event, start: datetime | None) -> bool:
+    """True when ``event`` belongs to the run recorded from wall-clock ``start`` (or
+    either has no wall clock)."""
+    onset = parse_iso(event.onset_time)
+    if onset is None or start is None:
+        return True
+    return abs((onset - start).total_seconds() - event.onset_s) <= RUN_MATCH_S
 
 
 def night_recordings(
@@ -211,7 +223,7 @@ def night_recordings(
                 continue
             if path.suffix.lower() not in RECORDING_SUFFIXES or not path.is_file():
                 continue
-            span = _recording_span(path)
+            span = recording_span(path)
             if span is None or p in out:
                 continue
             start, duration = span

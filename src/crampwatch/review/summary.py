@@ -46,9 +46,11 @@ __all__ = [
     "issue_kind",
     "issue_label",
     "merge_spans",
+    "monitored_text",
     "parse_iso",
     "plm_band",
     "summarize_night",
+    "warnings_text",
 ]
 
 # Upper bound (exclusive, per hour) and wording of each PLM-index band. Worded as
@@ -534,6 +536,26 @@ def clock_time(summary: NightSummary, t_s: float, tz: tzinfo | None = None) -> s
         total = round(t_s / 60)
         return f"+{total // 60}:{total % 60:02d}"
     return (summary.origin + timedelta(seconds=t_s)).astimezone(tz).strftime("%H:%M")
+
+
+def monitored_text(s: NightSummary, tz: tzinfo | None = None) -> str:
+    """``22:30–00:41, 01:05–06:58 (7 h 44 min)``: each run's span and the time monitored
+    (a gap between runs was not monitored)."""
+    if s.window_source == "none" or not s.monitored:
+        return "no monitoring time recorded"
+    spans = ", ".join(f"{clock_time(s, a, tz)}–{clock_time(s, b, tz)}" for a, b in s.monitored)
+    return f"{spans} ({format_duration(s.window_s)})"
+
+
+def warnings_text(s: NightSummary, tz: tzinfo | None = None) -> str:
+    """The night's "calf tightening" warnings in words: a count and the times, and that
+    they woke nobody."""
+    n = len(s.cramp_warnings_s)
+    if n == 0:
+        return "none"
+    times = ", ".join(clock_time(s, t, tz) for t in s.cramp_warnings_s[:12])
+    more = f" and {n - 12} more" if n > 12 else ""
+    return f"{n} ({times}{more}): calf tightening, noted only, nobody was woken"
 
 
 def format_duration(seconds: float | None) -> str:
