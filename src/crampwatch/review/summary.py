@@ -355,11 +355,10 @@ def _run_origin(se: StoredEvent) -> float | None:
 def _status_spans(
     status: Sequence[tuple[str, str, str]], night: str, tz: tzinfo | None
 ) -> list[tuple[float, float | None]]:
-    """Online intervals of the night as epoch seconds, per device (an open one: None)."""
+    """Online intervals that start in the night, as epoch seconds, per device (an open
+    one: None). A run that goes on past noon keeps its end."""
     rows = sorted(
-        (t.timestamp(), device, st)
-        for device, st, at in status
-        if (t := parse_iso(at)) is not None and night_of(t, tz) == night
+        (t.timestamp(), device, st) for device, st, at in status if (t := parse_iso(at)) is not None
     )
     since: dict[str, float] = {}
     spans: list[tuple[float, float | None]] = []
@@ -369,7 +368,7 @@ def _status_spans(
         elif st in ("offline", "stopped") and device in since:
             spans.append((since.pop(device), t))
     spans += [(a, None) for a in since.values()]
-    return spans
+    return [(a, b) for a, b in spans if night_of(datetime.fromtimestamp(a, UTC), tz) == night]
 
 
 def _overlaps(span: Span, spans: Sequence[Span], slack_s: float = _STATUS_TOLERANCE_S) -> bool:
