@@ -12,8 +12,6 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
-
 from crampwatch.consumers.logger import EventLogger
 from crampwatch.events import Event, event_id, onset_time_iso
 from crampwatch.publish import BrokerConfig, topics
@@ -156,7 +154,7 @@ def test_nights_are_grouped_noon_to_noon_in_local_time(tmp_path):
     berlin = review(db, tz="Europe/Berlin")
     assert berlin.returncode == 0, berlin.stderr
     assert "night of 2026-11-25" in berlin.stdout and "12:20–13:20" in berlin.stdout
-    utc = review(db, tz="Europe/Berlin", *("--tz", "UTC"))
+    utc = review(db, "--tz", "UTC", tz="Europe/Berlin")
     assert "night of 2026-11-24" in utc.stdout and "11:20–12:20" in utc.stdout
     bad = review(db, "--tz", "Mars/Olympus")
     assert bad.returncode == 2 and "unknown time zone" in bad.stderr
