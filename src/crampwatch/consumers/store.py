@@ -277,6 +277,23 @@ class EventStore:
                 "INSERT OR IGNORE INTO recordings VALUES (?,?,?)", (device_id, night, str(path))
             )
 
+    def forget_device(self, device_id: str) -> list[str]:
+        """Delete everything stored for ``device_id`` (events, labels, status, recording
+        registrations); returns the registered recording paths (the demo replaces its
+        previous night with this)."""
+        with self._tx() as db:
+            paths = [
+                r[0]
+                for r in db.execute("SELECT path FROM recordings WHERE device_id = ?", (device_id,))
+            ]
+            db.execute(
+                "DELETE FROM labels WHERE event_id IN (SELECT id FROM events WHERE device_id = ?)",
+                (device_id,),
+            )
+            for table in ("events", "status", "recordings"):
+                db.execute(f"DELETE FROM {table} WHERE device_id = ?", (device_id,))
+        return paths
+
     # -- reading -----------------------------------------------------------------------
     def nights(self, tz: tzinfo | None = None) -> list[str]:
         """Nights with any event (noon to noon in ``tz``, default local), oldest first."""

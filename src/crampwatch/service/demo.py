@@ -97,13 +97,27 @@ class _DemoAlarmView:
             self.alarm.acknowledge("ack", event_id, source="demo")
 
 
+def _forget_previous_demo(db_path: Path, recordings_dir: Path) -> None:
+    """A second demo starts a fresh demo night: the previous one's events, status and
+    recordings (device ``demo`` only, whatever else the store holds) are removed, so
+    that its counts are not added to the new night's."""
+    if not db_path.exists():
+        return
+    with EventStore(db_path) as store:
+        paths = store.forget_device(DEVICE_ID)
+    for p in map(Path, paths):
+        if p.suffix.lower() == ".edf" and p.resolve().is_relative_to(recordings_dir.resolve()):
+            p.unlink(missing_ok=True)
+
+
 def run_demo(
     *, hours: float, speed: float, seed: int, out_dir: Path, console: Console | None = None
 ) -> Path:
-    """Run the demo night; returns the HTML report path."""
+    """Run the demo night (replacing a previous demo's); returns the HTML report path."""
     console = console or Console()
     out_dir.mkdir(parents=True, exist_ok=True)
     db_path = out_dir / "events.sqlite"
+    _forget_previous_demo(db_path, out_dir / "recordings")
     console.print(
         Panel(
             "A simulated night streams through the real pipeline at "
@@ -162,8 +176,7 @@ def run_demo(
 
 
 def _wait_logged(db_path: Path, night: str, result: RunResult, timeout_s: float) -> None:
-    """Until the logger stored every event of this run and registered the recording
-    (the store may hold earlier demo runs too)."""
+    """Until the logger stored every event of this run and registered the recording."""
     ids = {e.id for e in result.events}
     deadline = time.monotonic() + timeout_s
     with EventStore(db_path) as store:
@@ -182,7 +195,7 @@ def _morning(
     from crampwatch.review.terminal import print_summary
 
     with EventStore(db_path) as store:
-        report = build_report(store, night_of(start))
+        report = build_report(store, night_of(start), device_id=DEVICE_ID)
     console.rule("the morning after")
     print_summary(report, console=console)
     html = out_dir / "report.html"
