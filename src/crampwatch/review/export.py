@@ -119,6 +119,8 @@ def annotation_for(event: Event, labels: Sequence[str] = ()) -> Annotation:
         what = "periodic leg movement" if event.periodic else "leg movement"
     elif event.type == "signal_issue":
         what = f"signal issue: {issue_label(issue_kind(event.details))}"
+    elif event.type == "cramp_warning":
+        what = "calf tightening (cramp warning, no alarm)"
     else:
         what = event.type.replace("_", " ")
     if "not_a_cramp" in labels:
