@@ -21,7 +21,8 @@ def test_demo_rings_for_the_cramp_and_writes_the_morning_report(tmp_path):
     )
     text = out.getvalue()
     assert html.exists() and "Your night" in html.read_text()
-    assert "crampwatch alarm" in text  # the wake alert was shown
+    assert "crampwatch alarm: ringing" in text and "RINGING (" in text  # shown and rung
+    assert "\a" in text  # the terminal bell
     with EventStore(tmp_path / "events.sqlite") as store:
         events = store.events()
         cramps = [se for se in events if se.event.type == "cramp"]

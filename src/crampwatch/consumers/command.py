@@ -51,14 +51,26 @@ _client_id_option = click.option(
     default=None,
     help=f"Event store (default: $CRAMPWATCH_DB or {default_db_path()}).",
 )
+@click.option(
+    "--recordings",
+    "recordings_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="The service's recordings folder: announced recordings are registered only "
+    "inside it (default: $CRAMPWATCH_DATA/recordings or ~/.local/share/crampwatch/recordings).",
+)
 @_client_id_option
-def logger(broker_url: str, db: Path | None, client_id: str | None) -> None:
+def logger(
+    broker_url: str, db: Path | None, recordings_dir: Path | None, client_id: str | None
+) -> None:
     """Store every device's events from MQTT in SQLite, grouped into nights."""
     db_path = db or default_db_path()
     _interrupt_on_sigterm()
     with broker_for(broker_url) as config:
         check_reachable(config)
-        event_logger = EventLogger(config, db_path, client_id=client_id)
+        event_logger = EventLogger(
+            config, db_path, client_id=client_id, recordings_dir=recordings_dir
+        )
         event_logger.start()
         try:
             if not event_logger.wait_subscribed(10.0):
