@@ -127,7 +127,8 @@ class TerminalOutput:
         lines = []
         if self._fullscreen:
             lines.append("\x1b[2J\x1b[H")  # clear the screen, cursor home
-        leg = f" ({action.leg} leg)" if action.leg else ""
+        where = [f"{action.leg} leg"] if action.leg else []
+        leg = f" ({', '.join([*where, action.device_id])})" if action.device_id else ""
         lines += ["=" * self.width, f"  {status}{leg}".rstrip(), "=" * self.width, ""]
         if action.prompt is not None:
             lines.append(f"Step {action.step + 1} of {action.steps}: {action.prompt.title}")

@@ -399,6 +399,7 @@ def render_html(
     legend = (
         '<div class="legend"><span><i style="background:#9ad1a0"></i>good signal</span>'
         '<span><i style="background:#f4a261"></i>signal problem</span>'
+        '<span><i style="background:#fff;outline:1px solid #bbb"></i>not monitored</span>'
         '<span><i style="background:#d1495b"></i>cramp</span>'
         '<span><i style="background:#c9c9d3"></i>marked “not a cramp”</span>'
         '<span><i style="background:#6a4c93"></i>periodic leg movement</span>'
