@@ -84,3 +84,40 @@ def test_default_db_path_follows_environment(monkeypatch, tmp_path) -> None:
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
     monkeypatch.delenv("CRAMPWATCH_DATA", raising=False)
     assert default_db_path() == Path(tmp_path) / "crampwatch" / "events.sqlite"
+
+
+def test_a_store_written_by_an_older_crampwatch_is_regrouped(tmp_path) -> None:
+    """Rows stored before the epoch columns existed get them on open."""
+    import sqlite3
+
+    from crampwatch.consumers.store import _SCHEMA
+
+    start = datetime(2026, 11, 24, 22, 0, tzinfo=UTC)
+    ev = make_event(1, "leg_movement", onset_time=onset_time_iso(start, 60.0))
+    db = sqlite3.connect(tmp_path / "old.db")
+    db.executescript(_SCHEMA)
+    db.execute(
+        "INSERT INTO events VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        (
+            ev.id,
+            ev.device_id,
+            ev.leg,
+            ev.type,
+            ev.onset_s,
+            ev.end_s,
+            ev.detected_at_s,
+            ev.onset_time,
+            ev.confidence,
+            1,
+            "2026-11-24",
+            ev.to_json(),
+            "x",
+            "x",
+        ),
+    )
+    db.commit()
+    db.close()
+    with EventStore(tmp_path / "old.db") as store:
+        assert store.nights(UTC) == ["2026-11-24"]
+        assert [se.event.id for se in store.events("2026-11-24", tz=UTC)] == [ev.id]
+        assert store.night_counts("2026-11-24", ev.device_id, UTC) == (0, 1, 80.0)

@@ -295,11 +295,14 @@ class EventStore:
         return paths
 
     # -- reading -----------------------------------------------------------------------
-    def nights(self, tz: tzinfo | None = None) -> list[str]:
-        """Nights with any event (noon to noon in ``tz``, default local), oldest first."""
-        rows = self._db.execute(
-            f"SELECT DISTINCT CAST(at_epoch / {_BUCKET_S} AS INTEGER) FROM events"
-        ).fetchall()
+    def nights(self, tz: tzinfo | None = None, device_id: str | None = None) -> list[str]:
+        """Nights with any event (of ``device_id``; noon to noon in ``tz``, default
+        local), oldest first."""
+        sql = f"SELECT DISTINCT CAST(at_epoch / {_BUCKET_S} AS INTEGER) FROM events"
+        args: tuple[str, ...] = ()
+        if device_id is not None:
+            sql, args = sql + " WHERE device_id = ?", (device_id,)
+        rows = self._db.execute(sql, args).fetchall()
         return sorted({night_of(datetime.fromtimestamp(r[0] * _BUCKET_S, UTC), tz) for r in rows})
 
     def events(

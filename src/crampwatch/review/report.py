@@ -118,10 +118,7 @@ def known_nights(
 ) -> list[str]:
     """Nights with events, and quiet nights (status only) monitored for at least
     ``min_quiet_s`` seconds, oldest first (of one device, if given)."""
-    if device_id is None:
-        nights = set(store.nights(tz))
-    else:
-        nights = {se.night for se in store.events(device_id=device_id, tz=tz)}
+    nights = set(store.nights(tz, device_id))
     for night, online_s in _online_s_by_night(store.status_history(device_id), tz).items():
         if online_s >= min_quiet_s:
             nights.add(night)
