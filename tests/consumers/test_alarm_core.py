@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -110,8 +111,12 @@ def test_monitoring_stopped_is_a_single_gentle_notice_naming_the_device(core, ma
     assert [(a.kind, a.text) for a in out] == [("notice", monitoring_stopped("dev1"))]
     assert "dev1" in out[0].text and not core.ringing
     assert [a.text for a in core.on_status("dev1", "online")] == [monitoring_resumed("dev1")]
-    lost = make_event(3, "signal_issue", kind="sensor_lost")
+    lost = make_event(3, "signal_issue", kind="no_data")
+    lost = replace(lost, end_s=None)  # the watchdog's onset: no data any more
     assert [a.text for a in core.on_event(lost, 0.0)] == [monitoring_stopped("dev1")]
+    back = replace(lost, end_s=400.0)  # its end update: data is back
+    assert [a.text for a in core.on_event(back, 1.0)] == [monitoring_resumed("dev1")]
+    assert core.on_event(back, 2.0) == []
 
 
 def test_a_normal_end_is_told_apart_from_a_lost_sensor(core) -> None:

@@ -192,7 +192,9 @@ class AlarmCore:
         """Actions for one received event (a resend of a known id does nothing)."""
         self._following.add(event.device_id)  # it sends events: it is running
         if event.type == "signal_issue" and event.details.get("kind") in LOST_ISSUES:
-            return self._lost_notice(event.device_id)
+            if event.end_s is None:
+                return self._lost_notice(event.device_id)
+            return self._resumed(event.device_id)  # the issue's end: data is back
         if event.type == "cramp_warning":
             return self._warning(event)
         if event.type != "cramp":
@@ -219,11 +221,7 @@ class AlarmCore:
         follows: a stale retained ``offline`` of a device not running says nothing."""
         if status == topics.ONLINE:
             self._following.add(device_id)
-            if device_id in self._lost or device_id in self._finished:
-                self._lost.discard(device_id)
-                self._finished.discard(device_id)
-                return [AlarmAction("notice", device_id, text=monitoring_resumed(device_id))]
-            return []
+            return self._resumed(device_id)
         if device_id not in self._following:
             return []
         self._following.discard(device_id)
@@ -306,6 +304,14 @@ class AlarmCore:
         self._seen.add(event.id)
         text = tightening_notice(event.device_id, event.leg)
         return [AlarmAction("notice", event.device_id, event.id, text=text, leg=event.leg)]
+
+    def _resumed(self, device_id: str) -> list[AlarmAction]:
+        """ "Resumed" once after a "stopped" or "ended" notice; nothing otherwise."""
+        if device_id not in self._lost and device_id not in self._finished:
+            return []
+        self._lost.discard(device_id)
+        self._finished.discard(device_id)
+        return [AlarmAction("notice", device_id, text=monitoring_resumed(device_id))]
 
     def _lost_notice(self, device_id: str) -> list[AlarmAction]:
         if device_id in self._lost:
