@@ -14,7 +14,8 @@ import threading
 import paho.mqtt.client as mqtt
 import pytest
 
-from crampwatch.consumers.alarm import alarm_status_topic
+from crampwatch.consumers.alarm import Alarm, alarm_status_topic
+from crampwatch.consumers.prompts import monitoring_stopped
 from crampwatch.publish import EventPublisher, topics
 
 pytestmark = pytest.mark.integration
@@ -105,3 +106,43 @@ def test_alarm_without_sound_says_so_and_follows_only_its_service(
     assert code == 0, err
     status = read_retained(mosquitto.port, alarm_status_topic("bedside"), wait_for)
     assert status["state"] == "stopped"
+
+
+SERVICE = """
+import sys, time
+from crampwatch.publish import BrokerConfig, EventPublisher
+p = EventPublisher(BrokerConfig(host="127.0.0.1", port=int(sys.argv[1]), keepalive=5),
+                   "bedroom", sys.argv[2])
+p.start()
+print("up", flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_service_that_dies_is_lost_not_ended(mosquitto, wait_for, tmp_path) -> None:
+    """SIGKILL: no ``stopped``, only the last will: "monitoring stopped", naming it."""
+    notices: list[str] = []
+    alarm = Alarm(
+        mosquitto.config,
+        [lambda a: notices.append(a.text) if a.kind == "notice" else None],
+        client_id="bedside-test",
+    )
+    alarm.start()
+    service = subprocess.Popen(
+        [sys.executable, "-c", SERVICE, str(mosquitto.port), str(tmp_path / "o.db")],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert alarm.wait_subscribed(10)
+        assert service.stdout is not None and service.stdout.readline().strip() == "up"
+        assert wait_for(lambda: "bedroom" in alarm.core.following, 10)  # online seen
+        service.kill()
+        service.wait(10)
+        assert wait_for(lambda: notices, 15)
+        assert notices == [monitoring_stopped("bedroom")]
+    finally:
+        if service.poll() is None:
+            service.kill()
+            service.wait(10)
+        alarm.stop()

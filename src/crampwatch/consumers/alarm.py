@@ -182,6 +182,11 @@ class AlarmCore:
         return self._alerts.get(event_id or "")
 
     @property
+    def following(self) -> frozenset[str]:
+        """Devices running since this alarm started (their "offline" is news)."""
+        return frozenset(self._following)
+
+    @property
     def active(self) -> list[str]:
         """Ids of alerts still showing (ringing or going through the prompts)."""
         return list(self._alerts)
