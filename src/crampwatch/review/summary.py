@@ -440,30 +440,19 @@ def summarize_night(
     devices = {se.event.device_id for se in events}
     if devices:
         status = [row for row in status if row[0] in devices]
-    raw = [_run_origin(se) for se in events]
-    known = [o for o in raw if o is not None]
-    grouped = iter(group_runs(known))
-    run_of = [None if o is None else next(grouped) for o in raw]
     wall_status = _status_spans(status, night, tz)
-    starts = [*run_of, *(s.timestamp() for s, _ in recs if s is not None)]
-    starts = [s for s in starts if s is not None] or [a for a, _ in wall_status]
-    origin = datetime.fromtimestamp(min(starts), UTC) if starts else None
+    origin, placed = _place(events, recs, wall_status)
     zero = origin.timestamp() if origin is not None else 0.0
-    offsets = [0.0 if r is None else r - zero for r in run_of]
-    placed = sorted(zip(offsets, events, strict=True), key=lambda p: p[0] + p[1].event.onset_s)
+
+    def night_s(t: datetime | None) -> float:
+        return t.timestamp() - zero if t is not None and origin is not None else 0.0
 
     run_ends: dict[float, float] = {}
     for off, se in placed:
         run_ends[off] = max(run_ends.get(off, off), off + _event_span(se)[1])
-    runs = [(off, end) for off, end in run_ends.items()]
-    rec_spans = [
-        ((s.timestamp() - zero) if s is not None and origin is not None else 0.0, 0.0)
-        for s, _ in recs
-    ]
-    rec_spans = [(a, a + d) for (a, _), (_, d) in zip(rec_spans, recs, strict=True) if d > 0]
+    runs = list(run_ends.items())
+    rec_spans = [(night_s(t), night_s(t) + d) for t, d in recs if d > 0]
     status_spans = [(a - zero, None if b is None else b - zero) for a, b in wall_status]
-    if origin is None:
-        status_spans = []
     monitored, source = _monitored(runs, rec_spans, status_spans)
     start_s = monitored[0][0] if monitored else 0.0
     end_s = monitored[-1][1] if monitored else 0.0
@@ -505,6 +494,25 @@ def summarize_night(
         devices=tuple(sorted(devices)),
         monitored=tuple(monitored),
     )
+
+
+def _place(
+    events: Sequence[StoredEvent],
+    recs: Sequence[tuple[datetime | None, float]],
+    wall_status: Sequence[tuple[float, float | None]],
+) -> tuple[datetime | None, list[tuple[float, StoredEvent]]]:
+    """The night's origin (the earliest run start known: events, recordings, else the
+    first ``online``) and each event with its run's offset from it, s, in time order."""
+    raw = [_run_origin(se) for se in events]
+    grouped = iter(group_runs([o for o in raw if o is not None]))
+    run_of = [None if o is None else next(grouped) for o in raw]
+    starts = [r for r in run_of if r is not None] + [t.timestamp() for t, _ in recs if t]
+    starts = starts or [a for a, _ in wall_status]
+    origin = datetime.fromtimestamp(min(starts), UTC) if starts else None
+    zero = origin.timestamp() if origin is not None else 0.0
+    offsets = [0.0 if r is None else r - zero for r in run_of]
+    placed = sorted(zip(offsets, events, strict=True), key=lambda p: p[0] + p[1].event.onset_s)
+    return origin, placed
 
 
 def _run_stop(offset_s: float, monitored: Sequence[Span]) -> float:
