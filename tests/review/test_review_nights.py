@@ -136,9 +136,15 @@ def test_two_devices_are_shown_each_on_its_own_never_added(tmp_path):
     one = review(db, "--device", "guest")
     assert one.returncode == 0, one.stderr
     assert "left-calf" not in one.stdout and "Leg movements     0" in one.stdout
+    # the HTML report is one device's; the JSON export holds each event with its device
+    html = review(db, "--html", str(tmp_path / "x.html"))
+    assert html.returncode == 2 and "--device" in html.stderr
+    assert html.stderr.count("\n") == 1
     exports = review(db, "--json", str(tmp_path / "x.json"))
-    assert exports.returncode == 2 and "--device" in exports.stderr
-    assert exports.stderr.count("\n") == 1
+    assert exports.returncode == 0, exports.stderr
+    exported = json.loads((tmp_path / "x.json").read_text())
+    assert sorted({e["device_id"] for e in exported}) == ["guest", "left-calf"]
+    assert len(exported) == 41
     unknown = review(db, "--device", "nobody")
     assert unknown.returncode == 2 and "nobody" in unknown.stderr
 

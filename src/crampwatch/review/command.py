@@ -118,13 +118,29 @@ def review(
         )
     for report in reports:
         print_summary(report, tz=tz)
-    exports = (html_path, csv_path, json_path, open_browser or None, edf_annotations or None)
-    if len(reports) > 1 and any(x is not None for x in exports):
+    if len(reports) > 1 and (html_path is not None or open_browser):
         raise CrampwatchError(
             f"the night of {reports[0].summary.night} has several devices: "
-            "choose one with --device ID for the HTML report and the exports"
+            "choose one with --device ID for the HTML report"
         )
-    _outputs(reports[0], db, html_path, open_browser, csv_path, json_path, edf_annotations, tz)
+    _html(reports[0], db, html_path, open_browser, tz)
+    # exports hold events, each with its device: the whole night's, every device's
+    events = [se for r in reports for se in r.events]
+    if csv_path is not None or json_path is not None:
+        from crampwatch.review.export import write_csv, write_json
+
+        if csv_path is not None:
+            click.echo(f"CSV: {write_csv(csv_path, events)}")
+        if json_path is not None:
+            click.echo(f"JSON: {write_json(json_path, events)}")
+    if edf_annotations:
+        if not any(r.recordings for r in reports):
+            raise CrampwatchError(
+                f"no recording stored for the night of {reports[0].summary.night}: "
+                "nothing to annotate"
+            )
+        for report in reports:
+            _export_edf(report)
 
 
 def _zone(name: str | None) -> tzinfo | None:
@@ -137,45 +153,25 @@ def _zone(name: str | None) -> tzinfo | None:
         raise CrampwatchError(f"--tz: unknown time zone {name!r} (e.g. Europe/Berlin)") from None
 
 
-def _outputs(
-    report: NightReport,
-    db: Path,
-    html_path: Path | None,
-    open_browser: bool,
-    csv_path: Path | None,
-    json_path: Path | None,
-    edf_annotations: bool,
-    tz: tzinfo | None,
+def _html(
+    report: NightReport, db: Path, html_path: Path | None, open_browser: bool, tz: tzinfo | None
 ) -> None:
-    night_id = report.summary.night
     if open_browser and html_path is None:
-        html_path = db.parent / "reports" / f"review-{night_id}.html"
-    if html_path is not None:
-        from crampwatch.review.html import render_html
+        html_path = db.parent / "reports" / f"review-{report.summary.night}.html"
+    if html_path is None:
+        return
+    from crampwatch.review.html import render_html
 
-        _write_text(html_path, render_html(report, tz=tz))
-        click.echo(f"HTML report: {html_path}")
-        if open_browser and not webbrowser.open(html_path.resolve().as_uri()):
-            click.echo("could not start a browser; open the file above yourself")
-    if csv_path is not None or json_path is not None:
-        from crampwatch.review.export import write_csv, write_json
-
-        if csv_path is not None:
-            click.echo(f"CSV: {write_csv(csv_path, report.events)}")
-        if json_path is not None:
-            click.echo(f"JSON: {write_json(json_path, report.events)}")
-    if edf_annotations:
-        _export_edf(report)
+    _write_text(html_path, render_html(report, tz=tz))
+    click.echo(f"HTML report: {html_path}")
+    if open_browser and not webbrowser.open(html_path.resolve().as_uri()):
+        click.echo("could not start a browser; open the file above yourself")
 
 
 def _export_edf(report: NightReport) -> None:
     from crampwatch.review.export import write_edf_annotations
     from crampwatch.review.report import recording_span, same_run
 
-    if not report.recordings:
-        raise CrampwatchError(
-            f"no recording stored for the night of {report.summary.night}: nothing to annotate"
-        )
     for device, path in report.recordings:
         if not Path(path).is_file():
             raise CrampwatchError(f"{path}: recording of {device} not found")
