@@ -4,7 +4,14 @@ from datetime import UTC, datetime
 import jsonschema
 import pytest
 
-from crampwatch.events import Event, event_id, onset_time_iso, validate_event
+from crampwatch.events import (
+    MAX_EVENT_BYTES,
+    Event,
+    event_id,
+    loads_event_json,
+    onset_time_iso,
+    validate_event,
+)
 
 
 def _cramp(**kw) -> Event:
@@ -72,3 +79,65 @@ def test_invalid_events_are_rejected(mutate):
     mutate(d)
     with pytest.raises(jsonschema.ValidationError):
         validate_event(d)
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda d: d.update(onset_s=float("nan")),
+        lambda d: d.update(end_s=float("inf")),
+        lambda d: d.update(detected_at_s=float("nan")),
+        lambda d: d.update(onset_s=1e300),
+        lambda d: d.update(details={"peak_uv": float("nan")}),
+        lambda d: d.update(details={"a": [1.0, {"b": float("-inf")}]}),
+        lambda d: d.update(onset_time="0001-01-01T00:00:00Z"),
+        lambda d: d.update(onset_time="9999-12-31T23:59:59Z"),
+        lambda d: d.update(onset_time="2026-02-30T01:00:00Z"),
+        lambda d: d.update(details={"x": _nested(40)}),
+    ],
+    ids=[
+        "nan-onset",
+        "inf-end",
+        "nan-detected",
+        "huge-onset",
+        "nan-detail",
+        "inf-deep-detail",
+        "year-1",
+        "year-9999",
+        "feb-30",
+        "deep-nesting",
+    ],
+)
+def test_non_finite_numbers_bad_times_and_deep_nesting_are_rejected(mutate):
+    d = _cramp().to_dict()
+    mutate(d)
+    with pytest.raises(jsonschema.ValidationError):
+        validate_event(d)
+
+
+def _nested(depth: int) -> dict:
+    d: dict = {}
+    for _ in range(depth):
+        d = {"x": d}
+    return d
+
+
+def test_network_payloads_are_bounded_before_parsing():
+    good = _cramp().to_json().encode()
+    assert loads_event_json(good)["id"] == _cramp().id
+    with pytest.raises(ValueError, match="exceeds"):
+        loads_event_json(b"{" + b" " * MAX_EVENT_BYTES + b"}")
+    for bad in (b'{"onset_s": NaN}', b'{"x": Infinity}', b"[" * 100_000, b"\xff\xfe"):
+        with pytest.raises(ValueError):
+            loads_event_json(bad)
+
+
+def test_an_unmeasured_detail_travels_as_null_and_the_event_stays_valid():
+    d = _cramp(details={"peak_uv": float("nan"), "ok": 1.5}).to_dict()
+    assert d["details"] == {"peak_uv": None, "ok": 1.5}
+    validate_event(d)
+
+
+def test_anonymised_edf_start_gives_no_wall_clock():
+    # EDF's anonymisation date is 1985-01-01: not a wall clock a consumer can use
+    assert onset_time_iso(datetime(1985, 1, 1, tzinfo=UTC), 10.0) is None

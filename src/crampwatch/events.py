@@ -8,6 +8,7 @@ update with the same ``id`` when it ends.
 from __future__ import annotations
 
 import json
+import math
 import uuid
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -20,16 +21,30 @@ import jsonschema
 
 __all__ = [
     "EVENT_TYPES",
+    "MAX_EVENT_BYTES",
+    "MAX_JSON_DEPTH",
     "SCHEMA_VERSION",
     "Event",
     "EventType",
     "event_id",
     "event_schema",
+    "loads_event_json",
     "onset_time_iso",
     "validate_event",
 ]
 
 SCHEMA_VERSION = 1
+
+# Bounds for what a consumer accepts from the network before and after parsing: an event
+# is a few hundred bytes; 64 KiB leaves room for rich details and keeps a hostile 50 MB
+# payload out of memory and out of the store.
+MAX_EVENT_BYTES = 64 * 1024
+# details may hold small structures; deeper nesting is an attack on the parser
+# (RecursionError), not an event.
+MAX_JSON_DEPTH = 16
+# Wall-clock years an onset_time may fall in. EDF's anonymised start date (1985) and
+# forged years (0001, 9999) would overflow date arithmetic downstream.
+ONSET_YEARS = (2000, 2099)
 
 
 class EventType(StrEnum):
@@ -76,7 +91,13 @@ def onset_time_iso(start: datetime | None, onset_s: float) -> str | None:
         return None
     if start.tzinfo is None:
         start = start.replace(tzinfo=UTC)
-    t = (start + timedelta(seconds=round(onset_s, 3))).astimezone(UTC)
+    try:
+        t = (start + timedelta(seconds=round(onset_s, 3))).astimezone(UTC)
+    except OverflowError:
+        return None
+    # A start outside the sane years (an anonymised EDF date) is no wall clock at all.
+    if not ONSET_YEARS[0] <= t.year <= ONSET_YEARS[1]:
+        return None
     return t.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
@@ -113,6 +134,9 @@ class Event:
         d["end_s"] = None if self.end_s is None else round(float(self.end_s), 3)
         d["detected_at_s"] = round(float(self.detected_at_s), 3)
         d["confidence"] = round(float(self.confidence), 4)
+        # A detail that could not be measured (NaN) is unknown, not a reason for every
+        # consumer to refuse the event: it travels as null.
+        d["details"] = _finite_or_none(d["details"])
         return d
 
     def to_json(self) -> str:
@@ -137,6 +161,16 @@ class Event:
         )
 
 
+def _finite_or_none(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite_or_none(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite_or_none(v) for v in value]
+    return value
+
+
 @cache
 def event_schema() -> dict[str, Any]:
     """The event JSON Schema shipped with the package."""
@@ -151,5 +185,59 @@ def _validator() -> jsonschema.protocols.Validator:
 
 
 def validate_event(d: Any) -> None:
-    """Raise ``jsonschema.ValidationError`` if ``d`` is not a valid event object."""
+    """Raise ``jsonschema.ValidationError`` if ``d`` is not a valid event object.
+
+    Beyond the schema: every number finite (Python's ``json`` reads ``NaN`` and
+    ``Infinity``, which would switch comparisons off and break the store), nesting at
+    most :data:`MAX_JSON_DEPTH` levels, and ``onset_time`` a real date in
+    :data:`ONSET_YEARS`.
+    """
     _validator().validate(d)
+    _check_values(d, "", 0)
+    _check_onset_time(d.get("onset_time"))
+
+
+def _check_values(value: Any, path: str, depth: int) -> None:
+    if depth > MAX_JSON_DEPTH:
+        raise jsonschema.ValidationError(f"{path or 'event'}: nested deeper than {MAX_JSON_DEPTH}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise jsonschema.ValidationError(f"{path}: {value} is not a finite number")
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _check_values(v, f"{path}.{k}" if path else str(k), depth + 1)
+    elif isinstance(value, list | tuple):
+        for i, v in enumerate(value):
+            _check_values(v, f"{path}[{i}]", depth + 1)
+
+
+def _check_onset_time(text: Any) -> None:
+    if text is None:
+        return
+    try:
+        t = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        raise jsonschema.ValidationError(f"onset_time {text!r} is not a date and time") from None
+    if not ONSET_YEARS[0] <= t.year <= ONSET_YEARS[1]:
+        raise jsonschema.ValidationError(
+            f"onset_time {text!r} is outside the years {ONSET_YEARS[0]}-{ONSET_YEARS[1]}"
+        )
+
+
+def _refuse_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def loads_event_json(payload: bytes, *, max_bytes: int = MAX_EVENT_BYTES) -> Any:
+    """Decode a UTF-8 JSON payload from the network, bounded: at most ``max_bytes``
+    (checked before parsing), no ``NaN``/``Infinity``, no nesting that exhausts the
+    parser. Raises :class:`ValueError` with a one-line reason."""
+    if len(payload) > max_bytes:
+        raise ValueError(f"payload of {len(payload)} bytes exceeds {max_bytes}")
+    try:
+        return json.loads(payload.decode("utf-8"), parse_constant=_refuse_constant)
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"not UTF-8: {exc}") from None
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not JSON: {exc}") from None

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from crampwatch.consumers.alarm import AlarmCore
-from crampwatch.consumers.prompts import MONITORING_RESUMED, MONITORING_STOPPED
+from crampwatch.consumers.prompts import (
+    monitoring_ended,
+    monitoring_resumed,
+    monitoring_stopped,
+)
 
 
 def kinds(actions) -> list[str]:  # type: ignore[no-untyped-def]
@@ -73,12 +78,13 @@ def test_not_a_cramp_is_a_label_and_ends_the_alert(core, make_event) -> None:
     assert kinds(core.tick(100.0)) == []
 
 
-def test_cramp_end_stops_the_sound_and_jumps_to_aftercare(core, make_event) -> None:
-    core.on_event(make_event(1), 0.0)
+def test_a_cramp_that_ends_early_stops_the_sound_and_skips_no_step(core, make_event) -> None:
+    shown = [a.step for a in core.on_event(make_event(1), 0.0) if a.kind == "prompt"]
     out = core.on_event(make_event(1, end=True), 8.0)
     assert "silence" in kinds(out) and not core.ringing
-    prompt = next(a for a in out if a.kind == "prompt")
-    assert prompt.prompt is not None and prompt.prompt.title.startswith("Warmth")
+    for t in range(10, 200, 5):
+        shown += [a.step for a in core.tick(float(t)) if a.kind == "prompt"]
+    assert shown == list(range(len(core.steps)))  # every step, in order
 
 
 def test_end_of_a_cramp_that_never_rang_does_nothing(core, make_event) -> None:
@@ -99,13 +105,43 @@ def test_stale_onset_does_not_ring(core, make_event) -> None:
     assert "ring" in kinds(core.on_event(make_event(2, onset_time=fresh), 0.0, now))
 
 
-def test_monitoring_stopped_is_a_single_gentle_notice(core, make_event) -> None:
+def test_monitoring_stopped_is_a_single_gentle_notice_naming_the_device(core, make_event) -> None:
+    core.on_status("dev1", "online")
     out = core.on_status("dev1", "offline") + core.on_status("dev1", "offline")
-    assert [(a.kind, a.text) for a in out] == [("notice", MONITORING_STOPPED)]
-    assert not core.ringing
-    assert [a.text for a in core.on_status("dev1", "online")] == [MONITORING_RESUMED]
-    lost = make_event(3, "signal_issue", kind="sensor_lost")
-    assert [a.text for a in core.on_event(lost, 0.0)] == [MONITORING_STOPPED]
+    assert [(a.kind, a.text) for a in out] == [("notice", monitoring_stopped("dev1"))]
+    assert "dev1" in out[0].text and not core.ringing
+    assert [a.text for a in core.on_status("dev1", "online")] == [monitoring_resumed("dev1")]
+    lost = make_event(3, "signal_issue", kind="no_data")
+    lost = replace(lost, end_s=None)  # the watchdog's onset: no data any more
+    assert [a.text for a in core.on_event(lost, 0.0)] == [monitoring_stopped("dev1")]
+    back = replace(lost, end_s=400.0)  # its end update: data is back
+    assert [a.text for a in core.on_event(back, 1.0)] == [monitoring_resumed("dev1")]
+    assert core.on_event(back, 2.0) == []
+
+
+def test_a_normal_end_is_told_apart_from_a_lost_sensor(core) -> None:
+    core.on_status("dev1", "online")
+    out = core.on_status("dev1", "stopped") + core.on_status("dev1", "offline")
+    assert [a.text for a in out] == [monitoring_ended("dev1")]
+    assert "stopped normally" in out[0].text and "not being watched" not in out[0].text
+
+
+def test_stale_retained_offline_of_a_device_not_followed_is_ignored(core) -> None:
+    # a new alarm gets last night's retained "offline" of each device at once
+    assert core.on_status("old-device", "offline") == []
+    assert core.on_status("dev1", "stopped") == []
+    core.on_status("dev1", "online")  # the service starts: followed from now on
+    assert [a.text for a in core.on_status("dev1", "offline")] == [monitoring_stopped("dev1")]
+
+
+def test_calf_tightening_never_rings_and_shows_a_notice_only_when_asked(make_event) -> None:
+    quiet = AlarmCore()
+    assert quiet.on_event(make_event(1, "cramp_warning"), 0.0) == []
+    shown = AlarmCore(show_warnings=True)
+    out = shown.on_event(make_event(1, "cramp_warning"), 0.0)
+    assert kinds(out) == ["notice"] and "Calf tightening" in out[0].text
+    assert not shown.ringing and shown.on_event(make_event(1, "cramp_warning"), 1.0) == []
+    assert "ring" in kinds(shown.on_event(make_event(2), 2.0))  # a cramp still rings
 
 
 def test_unknown_ack_action_is_refused(core) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from crampwatch.consumers.alarm import Alarm, AlarmAction
 from crampwatch.consumers.logger import EventLogger
-from crampwatch.consumers.prompts import MONITORING_STOPPED
+from crampwatch.consumers.prompts import monitoring_ended
 from crampwatch.consumers.store import EventStore
 from crampwatch.publish import EventPublisher, topics
 from crampwatch.publish.config import MQTT_V311, connect_client, make_client
@@ -68,7 +68,8 @@ def test_alarm_rings_on_cramp_only_and_stops_on_ack(
             raw.disconnect()
             raw.loop_stop()
             publisher.stop()
-        assert wait_for(lambda: MONITORING_STOPPED in [a.text for a in recorder.actions], 10)
+        # the service stopped normally: "ended", not "lost"
+        assert wait_for(lambda: monitoring_ended("dev1") in [a.text for a in recorder.actions], 10)
     with EventStore(db) as store:
         labels = {(eid, label) for eid, label, _src, _at in store.labels()}
         assert (cramp.id, "not_a_cramp") in labels

@@ -101,23 +101,32 @@ def test_home_assistant_discovery_is_retained_and_republished(mosquitto, wait_fo
     publisher.stop()
 
 
-def test_event_the_store_could_not_take_is_redelivered(mosquitto, make_event, wait_for, tmp_path):
-    # mosquitto only: amqtt 0.12.1 drops an unacknowledged message after 5 s or when the
-    # subscriber disconnects (handler.py, inflight_out.pop in a finally), see docs/mqtt.md.
-    any_broker = mosquitto.config
+def test_an_event_the_store_could_not_take_is_counted_and_never_blocks_the_others(
+    mosquitto, make_event, wait_for, tmp_path
+):
+    """A store failure is acknowledged and counted (issue 14): left with the broker it
+    would be redelivered first forever and, once mosquitto's in-flight window is full,
+    block every valid event behind it."""
     db = tmp_path / "events.db"
-    broken = EventLogger(any_broker, db, client_id="logger-under-test")
-    broken.start()
-    assert broken.wait_subscribed(10)
+    logger = EventLogger(mosquitto.config, db, client_id="logger-under-test")
+    logger.start()
+    assert logger.wait_subscribed(10)
+    upsert = logger.store.upsert
 
     def disk_error(event):  # type: ignore[no-untyped-def]
         raise sqlite3.OperationalError("disk I/O error")
 
-    broken.store.upsert = disk_error  # type: ignore[method-assign]
-    with EventPublisher(any_broker, "dev1", tmp_path / "outbox.db") as publisher:
+    logger.store.upsert = disk_error  # type: ignore[method-assign]
+    with EventPublisher(mosquitto.config, "dev1", tmp_path / "outbox.db") as publisher:
         publisher.publish(make_event(1))
-        assert publisher.wait_drained(10)
-        assert wait_for(lambda: broken.counters.errors == 1, 10)
-        broken.stop()  # the event was never acknowledged: the broker still holds it
-        with EventLogger(any_broker, db, client_id="logger-under-test") as logger:
-            assert wait_for(lambda: logger.counters.stored == 1, 10)
+        assert wait_for(lambda: logger.counters.errors == 1, 10)
+        logger.store.upsert = upsert  # type: ignore[method-assign]
+        publisher.publish(make_event(2))
+        assert wait_for(lambda: logger.counters.stored == 1, 10)
+        logger.stop()
+        with EventLogger(mosquitto.config, db, client_id="logger-under-test") as again:
+            assert again.wait_subscribed(10)
+            publisher.publish(make_event(3))
+            assert wait_for(lambda: again.counters.stored == 1, 10)
+            # event 1 was acknowledged: not redelivered to the same session
+            assert again.counters.errors == 0 and again.store.count() == 2

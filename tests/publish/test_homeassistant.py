@@ -37,8 +37,25 @@ def test_entities_follow_the_mqtt_contract_topics() -> None:
         "offline",
     )
     assert mon["device_class"] == "connectivity" and "availability" not in mon
-    for key in ("sensor/cramps_tonight", "sensor/plm_index", "event/cramp"):
-        assert c[key]["availability"][0]["topic"] == topics.status_topic("bed-1")
+    assert c["event/cramp"]["availability"][0]["topic"] == topics.status_topic("bed-1")
+
+
+def test_summary_sensors_stay_available_when_the_service_stops() -> None:
+    # the logger keeps the stats retained: the morning's numbers stay readable
+    c = _by_component("bed-1")
+    for key in ("sensor/cramps_tonight", "sensor/plm_index"):
+        assert "availability" not in c[key]
+        assert c[key]["state_topic"] == topics.stats_topic("bed-1")
+
+
+def test_event_entity_carries_leg_confidence_and_time_and_knows_calf_tightening() -> None:
+    cramp = _by_component("bed-1")["event/cramp"]
+    template = cramp["value_template"]
+    for key in ("leg", "confidence", "onset_time"):
+        assert f'"{key}": value_json.{key}' in template
+    assert "tojson" in template and "cramp_onset" in template
+    assert "cramp_warning" in cramp["event_types"]
+    assert "stopped" in _by_component("bed-1")["binary_sensor/monitoring"]["value_template"]
 
 
 def test_devices_do_not_collide() -> None:

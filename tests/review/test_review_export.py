@@ -114,3 +114,22 @@ def test_refuses_to_overwrite_the_raw_recording(nights, last_events):
 
     with pytest.raises(CrampwatchError, match="refusing"):
         write_edf_annotations(nights.recording, last_events, nights.recording)
+
+
+def test_each_event_is_annotated_once_when_the_recorder_already_wrote_it(
+    tmp_path, nights, last_events
+):
+    """The night recorder writes every detected event into the recording as a plain
+    annotation; the export replaces those with its labelled ones instead of adding."""
+    from crampwatch.service.recorder import event_annotations
+
+    rec = read_recording(nights.recording)
+    own = event_annotations([se.event for se in last_events])
+    truth = Annotation(42.0, 3.0, "cramp")  # ground truth with the same words is kept
+    raw = write_edf(tmp_path / "night.edf", rec, [*own, truth])
+    out, n = write_edf_annotations(raw, last_events)
+    texts = [(round(a.onset, 3), a.text) for a in edfio.read_edf(out).annotations]
+    assert n == len(last_events) == len(own)
+    assert len(texts) == len(last_events) + 1
+    assert (42.0, "cramp") in texts
+    assert all(t.startswith(ANNOTATION_PREFIX) for _, t in texts if _ != 42.0)

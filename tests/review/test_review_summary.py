@@ -124,7 +124,9 @@ def test_offline_stretch_is_a_dropout_and_not_monitoring_time(tmp_path):
     assert [d.kind for d in s.dropouts] == ["offline"]
     assert s.online_s == pytest.approx(spec.duration_s - 900.0)
     assert s.plm_index == pytest.approx(10 / ((spec.duration_s - 900.0) / 3600))
-    assert s.good_fraction == pytest.approx(1 - 900.0 / spec.duration_s)
+    # good signal is a share of the monitored time; the gap is shown as not monitored
+    assert s.good_fraction == 1.0
+    assert s.monitored == ((0.0, 3600.0), (4500.0, spec.duration_s))
 
 
 def test_night_cut_short_and_ongoing_cramp(tmp_path):

@@ -1,6 +1,8 @@
 """The wake alarm: a cramp onset rings, shows the stretch prompts step by step and
-escalates until acknowledged; leg movements never ring; a lost sensor gets a gentle
-"monitoring stopped" notice.
+escalates until acknowledged; leg movements never ring, nor does a ``cramp_warning``
+("calf tightening": a quiet notice, only when turned on); a lost sensor gets a gentle
+"monitoring stopped" notice naming the device, a normal end of the service "monitoring
+ended".
 
 Two layers:
 
@@ -20,9 +22,17 @@ prompts and becomes a label that the logger stores for retraining. A key press c
 see the same acknowledgement. ``event_id`` may be omitted: it then means the alert
 that is ringing.
 
-"Sensor lost" is either the device's status going ``offline`` (the service stopped or
-died: its last will) or a ``signal_issue`` event whose ``details.issue`` is one of
-:data:`LOST_ISSUES` (the service runs but hears nothing from the sensor).
+"Sensor lost" is either the device's status going ``offline`` without a ``stopped``
+first (the service died: its last will) or a ``signal_issue`` event whose
+``details.kind`` is one of :data:`LOST_ISSUES` (the service runs but hears nothing from
+the sensor). A service that ends normally publishes ``stopped`` before its retained
+``offline``: "monitoring ended". Only devices this alarm follows count (seen ``online``
+or sending events since it started): a retained ``offline`` left from an earlier night,
+or of a device that is not running, says nothing about tonight.
+
+The alarm announces itself, retained, on ``crampwatch/alarm/<client id>/status``:
+``{"state": "armed"|"stopped", "sound": true|false, "player": …, "detail": …}``, so a
+phone or Home Assistant can see an alarm that cannot make a sound.
 """
 
 from __future__ import annotations
@@ -36,14 +46,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal, Protocol
 
-from crampwatch.consumers.client import InvalidMessage, Subscriber, default_client_id, parse_event
-from crampwatch.consumers.logger import ACK_ACTIONS, parse_ack
+from crampwatch.consumers.client import InvalidMessage, Subscriber, default_client_id
+from crampwatch.consumers.logger import ACK_ACTIONS, STATUSES, decode_event, parse_ack
 from crampwatch.consumers.prompts import (
-    MONITORING_RESUMED,
-    MONITORING_STOPPED,
     WAKE_HEADLINE,
     Prompt,
+    monitoring_ended,
+    monitoring_resumed,
+    monitoring_stopped,
     prompt_steps,
+    tightening_notice,
 )
 from crampwatch.events import Event
 from crampwatch.publish import topics
@@ -51,12 +63,14 @@ from crampwatch.publish.config import BrokerConfig
 
 __all__ = [
     "LOST_ISSUES",
+    "STOPPED",
     "ActionKind",
     "Alarm",
     "AlarmAction",
     "AlarmCore",
     "AlarmOutput",
     "CallbackOutput",
+    "alarm_status_topic",
 ]
 
 log = logging.getLogger(__name__)
@@ -65,6 +79,15 @@ log = logging.getLogger(__name__)
 # takes an "I'm awake" / "not a cramp" for this long, so the answer reaches the log
 ANSWER_WINDOW_S = 600.0
 LOST_ISSUES = frozenset({"sensor_lost", "disconnected", "no_data", "monitoring_stopped"})
+# the status a service publishes when it ends normally, before its retained "offline"
+STOPPED = "stopped"
+
+
+def alarm_status_topic(client_id: str) -> str:
+    """Where an alarm announces itself (retained): one level more than a device's
+    topics, so no ``crampwatch/+/…`` subscription mistakes it for a device."""
+    return f"{topics.ROOT}/alarm/{client_id}/status"
+
 
 ActionKind = Literal["ring", "escalate", "prompt", "silence", "notice", "label", "state"]
 
@@ -92,6 +115,19 @@ class AlarmAction:
     prompt: Prompt | None = None
     leg: str | None = None
     source: str | None = None
+
+
+class SoundState(Protocol):
+    """What the alarm reports about its sound (``outputs.SoundCheck`` is one)."""
+
+    @property
+    def ok(self) -> bool: ...
+
+    @property
+    def player(self) -> str | None: ...
+
+    @property
+    def detail(self) -> str: ...
 
 
 class AlarmOutput(Protocol):
@@ -122,6 +158,7 @@ class AlarmCore:
     stale_after_s : if set, an onset whose wall-clock ``onset_time`` is older than this
         many seconds (e.g. drained from an outbox in the morning) does not ring. Off by
         default: a replayed recording carries the onset times of its own night.
+    show_warnings : show a quiet notice for a ``cramp_warning`` (never a ring).
     """
 
     escalate_after_s: float = 60.0
@@ -129,9 +166,12 @@ class AlarmCore:
     stale_after_s: float | None = None
     max_level: int = 3
     steps: tuple[Prompt, ...] = field(default_factory=prompt_steps)
+    show_warnings: bool = False
     _alerts: dict[str, _Alert] = field(default_factory=dict)
     _seen: set[str] = field(default_factory=set)  # onset ids already handled (resends)
     _lost: set[str] = field(default_factory=set)  # devices told "monitoring stopped"
+    _following: set[str] = field(default_factory=set)  # devices running since our start
+    _finished: set[str] = field(default_factory=set)  # devices told "monitoring ended"
 
     @property
     def ringing(self) -> bool:
@@ -142,6 +182,11 @@ class AlarmCore:
         return self._alerts.get(event_id or "")
 
     @property
+    def following(self) -> frozenset[str]:
+        """Devices running since this alarm started (their "offline" is news)."""
+        return frozenset(self._following)
+
+    @property
     def active(self) -> list[str]:
         """Ids of alerts still showing (ringing or going through the prompts)."""
         return list(self._alerts)
@@ -150,8 +195,13 @@ class AlarmCore:
         self, event: Event, now_s: float, now_wall: datetime | None = None
     ) -> list[AlarmAction]:
         """Actions for one received event (a resend of a known id does nothing)."""
+        self._following.add(event.device_id)  # it sends events: it is running
         if event.type == "signal_issue" and event.details.get("kind") in LOST_ISSUES:
-            return self._lost_notice(event.device_id)
+            if event.end_s is None:
+                return self._lost_notice(event.device_id)
+            return self._resumed(event.device_id)  # the issue's end: data is back
+        if event.type == "cramp_warning":
+            return self._warning(event)
         if event.type != "cramp":
             return []  # leg movements, turning over, ...: logged silently, never ring
         if event.end_s is not None:
@@ -171,13 +221,19 @@ class AlarmCore:
         ]
 
     def on_status(self, device_id: str, status: str) -> list[AlarmAction]:
-        """``offline`` → one gentle notice; ``online`` after it → "resumed"."""
-        if status == topics.OFFLINE:
-            return self._lost_notice(device_id)
-        if status == topics.ONLINE and device_id in self._lost:
-            self._lost.discard(device_id)
-            return [AlarmAction("notice", device_id, text=MONITORING_RESUMED)]
-        return []
+        """``stopped`` → "monitoring ended"; ``offline`` without it → "monitoring stopped"
+        (once); ``online`` after either → "resumed". Only for a device this alarm
+        follows: a stale retained ``offline`` of a device not running says nothing."""
+        if status == topics.ONLINE:
+            self._following.add(device_id)
+            return self._resumed(device_id)
+        if device_id not in self._following:
+            return []
+        self._following.discard(device_id)
+        if status == STOPPED:
+            self._finished.add(device_id)
+            return [AlarmAction("notice", device_id, text=monitoring_ended(device_id))]
+        return self._lost_notice(device_id)
 
     def on_ack(
         self, event_id: str | None, action: str, now_s: float, source: str = "mqtt"
@@ -233,7 +289,8 @@ class AlarmCore:
 
     # -- helpers -------------------------------------------------------------------------
     def _ended(self, event: Event) -> list[AlarmAction]:
-        """The cramp is over: stop the sound, jump to the aftercare steps."""
+        """The cramp is over: stop the sound. The steps go on in order (a stretch after
+        an early end still helps, and no step is skipped)."""
         alert = self._alerts.get(event.id)
         if alert is None:
             return []
@@ -243,17 +300,29 @@ class AlarmCore:
             alert.acknowledged = True
             out.append(self._action("silence", alert, text="ended"))
         out.append(self._action("state", alert, text="ended"))
-        aftercare = next((i for i, p in enumerate(self.steps) if p.title.startswith("Warmth")), 0)
-        if alert.step < aftercare:
-            alert.step = aftercare
-            out.append(self._prompt(alert))
         return out
+
+    def _warning(self, event: Event) -> list[AlarmAction]:
+        """A quiet notice for a ``cramp_warning`` onset when turned on; never a ring."""
+        if not self.show_warnings or event.id in self._seen:
+            return []
+        self._seen.add(event.id)
+        text = tightening_notice(event.device_id, event.leg)
+        return [AlarmAction("notice", event.device_id, event.id, text=text, leg=event.leg)]
+
+    def _resumed(self, device_id: str) -> list[AlarmAction]:
+        """ "Resumed" once after a "stopped" or "ended" notice; nothing otherwise."""
+        if device_id not in self._lost and device_id not in self._finished:
+            return []
+        self._lost.discard(device_id)
+        self._finished.discard(device_id)
+        return [AlarmAction("notice", device_id, text=monitoring_resumed(device_id))]
 
     def _lost_notice(self, device_id: str) -> list[AlarmAction]:
         if device_id in self._lost:
             return []
         self._lost.add(device_id)
-        return [AlarmAction("notice", device_id, text=MONITORING_STOPPED)]
+        return [AlarmAction("notice", device_id, text=monitoring_stopped(device_id))]
 
     def _is_stale(self, event: Event, now_wall: datetime | None) -> bool:
         if self.stale_after_s is None or now_wall is None or not event.onset_time:
@@ -299,8 +368,13 @@ class Alarm:
         client_id: str | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        show_warnings: bool = False,
+        sound: SoundState | None = None,
     ) -> None:
-        self.core = AlarmCore(escalate_after_s, prompt_step_s, stale_after_s)
+        self.core = AlarmCore(
+            escalate_after_s, prompt_step_s, stale_after_s, show_warnings=show_warnings
+        )
+        self.sound = sound
         self.outputs = [o if hasattr(o, "handle") else CallbackOutput(o) for o in outputs]
         self._clock = clock
         self._wall_clock = wall_clock
@@ -310,15 +384,17 @@ class Alarm:
         self._ticker: threading.Thread | None = None
         self.events_seen = 0
         self.rings = 0
+        self.client_id = client_id or default_client_id(config, "alarm")
         self._subscriber = Subscriber(
             config,
-            client_id or default_client_id(config, "alarm"),
+            self.client_id,
             [topics.ALL_EVENTS, topics.ALL_STATUS, topics.ALL_ACKS],
             self.handle,
         )
 
     def start(self) -> None:
         self._subscriber.start()
+        self._publish_status("armed")
         self._stop.clear()
         self._ticker = threading.Thread(
             target=self._tick_loop, name="crampwatch-alarm", daemon=True
@@ -332,7 +408,21 @@ class Alarm:
         self._stop.set()
         if self._ticker is not None:
             self._ticker.join(2.0)
+        self._publish_status("stopped")
         self._subscriber.stop()
+
+    def _publish_status(self, state: str) -> None:
+        """The alarm's own retained status: armed or stopped, and whether it can sound."""
+        sound = self.sound
+        payload = {
+            "state": state,
+            "sound": None if sound is None else sound.ok,
+            "player": None if sound is None else sound.player,
+            "detail": None if sound is None else sound.detail,
+        }
+        self._subscriber.publish(
+            alarm_status_topic(self.client_id), json.dumps(payload), retain=True
+        )
 
     def __enter__(self) -> Alarm:
         self.start()
@@ -372,14 +462,14 @@ class Alarm:
             return
         now = self._clock()
         if topic == topics.event_topic(device_id):
-            event = parse_event(payload)
+            event = decode_event(payload)
             self.events_seen += 1
             with self._lock:
                 self._dispatch(self.core.on_event(event, now, self._wall_clock()))
         elif topic == topics.status_topic(device_id):
-            status = payload.decode("utf-8", "replace").strip()
-            if status not in (topics.ONLINE, topics.OFFLINE):
-                raise InvalidMessage(f"status must be online/offline, got {status[:40]!r}")
+            status = payload[:64].decode("utf-8", "replace").strip()
+            if status not in STATUSES:
+                raise InvalidMessage(f"status must be one of {STATUSES}, got {status[:40]!r}")
             with self._lock:
                 self._dispatch(self.core.on_status(device_id, status))
         elif topic == topics.alert_ack_topic(device_id):

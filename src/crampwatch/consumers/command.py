@@ -22,7 +22,7 @@ import click
 
 from crampwatch.consumers.alarm import Alarm
 from crampwatch.consumers.logger import EventLogger
-from crampwatch.consumers.outputs import default_outputs
+from crampwatch.consumers.outputs import SoundCheck, default_outputs, find_player
 from crampwatch.consumers.store import default_db_path
 from crampwatch.errors import CrampwatchError
 from crampwatch.publish.config import broker_for, check_reachable
@@ -51,14 +51,26 @@ _client_id_option = click.option(
     default=None,
     help=f"Event store (default: $CRAMPWATCH_DB or {default_db_path()}).",
 )
+@click.option(
+    "--recordings",
+    "recordings_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="The service's recordings folder: announced recordings are registered only "
+    "inside it (default: $CRAMPWATCH_DATA/recordings or ~/.local/share/crampwatch/recordings).",
+)
 @_client_id_option
-def logger(broker_url: str, db: Path | None, client_id: str | None) -> None:
+def logger(
+    broker_url: str, db: Path | None, recordings_dir: Path | None, client_id: str | None
+) -> None:
     """Store every device's events from MQTT in SQLite, grouped into nights."""
     db_path = db or default_db_path()
     _interrupt_on_sigterm()
     with broker_for(broker_url) as config:
         check_reachable(config)
-        event_logger = EventLogger(config, db_path, client_id=client_id)
+        event_logger = EventLogger(
+            config, db_path, client_id=client_id, recordings_dir=recordings_dir
+        )
         event_logger.start()
         try:
             if not event_logger.wait_subscribed(10.0):
@@ -73,7 +85,7 @@ def logger(broker_url: str, db: Path | None, client_id: str | None) -> None:
             click.echo(
                 f"stored {c.stored} events ({c.updated} updates, {c.duplicates} duplicates "
                 f"dropped, {c.invalid} invalid messages, {c.labels} labels, "
-                f"{c.errors} left with the broker)"
+                f"{c.errors} could not be stored)"
             )
 
 
@@ -100,6 +112,12 @@ def logger(broker_url: str, db: Path | None, client_id: str | None) -> None:
     help="Do not ring for a cramp onset older than this many seconds (wall clock).",
 )
 @click.option("--no-sound", is_flag=True, help="Terminal bell only, no audio player.")
+@click.option(
+    "--warnings",
+    "show_warnings",
+    is_flag=True,
+    help="Show a quiet notice for calf tightening (cramp_warning); it never rings.",
+)
 @_client_id_option
 def alarm(
     broker_url: str,
@@ -107,19 +125,27 @@ def alarm(
     prompt_step: float,
     max_age: float | None,
     no_sound: bool,
+    show_warnings: bool,
     client_id: str | None,
 ) -> None:
     """Wake alert with stretch prompts on a cramp onset (keys: a = awake, n = not a cramp)."""
     _interrupt_on_sigterm()
+    sound = SoundCheck(None, ("turned off with --no-sound",)) if no_sound else find_player()
+    if no_sound:
+        click.echo("sound: off (--no-sound): the terminal bell only")
+    else:
+        click.secho(sound.line(), bold=not sound.ok, fg=None if sound.ok else "red")
     with broker_for(broker_url) as config:
         check_reachable(config)
         the_alarm = Alarm(
             config,
-            default_outputs(sound=not no_sound),
+            default_outputs(sound=not no_sound, check=sound),
             escalate_after_s=escalate_after,
             prompt_step_s=prompt_step,
             stale_after_s=max_age,
             client_id=client_id,
+            show_warnings=show_warnings,
+            sound=sound,
         )
         the_alarm.start()
         try:

@@ -2,8 +2,13 @@
 
 - :class:`TerminalOutput`: a full-screen terminal view (redrawn on each step) and the
   terminal bell; plain lines when the stream is not a terminal.
-- :class:`SoundOutput`: a beeping tone through ``paplay`` (PulseAudio/PipeWire) or
-  ``aplay`` (ALSA), repeated until silenced, only where one of them is installed.
+- :class:`SoundOutput`: a generated beeping tone (a WAV written with the standard
+  library) played through the first sound player that works on this computer, in
+  this order: ``pw-play`` (PipeWire), ``paplay`` (PulseAudio, also PipeWire's
+  pulse server), ``aplay`` (ALSA); repeated until silenced. Each is tried at start by
+  playing a moment of silence, so a player that is installed but has no device to play
+  on is skipped. Without any, :func:`find_player` says so and the terminal bell
+  is the last resort.
 - :class:`NotifySendOutput`: desktop notifications through ``notify-send`` where present.
 - :class:`CallbackOutput`: any function (a push service, a smart light, a test).
 
@@ -20,6 +25,8 @@ import tempfile
 import textwrap
 import threading
 import wave
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
@@ -29,17 +36,60 @@ from crampwatch.consumers.alarm import AlarmAction, AlarmOutput, CallbackOutput
 from crampwatch.consumers.prompts import DISCLAIMER, WAKE_HEADLINE
 
 __all__ = [
+    "PLAYERS",
     "CallbackOutput",
     "NotifySendOutput",
+    "SoundCheck",
     "SoundOutput",
     "TerminalOutput",
     "beep_wav",
     "default_outputs",
+    "find_player",
+    "silence_wav",
 ]
 
 log = logging.getLogger(__name__)
 
 KEY_HELP = "[a] or [space]: I'm awake   [n]: not a cramp   [q]: quit"
+
+# Sound players in the order tried, with what provides them on Debian/Raspberry Pi OS.
+PLAYERS: tuple[tuple[str, str], ...] = (
+    ("pw-play", "PipeWire (pipewire-bin)"),
+    ("paplay", "PulseAudio (pulseaudio-utils)"),
+    ("aplay", "ALSA (alsa-utils)"),
+)
+# A player that cannot open a sound device fails within this time; one that hangs is
+# no use for an alarm either.
+_PROBE_TIMEOUT_S = 5.0
+
+
+@dataclass(frozen=True)
+class SoundCheck:
+    """Which player rings (None: none works) and what was tried, in words."""
+
+    player: str | None
+    tried: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        return self.player is not None
+
+    @property
+    def detail(self) -> str:
+        """What was tried before the player that works (or all that failed)."""
+        return "; ".join(self.tried)
+
+    def line(self) -> str:
+        """One line for the alarm's start: the sound it will make, or a prominent
+        warning that it cannot make any."""
+        if self.player is not None:
+            return f"sound: alarm tone through {Path(self.player).name}"
+        tried = "; ".join(self.tried) or "no player installed"
+        return (
+            "NO SOUND: no working sound output found (" + tried + "); only the terminal bell "
+            "will ring. Install pipewire-bin, pulseaudio-utils or alsa-utils and check a "
+            "speaker is connected."
+        )
 
 
 class TerminalOutput:
@@ -77,7 +127,8 @@ class TerminalOutput:
         lines = []
         if self._fullscreen:
             lines.append("\x1b[2J\x1b[H")  # clear the screen, cursor home
-        leg = f" ({action.leg} leg)" if action.leg else ""
+        where = [f"{action.leg} leg"] if action.leg else []
+        leg = f" ({', '.join([*where, action.device_id])})" if action.device_id else ""
         lines += ["=" * self.width, f"  {status}{leg}".rstrip(), "=" * self.width, ""]
         if action.prompt is not None:
             lines.append(f"Step {action.step + 1} of {action.steps}: {action.prompt.title}")
@@ -110,14 +161,52 @@ def beep_wav(
     return path
 
 
-class SoundOutput:
-    """Repeats a beep through ``paplay``/``aplay`` from ``ring`` until ``silence``.
+def silence_wav(path: Path, *, fs_hz: int = 22050) -> Path:
+    """A 50-ms silent WAV: what a player is tested with at start (no noise at bedtime)."""
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(fs_hz)
+        w.writeframes(b"\x00\x00" * int(0.05 * fs_hz))
+    return path
 
-    :attr:`available` is False (and nothing happens) where neither player exists.
+
+def find_player(candidates: Sequence[str] | None = None) -> SoundCheck:
+    """The first player of ``candidates`` (default :data:`PLAYERS`) that plays a moment
+    of silence without error, and what was tried."""
+    names = list(candidates) if candidates is not None else [name for name, _ in PLAYERS]
+    tried: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="crampwatch-probe-") as tmp:
+        wav = silence_wav(Path(tmp) / "silence.wav")
+        for name in names:
+            path = shutil.which(name)
+            if path is None:
+                tried.append(f"{name}: not installed")
+                continue
+            try:
+                done = subprocess.run(
+                    [path, str(wav)], capture_output=True, timeout=_PROBE_TIMEOUT_S, check=False
+                )
+            except (OSError, subprocess.TimeoutExpired) as exc:
+                tried.append(f"{name}: {type(exc).__name__}")
+                continue
+            if done.returncode == 0:
+                return SoundCheck(path, tuple(tried))
+            why = done.stderr.decode("utf-8", "replace").strip().splitlines()
+            tried.append(f"{name}: {why[-1][:60] if why else f'exit {done.returncode}'}")
+    return SoundCheck(None, tuple(tried))
+
+
+class SoundOutput:
+    """Repeats a beep through a sound player from ``ring`` until ``silence``.
+
+    ``player``: the program to use (default: the first of :data:`PLAYERS` installed;
+    :func:`find_player` also checks that it plays). :attr:`available` is False (and
+    nothing happens) without one.
     """
 
     def __init__(self, player: str | None = None) -> None:
-        self.player = player or shutil.which("paplay") or shutil.which("aplay")
+        self.player = player or next((p for name, _ in PLAYERS if (p := shutil.which(name))), None)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._proc: subprocess.Popen[bytes] | None = None
@@ -189,11 +278,16 @@ class NotifySendOutput:
             log.warning("notify-send failed: %s", exc)
 
 
-def default_outputs(*, sound: bool = True, stream: TextIO | None = None) -> list[AlarmOutput]:
-    """Terminal view and bell, plus sound and desktop notification where available."""
+def default_outputs(
+    *, sound: bool = True, stream: TextIO | None = None, check: SoundCheck | None = None
+) -> list[AlarmOutput]:
+    """Terminal view and bell, plus sound (the player ``check`` found; with ``sound`` and
+    no check, the first installed) and desktop notification where available."""
     outputs: list[AlarmOutput] = [TerminalOutput(stream)]
-    if sound and SoundOutput().available:
-        outputs.append(SoundOutput())
+    if sound:
+        player = check.player if check is not None else SoundOutput().player
+        if player is not None:
+            outputs.append(SoundOutput(player))
     if NotifySendOutput().available:
         outputs.append(NotifySendOutput())
     return outputs

@@ -13,12 +13,14 @@ from dataclasses import dataclass
 __all__ = [
     "AFTERCARE",
     "DISCLAIMER",
-    "MONITORING_RESUMED",
-    "MONITORING_STOPPED",
     "STRETCH_PROMPTS",
     "WAKE_HEADLINE",
     "Prompt",
+    "monitoring_ended",
+    "monitoring_resumed",
+    "monitoring_stopped",
     "prompt_steps",
+    "tightening_notice",
 ]
 
 
@@ -70,11 +72,31 @@ DISCLAIMER = (
     "it cannot diagnose or treat anything."
 )
 
-MONITORING_STOPPED = (
-    "Monitoring stopped: crampwatch is no longer receiving from your leg sensor. "
-    "You are not being watched until it reconnects."
-)
-MONITORING_RESUMED = "Monitoring resumed: the leg sensor is back."
+
+def monitoring_stopped(device_id: str) -> str:
+    """The sensor or the service was lost (the service's last will, or no data)."""
+    return (
+        f"Monitoring stopped for {device_id}: crampwatch is no longer receiving from this "
+        "leg sensor. You are not being watched until it reconnects."
+    )
+
+
+def monitoring_ended(device_id: str) -> str:
+    """The service ended normally (stopped in the morning, or its replay finished)."""
+    return f"Monitoring ended for {device_id}: the service was stopped normally."
+
+
+def monitoring_resumed(device_id: str) -> str:
+    return f"Monitoring resumed for {device_id}: the leg sensor is back."
+
+
+def tightening_notice(device_id: str, leg: str | None) -> str:
+    """A ``cramp_warning``, shown only when asked for: it never rings."""
+    where = f"{leg} calf" if leg else "calf"
+    return (
+        f"Calf tightening ({where}, {device_id}): no alarm for this. If it turns into a "
+        "cramp, crampwatch will wake you."
+    )
 
 
 def prompt_steps() -> tuple[Prompt, ...]:

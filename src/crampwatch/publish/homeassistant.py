@@ -1,11 +1,15 @@
 """Home Assistant MQTT discovery: pure builders of the retained ``…/config`` messages.
 
-Per device: the cramp as an ``event`` entity (fed by the event topic), monitoring
-online as a ``binary_sensor`` (connectivity, fed by the retained status topic), and two
-``sensor`` entities, cramps tonight and the PLM index (periodic leg movements per hour
-of monitoring), fed by the retained ``crampwatch/<device_id>/stats`` topic that the
-logger keeps up to date. Everything but the connectivity sensor is unavailable while the
-device is ``offline``. Home Assistant forgets discovery when it restarts and announces
+Per device: the cramp as an ``event`` entity (fed by the event topic; each event
+carries ``leg``, ``confidence``, ``onset_time`` and ``device_id`` as attributes, and a
+``cramp_warning`` is its own event type, "calf tightening", which informs and wakes
+nobody), monitoring online as a ``binary_sensor`` (connectivity, fed by the retained
+status topic; the ``stopped`` of a normal end counts as off), and two ``sensor``
+entities, cramps tonight and the PLM index (periodic leg movements per hour of
+monitoring), fed by the retained ``crampwatch/<device_id>/stats`` topic that the logger
+keeps up to date. The event entity is unavailable while the device is ``offline``; the
+two summary sensors keep their last value after the service stops in the morning, when
+one looks at them. Home Assistant forgets discovery when it restarts and announces
 itself with ``online`` on :data:`HA_STATUS_TOPIC`; the publisher then republishes.
 See https://www.home-assistant.io/integrations/mqtt/#mqtt-discovery.
 """
@@ -17,27 +21,43 @@ from typing import Any
 from crampwatch import __version__
 from crampwatch.publish import topics
 
-__all__ = ["DISCOVERY_PREFIX", "HA_STATUS_TOPIC", "discovery_messages", "event_types"]
+__all__ = [
+    "DISCOVERY_PREFIX",
+    "EVENT_ATTRIBUTES",
+    "HA_STATUS_TOPIC",
+    "discovery_messages",
+    "event_types",
+]
 
 DISCOVERY_PREFIX = "homeassistant"
 HA_STATUS_TOPIC = f"{DISCOVERY_PREFIX}/status"
 
 # Home Assistant's event entity needs {"event_type": one of event_types}: a cramp onset
-# (end_s null) and its end update are told apart; other types pass through.
+# (end_s null) and its end update are told apart; other types pass through. The other
+# keys of the rendered object become the event's attributes.
+EVENT_ATTRIBUTES = ("leg", "confidence", "onset_time", "device_id")
 _EVENT_TEMPLATE = (
-    "{% if value_json.type == 'cramp' and value_json.end_s is none %}"
-    '{"event_type": "cramp_onset"}'
-    "{% elif value_json.type == 'cramp' %}"
-    '{"event_type": "cramp_end"}'
-    "{% else %}"
-    '{"event_type": "{{ value_json.type }}"}'
-    "{% endif %}"
+    "{% set t = value_json.type %}"
+    "{% if t == 'cramp' %}{% set t = 'cramp_onset' if value_json.end_s is none "
+    "else 'cramp_end' %}{% endif %}"
+    '{{ {"event_type": t, '
+    + ", ".join(f'"{k}": value_json.{k}' for k in EVENT_ATTRIBUTES)
+    + "} | tojson }}"
 )
+# the retained status carries "stopped" (non-retained) before "offline" on a normal end
+_STATUS_TEMPLATE = "{{ 'offline' if value == 'stopped' else value }}"
 
 
 def event_types() -> list[str]:
     """The ``event_type`` values the event entity can report."""
-    return ["cramp_onset", "cramp_end", "leg_movement", "position_change", "signal_issue"]
+    return [
+        "cramp_onset",
+        "cramp_end",
+        "cramp_warning",
+        "leg_movement",
+        "position_change",
+        "signal_issue",
+    ]
 
 
 def _node(device_id: str) -> str:
@@ -83,6 +103,7 @@ def discovery_messages(device_id: str) -> list[tuple[str, dict[str, Any]]]:
         "name": "Monitoring",
         "unique_id": f"{node}_monitoring",
         "state_topic": topics.status_topic(device_id),
+        "value_template": _STATUS_TEMPLATE,
         "payload_on": topics.ONLINE,
         "payload_off": topics.OFFLINE,
         "device_class": "connectivity",
@@ -95,7 +116,6 @@ def discovery_messages(device_id: str) -> list[tuple[str, dict[str, Any]]]:
         "value_template": "{{ value_json.cramps_tonight }}",
         "state_class": "measurement",
         "icon": "mdi:foot-print",
-        "availability": _availability(device_id),
     }
     plm_index = {
         **common,
@@ -105,7 +125,6 @@ def discovery_messages(device_id: str) -> list[tuple[str, dict[str, Any]]]:
         "value_template": "{{ value_json.plm_index }}",
         "unit_of_measurement": "/h",
         "state_class": "measurement",
-        "availability": _availability(device_id),
     }
     return [
         (f"{DISCOVERY_PREFIX}/event/{node}/cramp/config", cramp),

@@ -193,9 +193,11 @@ class EventPublisher:
         if client is None:
             return
         if self._connected.wait(timeout_s):
-            info = client.publish(
-                topics.status_topic(self.device_id), topics.OFFLINE, qos=1, retain=True
-            )
+            # "stopped" (not retained) tells consumers this end is normal; the retained
+            # "offline" after it is what the last will would say (docs/mqtt.md)
+            status = topics.status_topic(self.device_id)
+            client.publish(status, "stopped", qos=1, retain=False)
+            info = client.publish(status, topics.OFFLINE, qos=1, retain=True)
             self.wait_drained(timeout_s)
             deadline = time.monotonic() + timeout_s
             while not info.is_published() and time.monotonic() < deadline:

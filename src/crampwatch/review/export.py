@@ -6,7 +6,10 @@
 - CSV: one row per event, the same fields flattened (details as a JSON string).
 - EDF+: a NEW file ``<stem>.events.edf`` next to the raw recording holding its signals,
   its own annotations and one annotation per event, so the night opens with its events
-  in EDFbrowser or MNE. The raw recording is never modified.
+  in EDFbrowser or MNE. The service's night recorder already wrote each event it
+  detected as a plain annotation (``leg_movement periodic``); those are replaced by the
+  labelled ones, so that every event is annotated once. The raw recording is never
+  modified.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from crampwatch.events import Event
 from crampwatch.recordings import Annotation
 from crampwatch.review.report import open_recording
 from crampwatch.review.summary import issue_kind, issue_label
+from crampwatch.service.recorder import event_annotations
 
 __all__ = [
     "ANNOTATION_PREFIX",
@@ -115,6 +119,8 @@ def annotation_for(event: Event, labels: Sequence[str] = ()) -> Annotation:
         what = "periodic leg movement" if event.periodic else "leg movement"
     elif event.type == "signal_issue":
         what = f"signal issue: {issue_label(issue_kind(event.details))}"
+    elif event.type == "cramp_warning":
+        what = "calf tightening (cramp warning, no alarm)"
     else:
         what = event.type.replace("_", " ")
     if "not_a_cramp" in labels:
@@ -159,6 +165,9 @@ def write_edf_annotations(
         raise CrampwatchError(f"{src}: no such file") from None
     except Exception as exc:  # edfio raises plain ValueError/IndexError on bad files
         raise CrampwatchError(f"{src}: unreadable EDF/BDF ({exc})") from None
+    # the recorder's own annotation of each of these events (same onset and text)
+    own = {(round(a.onset_s, 3), a.text) for a in event_annotations([se.event for se in events])}
+    kept = [a for a in raw.annotations if (round(a.onset, 3), a.text) not in own]
     anns = []
     for se in events:
         a = annotation_for(se.event, se.labels)
@@ -176,7 +185,7 @@ def write_edf_annotations(
         recording=raw.recording,
         starttime=raw.starttime,
         data_record_duration=raw.data_record_duration,
-        annotations=[*raw.annotations, *anns],  # EDF+C: every viewer shows them
+        annotations=[*kept, *anns],  # EDF+C: every viewer shows them
     )
     try:
         dst.parent.mkdir(parents=True, exist_ok=True)

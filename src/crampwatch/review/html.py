@@ -25,6 +25,8 @@ from crampwatch.review.summary import (
     cramp_nights,
     format_duration,
     frequent_cramps,
+    monitored_text,
+    warnings_text,
 )
 
 __all__ = ["render_html"]
@@ -187,11 +189,16 @@ def _table(head: Sequence[str], rows: Iterable[Sequence[object]], numeric: set[i
 
 
 def _window_text(s: NightSummary, tz: tzinfo | None) -> str:
-    if s.window_source == "none":
-        return "no monitoring time recorded"
+    return monitored_text(s, tz)
+
+
+def _warnings_section(s: NightSummary, tz: tzinfo | None) -> str:
+    if not s.cramp_warnings_s:
+        return ""
     return (
-        f"{clock_time(s, s.window_start_s, tz)}–{clock_time(s, s.window_end_s, tz)}"
-        f" ({format_duration(s.window_s)})"
+        "<section id='warnings'><h2>Calf tightening</h2>"
+        f"<p>{_e(warnings_text(s, tz))}. A slow rise of calf tone that may or may not "
+        "become a cramp: crampwatch notes it and does not wake you for it.</p></section>"
     )
 
 
@@ -363,6 +370,7 @@ def render_html(
     zone = (generated_at or datetime.now(UTC)).astimezone(tz).tzname() or ""
     when = "elapsed time from the start" if s.origin is None else f"times in {zone}"
     key, band = s.plm_band
+    device = f" — {report.device_id}" if report.device_id else ""
     cards = "".join(
         (
             _card("cramp", "cramps", str(len(s.real_cramps)), "cramps"),
@@ -371,7 +379,9 @@ def render_html(
             ),
             _card("plm", "plmi", f"{s.plm_index:.1f}", f"PLM index /h — {band}"),
             _card("pos", "positions", str(len(s.position_changes_s)), "position changes"),
-            _card("good", "good", f"{s.good_fraction:.0%}", "of the window with good signal"),
+            _card(
+                "good", "good", f"{s.good_fraction:.0%}", "of the monitored time with good signal"
+            ),
             _card("bad", "dropouts", str(len(s.dropouts)), "signal drop-outs"),
         )
     )
@@ -389,6 +399,7 @@ def render_html(
     legend = (
         '<div class="legend"><span><i style="background:#9ad1a0"></i>good signal</span>'
         '<span><i style="background:#f4a261"></i>signal problem</span>'
+        '<span><i style="background:#fff;outline:1px solid #bbb"></i>not monitored</span>'
         '<span><i style="background:#d1495b"></i>cramp</span>'
         '<span><i style="background:#c9c9d3"></i>marked “not a cramp”</span>'
         '<span><i style="background:#6a4c93"></i>periodic leg movement</span>'
@@ -408,7 +419,8 @@ def render_html(
         f'data-night="{_e(s.night)}" data-cramps="{len(s.real_cramps)}" '
         f'data-cramp-events="{len(s.cramps)}" data-leg-movements="{s.n_leg_movements}" '
         f'data-periodic="{s.n_periodic}" data-positions="{len(s.position_changes_s)}" '
-        f'data-dropouts="{len(s.dropouts)}" data-plm-band="{_e(key)}"'
+        f'data-dropouts="{len(s.dropouts)}" data-plm-band="{_e(key)}" '
+        f'data-cramp-warnings="{len(s.cramp_warnings_s)}"'
     )
     return f"""<!doctype html>
 <html lang="en">
@@ -423,7 +435,7 @@ def render_html(
 <body {body_attrs}>
 <main>
 <header>
-<h1>Your night of {_e(_pretty_date(s.night))}</h1>
+<h1>Your night of {_e(_pretty_date(s.night))}{_e(device)}</h1>
 <p>Monitored {_e(_window_text(s, tz))} · {_e(when)} · crampwatch is not a medical device</p>
 <p class="glance">{_e(_glance(s))}</p>
 </header>
@@ -431,6 +443,7 @@ def render_html(
 {note_html}
 {timeline}
 {_cramps_section(report, tz)}
+{_warnings_section(s, tz)}
 {_lm_section(s)}
 {_positions_section(s, tz)}
 {_dropouts_section(s, tz)}

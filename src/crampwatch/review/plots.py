@@ -83,7 +83,9 @@ def timeline_png(summary: NightSummary, tz: tzinfo | None = None) -> bytes:
     lo, hi = summary.window_start_s, max(summary.window_end_s, summary.window_start_s + 60)
     lanes = {"Signal": 3, "Cramps": 2, "Leg movements": 1, "Position": 0}
     h = 0.6
-    ax.broken_barh([(lo, hi - lo)], (3 - h / 2, h), color=COLORS["good"])
+    # monitored runs only: a gap between runs (not monitored) stays blank
+    runs = summary.monitored or ((lo, hi),)
+    ax.broken_barh([(a, b - a) for a, b in runs], (3 - h / 2, h), color=COLORS["good"])
     ax.broken_barh([(a, b - a) for a, b in summary.bad_spans], (3 - h / 2, h), color=COLORS["bad"])
     min_w = (hi - lo) / 400  # keep a 10-s cramp visible on an 8-h axis
     for not_a_cramp in (False, True):

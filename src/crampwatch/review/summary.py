@@ -1,17 +1,20 @@
 """One night, summarised: stored events and monitoring status in, a ``NightSummary`` out.
 
-Pure functions, no I/O. All times are recording seconds (the sample clock, s from the
-start of the recording or monitoring run); ``NightSummary.origin`` is the wall-clock
-time of second 0 when it is known, so the renderers can print clock times.
+Pure functions, no I/O. Each event's times are seconds of its own run (the sample clock
+from the start of the recording or monitoring run); a night may hold several runs (a
+restart, a crash and systemd's restart, a second replay), each with its own second 0
+(``onset_time - onset_s``). The summary puts them all on one clock, *night seconds*
+from the earliest run's start, ``NightSummary.origin`` (wall clock, when known), so the
+renderers print true clock times.
 
 Where the numbers come from:
 
-- **monitoring window**: the sensor's ``online``/``offline`` status messages when they
-  agree with the events (an accelerated replay does not: its status times are real
-  time, its events recording time), else the night's recording, else the span of the
-  events from second 0;
-- **good signal**: the window minus the union of ``signal_issue`` spans and of the
-  stretches the sensor was offline;
+- **monitored time**: the union of the runs. Each run spans the service's
+  ``online``/``offline`` status when that agrees with the events (an accelerated replay
+  does not: its status times are real time, its events recording time), else its
+  recording, else its events from its second 0. Gaps between runs were not monitored
+  and are shown as such;
+- **good signal**: the monitored time minus the union of ``signal_issue`` spans;
 - **PLM index**: periodic leg movements per hour of monitoring time (time online), with
   the usual clinical bands (< 15, 15-29.9, 30-49.9, >= 50 /h). It is information for a
   conversation with a doctor, not a diagnosis: a sleep lab scores it per hour of sleep
@@ -25,10 +28,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from itertools import pairwise
-from statistics import median
 from typing import Any
 
-from crampwatch.consumers.store import StoredEvent, night_of
+from crampwatch.consumers.store import StoredEvent, group_runs, night_of
 from crampwatch.detect.wasm import plm_index
 
 __all__ = [
@@ -44,9 +46,11 @@ __all__ = [
     "issue_kind",
     "issue_label",
     "merge_spans",
+    "monitored_text",
     "parse_iso",
     "plm_band",
     "summarize_night",
+    "warnings_text",
 ]
 
 # Upper bound (exclusive, per hour) and wording of each PLM-index band. Worded as
@@ -65,6 +69,9 @@ SHORT_NIGHT_S = 4 * 3600.0
 # Status times converted to recording time must agree with the events this closely,
 # otherwise they belong to an accelerated replay and are not used for the window.
 _STATUS_TOLERANCE_S = 120.0
+# A status-only run (no event, no recording) counts when it lasted this long: a quiet
+# night; shorter ones are the real-time status of an accelerated replay.
+QUIET_RUN_S = 600.0
 # A live alert takes seconds; a larger receipt delay means a replay or a backlog.
 _MAX_RECEIVED_DELAY_S = 600.0
 
@@ -82,7 +89,7 @@ _ISSUE_LABELS = {
     "disconnected": "sensor disconnected",
     "monitoring_stopped": "monitoring stopped",
     "battery_low": "battery low",
-    "offline": "sensor offline",
+    "offline": "not monitored (service not running)",
 }
 _CHANNELS = {"calf": "calf", "emg_calf": "calf", "tib": "tibialis", "emg_tibialis": "tibialis"}
 
@@ -105,6 +112,8 @@ class CrampSummary:
     confidence: float
     acknowledged: bool
     not_a_cramp: bool
+    # night seconds of the second 0 of this cramp's run (its recording's time 0)
+    run_offset_s: float = 0.0
 
     @property
     def ongoing(self) -> bool:
@@ -158,15 +167,20 @@ class NightSummary:
     dropouts: tuple[Dropout, ...]
     bad_spans: tuple[Span, ...]
     devices: tuple[str, ...]
+    # the monitored spans (the union of the night's runs); gaps were not monitored
+    monitored: tuple[Span, ...] = ()
+    # "calf tightening" warnings: informed, woke nobody
+    cramp_warnings_s: tuple[float, ...] = ()
 
     @property
     def window_s(self) -> float:
-        return max(0.0, self.window_end_s - self.window_start_s)
+        """Seconds monitored: the union of the runs (gaps between them not counted)."""
+        return self.online_s
 
     @property
     def good_fraction(self) -> float:
-        """Share of the monitoring window with good signal, 0..1 (0 for an empty window)."""
-        return self.good_signal_s / self.window_s if self.window_s > 0 else 0.0
+        """Share of the monitored time with good signal, 0..1 (0 when nothing was)."""
+        return self.good_signal_s / self.online_s if self.online_s > 0 else 0.0
 
     @property
     def real_cramps(self) -> tuple[CrampSummary, ...]:
@@ -203,7 +217,13 @@ class NightSummary:
 
     @property
     def empty(self) -> bool:
-        return not (self.cramps or self.lm_onsets_s or self.position_changes_s or self.dropouts)
+        return not (
+            self.cramps
+            or self.cramp_warnings_s
+            or self.lm_onsets_s
+            or self.position_changes_s
+            or self.dropouts
+        )
 
 
 def plm_band(index_per_h: float) -> tuple[str, str]:
@@ -293,81 +313,13 @@ def parse_iso(text: str | None) -> datetime | None:
     return t if t.tzinfo else t.replace(tzinfo=UTC)
 
 
-def _origin_from_events(events: Sequence[StoredEvent]) -> datetime | None:
-    """Wall-clock time of recording second 0, from the events' ``onset_time``."""
-    offsets = []
-    for se in events:
-        t = parse_iso(se.event.onset_time)
-        if t is not None:
-            offsets.append((t - timedelta(seconds=se.event.onset_s)).timestamp())
-    if not offsets:
-        return None
-    return datetime.fromtimestamp(median(offsets), UTC)
-
-
-def _first_online(status: Sequence[tuple[str, str, str]], night: str) -> datetime | None:
-    times = [
-        t
-        for _, st, at in status
-        if st == "online" and (t := parse_iso(at)) is not None and night_of(t) == night
-    ]
-    return min(times, default=None)
-
-
-def _status_intervals(
-    status: Sequence[tuple[str, str, str]], night: str, origin: datetime
-) -> list[Span]:
-    """Online intervals of the night in recording seconds (an open one ends at +inf)."""
-    rows = sorted(
-        (t, st) for _, st, at in status if (t := parse_iso(at)) is not None and night_of(t) == night
-    )
-    spans: list[Span] = []
-    since: float | None = None
-    for t, st in rows:
-        s = (t - origin).total_seconds()
-        if st == "online" and since is None:
-            since = s
-        elif st == "offline" and since is not None:
-            spans.append((since, s))
-            since = None
-    if since is not None:
-        spans.append((since, math.inf))
-    return merge_spans(spans)
-
-
 def _event_span(se: StoredEvent) -> Span:
     e = se.event
     return e.onset_s, max(e.onset_s, e.end_s if e.end_s is not None else e.detected_at_s)
 
 
-def _inside(spans: Sequence[Span], t: float) -> bool:
-    return any(a - _STATUS_TOLERANCE_S <= t <= b + _STATUS_TOLERANCE_S for a, b in spans)
-
-
-def _window(
-    events: Sequence[StoredEvent],
-    status: Sequence[tuple[str, str, str]],
-    night: str,
-    origin: datetime | None,
-    recording: tuple[datetime | None, float] | None,
-) -> tuple[float, float, str, list[Span]]:
-    """(start_s, end_s, source, online spans) of the monitoring window."""
-    spans = [_event_span(se) for se in events]
-    last_s = max((b for _, b in spans), default=0.0)
-    online = _status_intervals(status, night, origin) if origin is not None else []
-    if online and all(_inside(online, a) and _inside(online, b) for a, b in spans):
-        hi = max(last_s, online[-1][0])
-        online = [(a, min(b, hi)) if math.isinf(b) else (a, b) for a, b in online]
-        return online[0][0], online[-1][1], "status", online
-    if recording is not None and recording[1] > 0:
-        end = max(recording[1], last_s)
-        return 0.0, end, "recording", [(0.0, end)]
-    if spans:
-        return 0.0, last_s, "events", [(0.0, last_s)]
-    return 0.0, 0.0, "none", []
-
-
-def _cramp(se: StoredEvent) -> CrampSummary:
+def _cramp(se: StoredEvent, offset_s: float = 0.0) -> CrampSummary:
+    """A cramp on the night's clock (its run starts ``offset_s`` after the night's)."""
     e, d = se.event, se.event.details
     duration = e.end_s - e.onset_s if e.end_s is not None else None
 
@@ -379,8 +331,8 @@ def _cramp(se: StoredEvent) -> CrampSummary:
         event_id=e.id,
         device_id=e.device_id,
         leg=e.leg,
-        onset_s=e.onset_s,
-        end_s=e.end_s,
+        onset_s=offset_s + e.onset_s,
+        end_s=None if e.end_s is None else offset_s + e.end_s,
         duration_s=duration,
         peak_uv=num("peak_uv"),
         median_uv=num("median_uv"),
@@ -390,7 +342,71 @@ def _cramp(se: StoredEvent) -> CrampSummary:
         confidence=e.confidence,
         acknowledged="acknowledged" in se.labels,
         not_a_cramp="not_a_cramp" in se.labels,
+        run_offset_s=offset_s,
     )
+
+
+def _run_origin(se: StoredEvent) -> float | None:
+    """Epoch seconds of the second 0 of the run an event belongs to (None: no wall clock)."""
+    t = parse_iso(se.event.onset_time)
+    return None if t is None else t.timestamp() - se.event.onset_s
+
+
+def _status_spans(
+    status: Sequence[tuple[str, str, str]], night: str, tz: tzinfo | None
+) -> list[tuple[float, float | None]]:
+    """Online intervals that start in the night, as epoch seconds, per device (an open
+    one: None). A run that goes on past noon keeps its end."""
+    rows = sorted(
+        (t.timestamp(), device, st) for device, st, at in status if (t := parse_iso(at)) is not None
+    )
+    since: dict[str, float] = {}
+    spans: list[tuple[float, float | None]] = []
+    for t, device, st in rows:
+        if st == "online":
+            since.setdefault(device, t)
+        elif st in ("offline", "stopped") and device in since:
+            spans.append((since.pop(device), t))
+    spans += [(a, None) for a in since.values()]
+    return [(a, b) for a, b in spans if night_of(datetime.fromtimestamp(a, UTC), tz) == night]
+
+
+def _overlaps(span: Span, spans: Sequence[Span], slack_s: float = _STATUS_TOLERANCE_S) -> bool:
+    return any(span[0] <= b + slack_s and a - slack_s <= span[1] for a, b in spans)
+
+
+def _within(span: Span, spans: Sequence[Span]) -> bool:
+    return any(
+        a - _STATUS_TOLERANCE_S <= span[0] and span[1] <= b + _STATUS_TOLERANCE_S for a, b in spans
+    )
+
+
+def _monitored(
+    runs: Sequence[Span],
+    recordings: Sequence[Span],
+    status: Sequence[tuple[float, float | None]],
+) -> tuple[list[Span], str]:
+    """The union of the night's runs (night seconds) and where it came from.
+
+    The service's status gives each run's true start and end when it agrees with the
+    events (live nights). An accelerated replay's status is minutes of real time that do
+    not contain its events: then the events' runs and the recordings count, and status
+    only adds a long quiet run that no event contradicts.
+    """
+    known = merge_spans([*runs, *recordings])
+    # an open status (still online) reaches to the end of the runs it overlaps
+    spans = [(a, b if b is not None else _open_end(a, runs)) for a, b in status]
+    if spans and runs and all(_within(r, spans) for r in runs):
+        return merge_spans([*spans, *known]), "status"
+    quiet = [s for s in spans if s[1] - s[0] >= QUIET_RUN_S and not _overlaps(s, known)]
+    if quiet and not known:
+        return merge_spans(quiet), "status"
+    source = "recording" if recordings else "events"
+    return merge_spans([*known, *quiet]), source if known else "none"
+
+
+def _open_end(start_s: float, runs: Sequence[Span]) -> float:
+    return max([start_s, *(b for a, b in runs if b >= start_s - _STATUS_TOLERANCE_S)])
 
 
 def summarize_night(
@@ -398,57 +414,110 @@ def summarize_night(
     events: Sequence[StoredEvent],
     status: Sequence[tuple[str, str, str]] = (),
     recording: tuple[datetime | None, float] | None = None,
+    *,
+    recordings: Sequence[tuple[datetime | None, float]] = (),
+    tz: tzinfo | None = None,
 ) -> NightSummary:
-    """Summarise one night.
+    """Summarise one night (of one device: never add two devices' nights together).
 
     Parameters
     ----------
     night:
-        The night's ISO date (its evening), as the store groups it.
+        The night's ISO date (its evening), noon to noon in ``tz`` (default local).
     events:
-        The night's stored events (any order; times in recording seconds).
+        The night's stored events (any order; times in recording seconds of their run).
     status:
-        ``(device_id, "online"|"offline", ISO time)`` rows; rows of other nights are
-        ignored.
-    recording:
-        ``(wall-clock start or None, duration in s)`` of the night's recording, if any.
-    """
-    events = sorted(events, key=lambda se: se.event.onset_s)
-    origin = recording[0] if recording and recording[0] else _origin_from_events(events)
-    if origin is None:  # a quiet night: second 0 is when the sensor came online
-        origin = _first_online(status, night)
-    start_s, end_s, source, online = _window(events, status, night, origin, recording)
-    offline_gaps = [(a[1], b[0]) for a, b in pairwise(online)]
+        ``(device_id, "online"|"stopped"|"offline", ISO time)`` rows; rows of other
+        nights, and of devices other than the events', are ignored.
+    recording, recordings:
+        ``(wall-clock start or None, duration in s)`` of the night's recordings.
 
-    dropouts = [Dropout("offline", "", None, a, b) for a, b in offline_gaps if b > a]
-    for se in events:
+    Every run (a start of the service: a restart, a crash and systemd's restart, a second
+    replay) keeps its own time origin, its events' ``onset_time - onset_s``. The summary
+    puts them on one clock: night seconds from the earliest run's start (``origin``).
+    """
+    recs = [*recordings, *([recording] if recording is not None else [])]
+    devices = {se.event.device_id for se in events}
+    if devices:
+        status = [row for row in status if row[0] in devices]
+    wall_status = _status_spans(status, night, tz)
+    origin, placed = _place(events, recs, wall_status)
+    zero = origin.timestamp() if origin is not None else 0.0
+
+    def night_s(t: datetime | None) -> float:
+        return t.timestamp() - zero if t is not None and origin is not None else 0.0
+
+    run_ends: dict[float, float] = {}
+    for off, se in placed:
+        run_ends[off] = max(run_ends.get(off, off), off + _event_span(se)[1])
+    runs = list(run_ends.items())
+    rec_spans = [(night_s(t), night_s(t) + d) for t, d in recs if d > 0]
+    status_spans = [(a - zero, None if b is None else b - zero) for a, b in wall_status]
+    monitored, source = _monitored(runs, rec_spans, status_spans)
+    start_s = monitored[0][0] if monitored else 0.0
+    end_s = monitored[-1][1] if monitored else 0.0
+    gaps = [(a[1], b[0]) for a, b in pairwise(monitored)]
+
+    dropouts = [Dropout("offline", "", None, a, b) for a, b in gaps if b > a]
+    for off, se in placed:
         e = se.event
         if e.type == "signal_issue":
-            stop = e.end_s if e.end_s is not None else end_s  # still bad when monitoring ended
+            # still bad when its run ended
+            run_end = run_ends.get(off, end_s)
+            stop = off + e.end_s if e.end_s is not None else max(run_end, _run_stop(off, monitored))
             kind = issue_kind(e.details)
-            dropouts.append(Dropout(kind, e.device_id, e.leg, e.onset_s, max(e.onset_s, stop)))
+            dropouts.append(Dropout(kind, e.device_id, e.leg, off + e.onset_s, stop))
     dropouts.sort(key=lambda d: d.start_s)
-    bad = _clip(((d.start_s, d.end_s) for d in dropouts), start_s, end_s)
-    window_s = max(0.0, end_s - start_s)
-    lms = [se.event for se in events if se.event.type == "leg_movement"]
+    issue_spans = [(d.start_s, d.end_s) for d in dropouts if d.kind != "offline"]
+    bad = merge_spans((max(a, lo), min(b, hi)) for a, b in issue_spans for lo, hi in monitored)
+    online_s = sum(b - a for a, b in monitored)
+    lms = [(off, se.event) for off, se in placed if se.event.type == "leg_movement"]
     return NightSummary(
         night=night,
         origin=origin,
         window_start_s=start_s,
         window_end_s=end_s,
         window_source=source,
-        online_s=sum(b - a for a, b in online),
-        good_signal_s=max(0.0, window_s - sum(b - a for a, b in bad)),
-        cramps=tuple(_cramp(se) for se in events if se.event.type == "cramp"),
-        lm_onsets_s=tuple(e.onset_s for e in lms),
-        lm_periodic=tuple(bool(e.periodic) for e in lms),
+        online_s=online_s,
+        good_signal_s=max(0.0, online_s - sum(b - a for a, b in bad)),
+        cramps=tuple(_cramp(se, off) for off, se in placed if se.event.type == "cramp"),
+        cramp_warnings_s=tuple(
+            off + se.event.onset_s for off, se in placed if se.event.type == "cramp_warning"
+        ),
+        lm_onsets_s=tuple(off + e.onset_s for off, e in lms),
+        lm_periodic=tuple(bool(e.periodic) for _, e in lms),
         position_changes_s=tuple(
-            se.event.onset_s for se in events if se.event.type == "position_change"
+            off + se.event.onset_s for off, se in placed if se.event.type == "position_change"
         ),
         dropouts=tuple(dropouts),
         bad_spans=tuple(bad),
-        devices=tuple(sorted({se.event.device_id for se in events})),
+        devices=tuple(sorted(devices)),
+        monitored=tuple(monitored),
     )
+
+
+def _place(
+    events: Sequence[StoredEvent],
+    recs: Sequence[tuple[datetime | None, float]],
+    wall_status: Sequence[tuple[float, float | None]],
+) -> tuple[datetime | None, list[tuple[float, StoredEvent]]]:
+    """The night's origin (the earliest run start known: events, recordings, else the
+    first ``online``) and each event with its run's offset from it, s, in time order."""
+    raw = [_run_origin(se) for se in events]
+    grouped = iter(group_runs([o for o in raw if o is not None]))
+    run_of = [None if o is None else next(grouped) for o in raw]
+    starts = [r for r in run_of if r is not None] + [t.timestamp() for t, _ in recs if t]
+    starts = starts or [a for a, _ in wall_status]
+    origin = datetime.fromtimestamp(min(starts), UTC) if starts else None
+    zero = origin.timestamp() if origin is not None else 0.0
+    offsets = [0.0 if r is None else r - zero for r in run_of]
+    placed = sorted(zip(offsets, events, strict=True), key=lambda p: p[0] + p[1].event.onset_s)
+    return origin, placed
+
+
+def _run_stop(offset_s: float, monitored: Sequence[Span]) -> float:
+    """End of the monitored span a run that starts at ``offset_s`` lies in."""
+    return next((b for a, b in monitored if a - 1.0 <= offset_s <= b), offset_s)
 
 
 def cramp_nights(history: Sequence[NightSummary], days: int = 7) -> tuple[int, int]:
@@ -474,6 +543,26 @@ def clock_time(summary: NightSummary, t_s: float, tz: tzinfo | None = None) -> s
         total = round(t_s / 60)
         return f"+{total // 60}:{total % 60:02d}"
     return (summary.origin + timedelta(seconds=t_s)).astimezone(tz).strftime("%H:%M")
+
+
+def monitored_text(s: NightSummary, tz: tzinfo | None = None) -> str:
+    """``22:30–00:41, 01:05–06:58 (7 h 44 min)``: each run's span and the time monitored
+    (a gap between runs was not monitored)."""
+    if s.window_source == "none" or not s.monitored:
+        return "no monitoring time recorded"
+    spans = ", ".join(f"{clock_time(s, a, tz)}–{clock_time(s, b, tz)}" for a, b in s.monitored)
+    return f"{spans} ({format_duration(s.window_s)})"
+
+
+def warnings_text(s: NightSummary, tz: tzinfo | None = None) -> str:
+    """The night's "calf tightening" warnings in words: a count and the times, and that
+    they woke nobody."""
+    n = len(s.cramp_warnings_s)
+    if n == 0:
+        return "none"
+    times = ", ".join(clock_time(s, t, tz) for t in s.cramp_warnings_s[:12])
+    more = f" and {n - 12} more" if n > 12 else ""
+    return f"{n} ({times}{more}): calf tightening, noted only, nobody was woken"
 
 
 def format_duration(seconds: float | None) -> str:

@@ -16,6 +16,8 @@ from crampwatch.review.summary import (
     cramp_nights,
     format_duration,
     frequent_cramps,
+    monitored_text,
+    warnings_text,
 )
 
 __all__ = ["print_summary", "summary_renderable"]
@@ -25,18 +27,15 @@ def _overview(s: NightSummary, tz: tzinfo | None) -> Table:
     t = Table.grid(padding=(0, 2))
     t.add_column(style="bold")
     t.add_column()
-    if s.window_source == "none":
-        window = "no monitoring time recorded"
-    else:
-        window = (
-            f"{clock_time(s, s.window_start_s, tz)}–{clock_time(s, s.window_end_s, tz)}"
-            f" ({format_duration(s.window_s)}), {s.good_fraction:.0%} with good signal"
-        )
+    window = monitored_text(s, tz)
+    if s.window_source != "none":
+        window += f", {s.good_fraction:.0%} with good signal"
     _, band = s.plm_band
     marked = len(s.cramps) - len(s.real_cramps)
     cramps = str(len(s.real_cramps)) + (f" (+{marked} marked “not a cramp”)" if marked else "")
     t.add_row("Monitoring", window)
     t.add_row("Cramps", cramps)
+    t.add_row("Calf tightening", warnings_text(s, tz))
     t.add_row("Leg movements", f"{s.n_leg_movements} ({s.n_periodic} periodic)")
     t.add_row("PLM index", f"{s.plm_index:.1f} /h — {band}")
     t.add_row("Position changes", str(len(s.position_changes_s)))
@@ -83,10 +82,11 @@ def _dropouts(s: NightSummary, tz: tzinfo | None) -> Table:
 def summary_renderable(report: NightReport, tz: tzinfo | None = None) -> Group:
     """The summary as a rich renderable (for printing or capturing in tests)."""
     s = report.summary
+    device = f" — {report.device_id}" if report.device_id else ""
     parts: list = [
         Panel(
             _overview(s, tz),
-            title=f"crampwatch — night of {s.night}",
+            title=f"crampwatch — night of {s.night}{device}",
             subtitle="information, not a diagnosis · not a medical device",
             expand=False,
         )

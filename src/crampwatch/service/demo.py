@@ -19,6 +19,7 @@ from rich.progress import BarColumn, Progress, TextColumn
 from crampwatch.acquire.replay import ReplaySource
 from crampwatch.consumers.alarm import Alarm, AlarmAction
 from crampwatch.consumers.logger import EventLogger
+from crampwatch.consumers.outputs import SoundCheck, SoundOutput, find_player
 from crampwatch.consumers.store import EventStore, night_of
 from crampwatch.events import Event
 from crampwatch.publish.broker import EmbeddedBroker
@@ -63,25 +64,34 @@ def _clock(t_s: float) -> str:
 
 
 class _DemoAlarmView:
-    """Shows the wake alert and its prompts in the demo's console, and acknowledges it
-    on the sleeper's behalf after a few seconds (through the alarm's real ack path)."""
+    """Shows the wake alert and its prompts in the demo's console, rings it (the alarm's
+    real sound output and the terminal bell), and acknowledges it on the sleeper's
+    behalf after a few seconds (through the alarm's real ack path)."""
 
-    def __init__(self, console: Console) -> None:
+    def __init__(self, console: Console, sound: SoundCheck) -> None:
         self.console = console
+        self.sound = sound
         self.alarm: Alarm | None = None
         self.rings = 0
 
     def handle(self, action: AlarmAction) -> None:
         if action.kind == "ring":
             self.rings += 1
+            how = (
+                f"tone through {Path(self.sound.player).name} and the terminal bell"
+                if self.sound.player
+                else "terminal bell only: no sound output works on this computer"
+            )
             self.console.print(
                 Panel(
-                    f"[bold]{action.text}[/bold]\n\n(the demo answers 'I'm awake' in "
-                    f"{ACK_AFTER_S:.0f} s)",
-                    title="[red]crampwatch alarm",
+                    f"[bold]{action.text}[/bold]\n\nRINGING ({how}) — the demo answers "
+                    f"'I'm awake' in {ACK_AFTER_S:.0f} s",
+                    title="[red]crampwatch alarm: ringing",
                     border_style="red",
                 )
             )
+            self.console.file.write("\a")  # the bell, as crampwatch alarm rings it
+            self.console.file.flush()
             timer = threading.Timer(ACK_AFTER_S, self._ack, args=(action.event_id,))
             timer.daemon = True
             timer.start()
@@ -97,13 +107,27 @@ class _DemoAlarmView:
             self.alarm.acknowledge("ack", event_id, source="demo")
 
 
+def _forget_previous_demo(db_path: Path, recordings_dir: Path) -> None:
+    """A second demo starts a fresh demo night: the previous one's events, status and
+    recordings (device ``demo`` only, whatever else the store holds) are removed, so
+    that its counts are not added to the new night's."""
+    if not db_path.exists():
+        return
+    with EventStore(db_path) as store:
+        paths = store.forget_device(DEVICE_ID)
+    for p in map(Path, paths):
+        if p.suffix.lower() == ".edf" and p.resolve().is_relative_to(recordings_dir.resolve()):
+            p.unlink(missing_ok=True)
+
+
 def run_demo(
     *, hours: float, speed: float, seed: int, out_dir: Path, console: Console | None = None
 ) -> Path:
-    """Run the demo night; returns the HTML report path."""
+    """Run the demo night (replacing a previous demo's); returns the HTML report path."""
     console = console or Console()
     out_dir.mkdir(parents=True, exist_ok=True)
     db_path = out_dir / "events.sqlite"
+    _forget_previous_demo(db_path, out_dir / "recordings")
     console.print(
         Panel(
             "A simulated night streams through the real pipeline at "
@@ -123,10 +147,13 @@ def run_demo(
         outbox=str(out_dir / "outbox.sqlite"),
         no_data_timeout_s=3600.0,
     )
-    view = _DemoAlarmView(console)
+    sound = find_player()
+    console.print(sound.line(), style=None if sound.ok else "bold red")
+    view = _DemoAlarmView(console, sound)
+    outputs: list = [view] + ([SoundOutput(sound.player)] if sound.player else [])
     with EmbeddedBroker() as broker:
-        logger = EventLogger(broker.config, db_path)
-        alarm = Alarm(broker.config, [view], escalate_after_s=30.0, prompt_step_s=1.5)
+        logger = EventLogger(broker.config, db_path, recordings_dir=out_dir / "recordings")
+        alarm = Alarm(broker.config, outputs, escalate_after_s=30.0, prompt_step_s=1.5)
         view.alarm = alarm
         logger.start()
         alarm.start()
@@ -162,8 +189,7 @@ def run_demo(
 
 
 def _wait_logged(db_path: Path, night: str, result: RunResult, timeout_s: float) -> None:
-    """Until the logger stored every event of this run and registered the recording
-    (the store may hold earlier demo runs too)."""
+    """Until the logger stored every event of this run and registered the recording."""
     ids = {e.id for e in result.events}
     deadline = time.monotonic() + timeout_s
     with EventStore(db_path) as store:
@@ -182,7 +208,7 @@ def _morning(
     from crampwatch.review.terminal import print_summary
 
     with EventStore(db_path) as store:
-        report = build_report(store, night_of(start))
+        report = build_report(store, night_of(start), device_id=DEVICE_ID)
     console.rule("the morning after")
     print_summary(report, console=console)
     html = out_dir / "report.html"
