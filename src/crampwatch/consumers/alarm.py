@@ -79,8 +79,7 @@ log = logging.getLogger(__name__)
 # takes an "I'm awake" / "not a cramp" for this long, so the answer reaches the log
 ANSWER_WINDOW_S = 600.0
 LOST_ISSUES = frozenset({"sensor_lost", "disconnected", "no_data", "monitoring_stopped"})
-# the status a service publishes when it ends normally, before its retained "offline"
-STOPPED = "stopped"
+STOPPED = topics.STOPPED
 
 
 def alarm_status_topic(client_id: str) -> str:

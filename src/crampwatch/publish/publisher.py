@@ -196,7 +196,7 @@ class EventPublisher:
             # "stopped" (not retained) tells consumers this end is normal; the retained
             # "offline" after it is what the last will would say (docs/mqtt.md)
             status = topics.status_topic(self.device_id)
-            client.publish(status, "stopped", qos=1, retain=False)
+            client.publish(status, topics.STOPPED, qos=1, retain=False)
             info = client.publish(status, topics.OFFLINE, qos=1, retain=True)
             self.wait_drained(timeout_s)
             deadline = time.monotonic() + timeout_s

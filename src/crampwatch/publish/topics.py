@@ -20,6 +20,7 @@ __all__ = [
     "OFFLINE",
     "ONLINE",
     "ROOT",
+    "STOPPED",
     "alert_ack_topic",
     "alert_topic",
     "device_of",
@@ -32,6 +33,9 @@ __all__ = [
 ROOT = "crampwatch"
 ONLINE = "online"
 OFFLINE = "offline"
+# Sent (not retained) just before the retained OFFLINE on a normal end, so consumers
+# can tell "monitoring ended" from a lost service (whose last will says OFFLINE alone).
+STOPPED = "stopped"
 
 ALL_EVENTS = f"{ROOT}/+/event"
 ALL_STATUS = f"{ROOT}/+/status"

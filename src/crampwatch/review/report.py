@@ -19,6 +19,7 @@ import numpy as np
 from crampwatch.consumers.store import EventStore, StoredEvent, night_bounds, night_of, parse_night
 from crampwatch.errors import CrampwatchError
 from crampwatch.events import Event
+from crampwatch.publish import topics
 from crampwatch.recordings.channels import match_roles, unit_scale
 from crampwatch.review.envelope import calf_envelope
 from crampwatch.review.summary import CrampSummary as Cramp
@@ -102,7 +103,7 @@ def _online_s_by_night(
         out.setdefault(night_of(t, tz), 0.0)
         if st == "online":
             since.setdefault(device, t)
-        elif st in ("offline", "stopped") and device in since:
+        elif st in (topics.OFFLINE, topics.STOPPED) and device in since:
             start = since.pop(device)
             n = night_of(start, tz)
             out[n] = out.get(n, 0.0) + (t - start).total_seconds()

@@ -32,6 +32,7 @@ from typing import Any
 
 from crampwatch.consumers.store import StoredEvent, group_runs, night_of
 from crampwatch.detect.wasm import plm_index
+from crampwatch.publish import topics
 
 __all__ = [
     "PLM_BANDS",
@@ -365,7 +366,7 @@ def _status_spans(
     for t, device, st in rows:
         if st == "online":
             since.setdefault(device, t)
-        elif st in ("offline", "stopped") and device in since:
+        elif st in (topics.OFFLINE, topics.STOPPED) and device in since:
             spans.append((since.pop(device), t))
     spans += [(a, None) for a in since.values()]
     return [(a, b) for a, b in spans if night_of(datetime.fromtimestamp(a, UTC), tz) == night]
