@@ -1,0 +1,83 @@
+"""The service keeps its own night: every event into the local event store.
+
+``crampwatch review --last`` reads ``<data>/events.sqlite`` (the logger's store). On one
+bedside computer no separate logger should be needed for that, so the service writes
+every event it publishes into the same store, with the logger's store method
+(:meth:`~crampwatch.consumers.store.EventStore.upsert`: idempotent by ``id``, so a
+logger writing the same events beside it changes nothing). It also registers the
+night's recording and the run's ``online``/``offline`` status, as the logger does from
+the ``recording`` and ``status`` topics.
+
+Writing happens on its own thread: a slow or locked store (the review reading it, a
+full disk) never delays detection or the outbox, and a failure is logged once, counted,
+and summed up at the end; it never stops the night.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from crampwatch.consumers.store import EventStore
+from crampwatch.events import Event
+from crampwatch.publish import topics
+
+__all__ = ["LocalStore"]
+
+log = logging.getLogger(__name__)
+
+_Job = Callable[[EventStore], object]
+
+
+class LocalStore:
+    """A write-behind queue into the event store at ``db_path`` for one device's run."""
+
+    def __init__(self, db_path: Path, device_id: str) -> None:
+        self.db_path = db_path
+        self.device_id = device_id
+        self.failed = 0
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(
+            target=self._work, name="crampwatch-localstore", daemon=True
+        )
+        self._thread.start()
+        self._submit(lambda store: store.add_status(device_id, topics.ONLINE))
+
+    def put(self, event: Event) -> None:
+        """Store ``event`` (a new one, or the end update of a stored one)."""
+        self._submit(lambda store: store.upsert(event))
+
+    def add_recording(self, night: str, path: Path) -> None:
+        """Register the night's recording, so the review finds it."""
+        self._submit(lambda store: store.add_recording(self.device_id, night, str(path)))
+
+    def close(self, timeout_s: float = 10.0) -> None:
+        """Write what is queued (at most ``timeout_s`` seconds), mark the run offline."""
+        self._submit(lambda store: store.add_status(self.device_id, topics.OFFLINE))
+        self._jobs.put(None)
+        self._thread.join(timeout_s)
+        if self.failed:
+            log.warning(
+                "%d writes to the local event store %s failed (the events are still published)",
+                self.failed,
+                self.db_path,
+            )
+
+    def _submit(self, job: _Job) -> None:
+        self._jobs.put(job)
+
+    def _work(self) -> None:
+        store: EventStore | None = None
+        while (job := self._jobs.get()) is not None:
+            try:
+                store = store or EventStore(self.db_path)
+                job(store)
+            except Exception as exc:  # any failure: counted, never fatal to the night
+                self.failed += 1
+                if self.failed == 1:
+                    log.warning("cannot write the local event store %s: %s", self.db_path, exc)
+        if store is not None:
+            store.close()
