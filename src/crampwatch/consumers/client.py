@@ -83,9 +83,16 @@ class LocalBroker:
         self.report = report
         self.fallback = fallback
         self.poll_s = poll_s
+        self._said: str | None = None
 
     def current(self) -> BrokerConfig:
         return read_endpoint(self.endpoint_path) or self.fallback
+
+    def say(self, line: str) -> None:
+        """Report ``line`` unless it was the last one said (a status, not a log)."""
+        if line != self._said:
+            self._said = line
+            self.report(line)
 
 
 def default_client_id(config: BrokerConfig | LocalBroker, role: str) -> str:
@@ -183,7 +190,6 @@ class Subscriber:
         """Until :meth:`stop`: connect to the local service's broker once it accepts
         connections; when the endpoint file names another broker (the service restarted
         with a new port or password, or stopped), drop the old connection and follow."""
-        waiting_on: str | None = None
         while True:
             target = local.current()
             if self._client is None or target != self.config:
@@ -192,11 +198,11 @@ class Subscriber:
                 try:
                     check_reachable(target, timeout_s=1.0)
                     self._connect(target)
-                    waiting_on = None
-                except CrampwatchError as exc:
-                    if waiting_on != target.address:
-                        waiting_on = target.address
-                        local.report(f"waiting for the crampwatch service on {target.address} …")
+                # anything (refused credentials, a TLS file): this thread must live on,
+                # or the alarm would stay deaf for the night; the next look may succeed
+                except Exception as exc:
+                    self._disconnect()
+                    local.say(f"waiting for the crampwatch service on {target.address} …")
                     log.debug("%s: %s", self.client_id, exc)
             if self._stopping.wait(local.poll_s):
                 return
@@ -244,7 +250,7 @@ class Subscriber:
             return
         self.connects += 1
         if self._local is not None:
-            self._local.report(f"connected to the crampwatch service on {self.config.address}")
+            self._local.say(f"connected to the crampwatch service on {self.config.address}")
         log.info(
             "%s connected to %s (session present: %s)",
             self.client_id,
@@ -265,7 +271,7 @@ class Subscriber:
             return  # a deliberate disconnect (stop, or following the service elsewhere)
         if self._local is not None:
             # the service stopped or restarts: normal at the end of a night
-            self._local.report(f"waiting for the crampwatch service on {self.config.address} …")
+            self._local.say(f"waiting for the crampwatch service on {self.config.address} …")
         else:
             log.warning("%s disconnected (%s); retrying", self.client_id, reason_code)
 

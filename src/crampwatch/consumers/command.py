@@ -22,6 +22,7 @@ from pathlib import Path
 
 import click
 
+from crampwatch.cli import verbose_option
 from crampwatch.consumers.alarm import Alarm
 from crampwatch.consumers.client import LocalBroker
 from crampwatch.consumers.logger import EventLogger
@@ -83,6 +84,7 @@ _client_id_option = click.option(
     help=f"Event store (default: $CRAMPWATCH_DB or {default_db_path()}).",
 )
 @_client_id_option
+@verbose_option
 def logger(broker_url: str, db: Path | None, client_id: str | None) -> None:
     """Store every device's events from MQTT in SQLite, grouped into nights."""
     db_path = db or default_db_path()
@@ -130,6 +132,7 @@ def logger(broker_url: str, db: Path | None, client_id: str | None) -> None:
 )
 @click.option("--no-sound", is_flag=True, help="Terminal bell only, no audio player.")
 @_client_id_option
+@verbose_option
 def alarm(
     broker_url: str,
     escalate_after: float,

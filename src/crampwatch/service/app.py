@@ -101,7 +101,7 @@ def run_service(
         config = _broker_settings(cfg, base)
         if cfg.broker.url != "embedded":
             check_reachable(config)
-        local = LocalStore(default_db_path(), cfg.device_id)
+        local = LocalStore(default_db_path(), {s.device_id for s in sources})
         try:
             with advertised(default_endpoint_path(), config, cfg.device_id):
                 return _run(
@@ -135,7 +135,7 @@ def _run(
 
     def announce(source: Source, path: Path, start: datetime) -> None:
         if local is not None:
-            local.add_recording(night_of(start), path.resolve())
+            local.add_recording(source.device_id, night_of(start), path.resolve())
         writer.submit(
             publisher.publish_recording, night_of(start), str(path.resolve()), start.isoformat()
         )

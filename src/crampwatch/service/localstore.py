@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from crampwatch.consumers.store import EventStore
@@ -33,30 +33,31 @@ _Job = Callable[[EventStore], object]
 
 
 class LocalStore:
-    """A write-behind queue into the event store at ``db_path`` for one device's run."""
+    """A write-behind queue into the event store at ``db_path`` for one run of the
+    devices ``device_ids``."""
 
-    def __init__(self, db_path: Path, device_id: str) -> None:
+    def __init__(self, db_path: Path, device_ids: Iterable[str]) -> None:
         self.db_path = db_path
-        self.device_id = device_id
+        self.device_ids = tuple(sorted(set(device_ids)))
         self.failed = 0
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._thread = threading.Thread(
             target=self._work, name="crampwatch-localstore", daemon=True
         )
         self._thread.start()
-        self._submit(lambda store: store.add_status(device_id, topics.ONLINE))
+        self._status(topics.ONLINE)
 
     def put(self, event: Event) -> None:
         """Store ``event`` (a new one, or the end update of a stored one)."""
         self._submit(lambda store: store.upsert(event))
 
-    def add_recording(self, night: str, path: Path) -> None:
-        """Register the night's recording, so the review finds it."""
-        self._submit(lambda store: store.add_recording(self.device_id, night, str(path)))
+    def add_recording(self, device_id: str, night: str, path: Path) -> None:
+        """Register a device's recording of the night, so the review finds it."""
+        self._submit(lambda store: store.add_recording(device_id, night, str(path)))
 
     def close(self, timeout_s: float = 10.0) -> None:
         """Write what is queued (at most ``timeout_s`` seconds), mark the run offline."""
-        self._submit(lambda store: store.add_status(self.device_id, topics.OFFLINE))
+        self._status(topics.OFFLINE)
         self._jobs.put(None)
         self._thread.join(timeout_s)
         if self.failed:
@@ -65,6 +66,11 @@ class LocalStore:
                 self.failed,
                 self.db_path,
             )
+
+    def _status(self, status: str) -> None:
+        # as the logger stores the retained status: the review's monitored time
+        for device_id in self.device_ids:
+            self._submit(lambda store, d=device_id: store.add_status(d, status))
 
     def _submit(self, job: _Job) -> None:
         self._jobs.put(job)
