@@ -30,7 +30,6 @@ from typing import Any
 import jsonschema
 import paho.mqtt.client as mqtt
 
-from crampwatch.errors import CrampwatchError
 from crampwatch.events import Event
 from crampwatch.paths import default_endpoint_path
 from crampwatch.publish.config import (
@@ -246,7 +245,12 @@ class Subscriber:
         self, client: mqtt.Client, _u: Any, flags: Any, reason_code: Any, _p: Any
     ) -> None:
         if reason_code.is_failure:
-            log.error("%s: broker %s refused: %s", self.client_id, self.config.address, reason_code)
+            if self._local is not None:  # said once; paho retries, the endpoint may change
+                self._local.say(f"the broker on {self.config.address} refused: {reason_code}")
+            else:
+                log.error(
+                    "%s: broker %s refused: %s", self.client_id, self.config.address, reason_code
+                )
             return
         self.connects += 1
         if self._local is not None:
