@@ -1,0 +1,94 @@
+"""One bedside computer with default options, as the README's night goes: the alarm is
+started first (it waits for the service), then ``crampwatch run`` replays a night with a
+cramp; the alarm rings with the stretch prompts and ``crampwatch review --last`` shows
+the cramp with no logger started. Console scripts, no options, a fresh ``HOME``."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from crampwatch.consumers.prompts import STRETCH_PROMPTS, WAKE_HEADLINE
+from crampwatch.publish.broker import LOOPBACK
+from crampwatch.publish.config import DEFAULT_PORT
+from support.user import Background, console_script, night_with_a_cramp, user_env
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+CW = console_script()
+
+
+@contextlib.contextmanager
+def port_taken(port: int) -> Iterator[None]:
+    """Something else listens on ``port`` and never speaks MQTT (unless something
+    already does)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        with contextlib.suppress(OSError):
+            s.bind((LOOPBACK, port))
+            s.listen()
+        yield
+
+
+@pytest.mark.parametrize("mqtt_port", ["free", "taken"])
+def test_alarm_started_first_rings_and_the_review_shows_the_cramp(
+    tmp_path: Path, wait_for, mqtt_port: str
+) -> None:
+    env = user_env(tmp_path / "home")
+    night, onset_s = night_with_a_cramp(CW, tmp_path, env)
+    taken = port_taken(DEFAULT_PORT) if mqtt_port == "taken" else contextlib.nullcontext()
+    with taken:
+        alarm = Background([CW, "alarm"], env=env, cwd=tmp_path)
+        try:
+            # bedtime order: no service yet, so the alarm waits instead of exiting
+            if mqtt_port == "free":
+                assert wait_for(lambda: "waiting for the crampwatch service" in alarm.out, 30), (
+                    alarm.out + alarm.err
+                )
+            assert alarm.running(), alarm.err
+
+            run = subprocess.run(
+                [CW, "run", "--replay", str(night), "--speed", "0"],
+                capture_output=True,
+                text=True,
+                env=env,
+                cwd=tmp_path,
+                timeout=300,
+            )
+            assert run.returncode == 0, run.stderr
+            assert "1 cramp" in run.stdout
+            # words for people: no developer logging, no library internals
+            for noise in ("INFO", "DEBUG", "amqtt", "transitions", "Traceback"):
+                assert noise not in run.stderr, run.stderr
+
+            assert wait_for(lambda: STRETCH_PROMPTS[0].title in alarm.out, 30), (
+                alarm.out + alarm.err
+            )
+            assert WAKE_HEADLINE in alarm.out
+        finally:
+            alarm.stop()
+    assert "Traceback" not in alarm.err, alarm.err
+
+    review = subprocess.run(
+        [CW, "review", "--last"], capture_output=True, text=True, env=env, cwd=tmp_path
+    )
+    assert review.returncode == 0, review.stderr
+    assert "Cramps" in review.stdout
+
+    exported = tmp_path / "night.json"
+    subprocess.run(
+        [CW, "review", "--last", "--json", str(exported)], check=True, env=env, cwd=tmp_path
+    )
+    data = json.loads(exported.read_text())
+    events = data["events"] if isinstance(data, dict) else data
+    cramps = [e for e in events if e["type"] == "cramp"]
+    assert len(cramps) == 1
+    assert abs(cramps[0]["onset_s"] - onset_s) < 30.0
+    # the service kept its night in the person's own data folder, without a logger
+    assert (tmp_path / "home/.local/share/crampwatch/events.sqlite").is_file()
+    assert not (tmp_path / "home/.local/share/crampwatch/broker.json").exists()  # removed
