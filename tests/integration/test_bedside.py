@@ -22,6 +22,17 @@ from support.user import Background, console_script, night_with_a_cramp, user_en
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 CW = console_script()
+# Replay pace: the README's `--speed 0` runs this half-hour night in about two seconds, and
+# its cramp is detected within the first half second, sooner than a waiting consumer may
+# have noticed the service (it looks four times a second). At 200x the cramp comes about
+# 1.5 s into the run, as a real cramp comes long after the service started.
+SPEED = "200"
+
+
+@pytest.fixture(scope="module")
+def night(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, float]:
+    folder = tmp_path_factory.mktemp("night")
+    return night_with_a_cramp(CW, folder, user_env(folder / "home"))
 
 
 @contextlib.contextmanager
@@ -37,10 +48,10 @@ def port_taken(port: int) -> Iterator[None]:
 
 @pytest.mark.parametrize("mqtt_port", ["free", "taken"])
 def test_alarm_started_first_rings_and_the_review_shows_the_cramp(
-    tmp_path: Path, wait_for, mqtt_port: str
+    tmp_path: Path, wait_for, night: tuple[Path, float], mqtt_port: str
 ) -> None:
     env = user_env(tmp_path / "home")
-    night, onset_s = night_with_a_cramp(CW, tmp_path, env)
+    recording, onset_s = night
     taken = port_taken(DEFAULT_PORT) if mqtt_port == "taken" else contextlib.nullcontext()
     with taken:
         alarm = Background([CW, "alarm"], env=env, cwd=tmp_path)
@@ -53,7 +64,7 @@ def test_alarm_started_first_rings_and_the_review_shows_the_cramp(
             assert alarm.running(), alarm.err
 
             run = subprocess.run(
-                [CW, "run", "--replay", str(night), "--speed", "0"],
+                [CW, "run", "--replay", str(recording), "--speed", SPEED],
                 capture_output=True,
                 text=True,
                 env=env,
@@ -92,3 +103,26 @@ def test_alarm_started_first_rings_and_the_review_shows_the_cramp(
     # the service kept its night in the person's own data folder, without a logger
     assert (tmp_path / "home/.local/share/crampwatch/events.sqlite").is_file()
     assert not (tmp_path / "home/.local/share/crampwatch/broker.json").exists()  # removed
+
+
+def test_the_alarm_follows_the_service_to_its_configured_broker(
+    tmp_path: Path, wait_for, night: tuple[Path, float], mosquitto
+) -> None:
+    """A service publishing to a real broker (here a mosquitto on another port) names it
+    in the endpoint file: the alarm with no options finds it there."""
+    env = user_env(tmp_path / "home")
+    alarm = Background([CW, "alarm"], env=env, cwd=tmp_path)
+    try:
+        run = subprocess.run(
+            [CW, "run", "--replay", str(night[0]), "--speed", SPEED, "--broker", mosquitto.url],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            timeout=300,
+        )
+        assert run.returncode == 0, run.stderr
+        assert wait_for(lambda: STRETCH_PROMPTS[0].title in alarm.out, 30), alarm.out + alarm.err
+        assert f"connected to the crampwatch service on {LOOPBACK}:{mosquitto.port}" in alarm.out
+    finally:
+        alarm.stop()

@@ -77,11 +77,14 @@ class LocalBroker:
         report: Callable[[str], None] = log.info,
         fallback: BrokerConfig = LOCAL_DEFAULT,
         poll_s: float = 1.0,
+        waiting_poll_s: float = 0.25,
     ) -> None:
         self.endpoint_path = endpoint_path or default_endpoint_path()
         self.report = report
         self.fallback = fallback
-        self.poll_s = poll_s
+        self.poll_s = poll_s  # how often a connected consumer checks the endpoint file
+        # while waiting, look often: the first events of a run follow its start closely
+        self.waiting_poll_s = waiting_poll_s
         self._said: str | None = None
 
     def current(self) -> BrokerConfig:
@@ -203,7 +206,8 @@ class Subscriber:
                     self._disconnect()
                     local.say(f"waiting for the crampwatch service on {target.address} …")
                     log.debug("%s: %s", self.client_id, exc)
-            if self._stopping.wait(local.poll_s):
+            waiting = not self._subscribed.is_set()
+            if self._stopping.wait(local.waiting_poll_s if waiting else local.poll_s):
                 return
 
     def _connect(self, config: BrokerConfig) -> None:
