@@ -110,3 +110,4 @@ def test_model_path_override(monkeypatch, tmp_path):
     monkeypatch.delenv(MODEL_ENV)
     assert default_model_path() == packaged_model_dir() / MODEL_FILENAME
     assert default_model_path().is_file()  # the package carries its model
+    assert default_model_path().stat().st_size <= 5e6  # and stays small enough to ship
