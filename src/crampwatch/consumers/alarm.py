@@ -36,7 +36,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal, Protocol
 
-from crampwatch.consumers.client import InvalidMessage, Subscriber, default_client_id, parse_event
+from crampwatch.consumers.client import (
+    InvalidMessage,
+    LocalBroker,
+    Subscriber,
+    default_client_id,
+    parse_event,
+)
 from crampwatch.consumers.logger import ACK_ACTIONS, parse_ack
 from crampwatch.consumers.prompts import (
     MONITORING_RESUMED,
@@ -289,7 +295,7 @@ class Alarm:
 
     def __init__(
         self,
-        config: BrokerConfig,
+        config: BrokerConfig | LocalBroker,
         outputs: Sequence[AlarmOutput | Callable[[AlarmAction], None]] = (),
         *,
         escalate_after_s: float = 60.0,

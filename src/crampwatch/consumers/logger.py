@@ -22,6 +22,7 @@ from pathlib import Path
 
 from crampwatch.consumers.client import (
     InvalidMessage,
+    LocalBroker,
     Subscriber,
     default_client_id,
     parse_event,
@@ -101,7 +102,7 @@ class EventLogger:
 
     def __init__(
         self,
-        config: BrokerConfig,
+        config: BrokerConfig | LocalBroker,
         db_path: str | Path,
         *,
         client_id: str | None = None,
