@@ -93,3 +93,27 @@ def test_a_follower_waits_for_the_service_and_moves_with_it(tmp_path, wait_for) 
         assert sum(s.startswith("connected to the crampwatch service") for s in said) == 2
     finally:
         sub.stop()
+
+
+def test_the_service_stores_the_answers_to_the_alarm(tmp_path, wait_for) -> None:
+    from crampwatch.consumers.store import EventStore
+    from crampwatch.service.localstore import LocalStore
+
+    with EmbeddedBroker() as broker:
+        local = LocalStore(tmp_path / "events.sqlite", ["bedroom"], acks_from=broker.config)
+        assert local.acks_subscribed(10)
+        alarm = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
+        alarm.connect(LOOPBACK, broker.port)  # anonymous, as another user's alarm
+        alarm.loop_start()
+        ack = '{"event_id": "e1", "action": "not_a_cramp", "source": "key"}'
+        alarm.publish("crampwatch/bedroom/alert/ack", ack, qos=1).wait_for_publish(5)
+        alarm.publish("crampwatch/other/alert/ack", ack.replace("e1", "e2"), qos=1)
+        alarm.disconnect()
+        alarm.loop_stop()
+
+        def stored() -> list:
+            with EventStore(tmp_path / "events.sqlite") as store:
+                return [(e, label, src) for e, label, src, _at in store.labels()]
+
+        assert wait_for(lambda: stored() == [("e1", "not_a_cramp", "key")], 10), stored()
+        local.close()

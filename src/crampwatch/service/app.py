@@ -101,7 +101,7 @@ def run_service(
         config = _broker_settings(cfg, base)
         if cfg.broker.url != "embedded":
             check_reachable(config)
-        local = LocalStore(default_db_path(), {s.device_id for s in sources})
+        local = LocalStore(default_db_path(), {s.device_id for s in sources}, acks_from=config)
         try:
             with advertised(default_endpoint_path(), config, cfg.device_id):
                 return _run(
