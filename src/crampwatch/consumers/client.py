@@ -232,6 +232,7 @@ class Subscriber:
 
     def _disconnect(self) -> None:
         client, self._client = self._client, None
+        self._subscribed.clear()
         if client is not None:
             client.disconnect()
             client.loop_stop()
@@ -248,6 +249,8 @@ class Subscriber:
     def _on_connect(
         self, client: mqtt.Client, _u: Any, flags: Any, reason_code: Any, _p: Any
     ) -> None:
+        if client is not self._client:
+            return  # a connection being dropped (following the service elsewhere)
         if reason_code.is_failure:
             if self._local is not None:  # said once; paho retries, the endpoint may change
                 self._local.say(f"the broker on {self.config.address} refused: {reason_code}")
@@ -269,14 +272,14 @@ class Subscriber:
         _result, mid = client.subscribe([(t, 1) for t in self.subscriptions])
         self._sub_mid = mid
 
-    def _on_subscribe(self, _c: Any, _u: Any, mid: int, _rc: Any, _p: Any) -> None:
-        if mid == self._sub_mid:
+    def _on_subscribe(self, client: Any, _u: Any, mid: int, _rc: Any, _p: Any) -> None:
+        if client is self._client and mid == self._sub_mid:
             self._subscribed.set()
 
     def _on_disconnect(self, client: Any, _u: Any, _f: Any, reason_code: Any, _p: Any) -> None:
-        self._subscribed.clear()
-        if self._client is not client:
+        if client is not self._client:
             return  # a deliberate disconnect (stop, or following the service elsewhere)
+        self._subscribed.clear()
         if self._local is not None:
             # the service stopped or restarts: normal at the end of a night
             self._local.say(f"waiting for the crampwatch service on {self.config.address} …")
