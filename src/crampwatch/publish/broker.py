@@ -15,9 +15,10 @@ it only keeps a session for an authenticated client. The broker therefore has a 
 random user (:attr:`EmbeddedBroker.config` carries it) for the service and for consumers
 that read it from the service's endpoint file (same user account: persistent sessions).
 
-Why anonymous clients too, from loopback only: on a bedside computer the service often
-runs under a system account while the person starts ``crampwatch alarm`` under their own,
-which cannot read the service's endpoint file (mode 0600). Such an alarm connects
+Why anonymous clients too, from loopback only: on a bedside computer the service may run
+under another account (a system user, another person's login) than the person who starts
+``crampwatch alarm``, who then cannot read the service's endpoint file (mode 0600) and
+tries ``127.0.0.1:1883`` without credentials. Such an alarm connects
 without credentials; amqtt keeps no session for it, which the alarm does not need (an
 alert older than its connection is not worth ringing for). The listener is bound to
 127.0.0.1, so only programs on this computer get that far.
