@@ -10,7 +10,7 @@ durable outbox, paho publishing) in a process of its own, with:
 - a source that loops a simulated 10-minute segment from disk in 100-ms blocks, as fast
   as the service takes them (live batching: the source reports no replay speed), so
   the night itself costs no memory, as with a BLE sensor;
-- the environment the shipped systemd unit (``deploy/crampwatch.service``) gives the
+- the environment the shipped systemd unit (``deploy/crampwatch@.service``) gives the
   service, read from its ``Environment=`` lines (``--no-unit-env``: without them, as
   ``crampwatch run`` typed in a terminal runs);
 - pandas and pytest blocked from import: neither is in crampwatch's dependency closure
@@ -53,7 +53,7 @@ from crampwatch.simulate import simulate_night  # noqa: E402
 
 SEGMENT_S = 600.0
 NOT_IN_A_USER_INSTALL = ("pandas", "pytest")
-UNIT = ROOT / "deploy" / "crampwatch.service"
+UNIT = ROOT / "deploy" / "crampwatch@.service"
 
 
 def unit_environment(path: Path = UNIT) -> dict[str, str]:

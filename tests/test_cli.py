@@ -2,6 +2,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from crampwatch.cli import VERBS, cli
 
 
@@ -56,3 +58,45 @@ def _thread_env_after_loading(verb: str) -> str:
 def test_streaming_verbs_run_numpy_single_threaded_training_does_not():
     assert _thread_env_after_loading("detect") == "1 1"
     assert _thread_env_after_loading("train") == "None None"
+
+
+@pytest.fixture
+def logging_restored():
+    """configure_logging changes the process's root logger: put it back afterwards."""
+    import logging
+
+    from crampwatch.cli import QUIET_LIBRARIES
+
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    saved_levels = {n: logging.getLogger(n).level for n in QUIET_LIBRARIES}
+    yield
+    root.handlers[:], root.level = saved
+    for name, level in saved_levels.items():
+        logging.getLogger(name).setLevel(level)
+
+
+def test_default_logging_is_plain_warnings_and_quiet_libraries(capsys, logging_restored):
+    import logging
+
+    from crampwatch.cli import QUIET_LIBRARIES, configure_logging
+
+    configure_logging(False)
+    logging.getLogger("crampwatch.service.runner").info("developer detail")
+    logging.getLogger("crampwatch.service.runner").warning("sensor lost")
+    logging.getLogger("amqtt.broker").error("No data from (client @=127.0.0.1:1)")
+    logging.getLogger("transitions.core").warning("Finished processing state")
+    assert capsys.readouterr().err == "warning: sensor lost\n"
+
+    configure_logging(True)
+    logging.getLogger("amqtt.broker").debug("connection from 127.0.0.1")
+    assert "DEBUG amqtt.broker: connection from 127.0.0.1" in capsys.readouterr().err
+    assert all(logging.getLogger(n).level == logging.NOTSET for n in QUIET_LIBRARIES)
+
+
+def test_the_people_facing_verbs_take_verbose_after_the_verb():
+    from click.testing import CliRunner
+
+    for verb in ("run", "demo", "alarm", "logger"):
+        result = CliRunner().invoke(cli, [verb, "--help"])
+        assert "--verbose" in result.output, verb

@@ -16,7 +16,21 @@ import click
 from crampwatch import __version__
 from crampwatch.errors import CrampwatchError
 
-__all__ = ["main"]
+__all__ = ["configure_logging", "main", "verbose_option"]
+
+# Libraries whose INFO/WARNING lines are for their own developers (amqtt logs every
+# connection, transitions every state change): shown only with --verbose.
+QUIET_LIBRARIES = (
+    "amqtt",
+    "transitions",
+    "bleak",
+    "bleak_retry_connector",
+    "bumble",
+    "dbus_fast",
+    "paho",
+    "crampwatch.mqtt.paho",
+    "websockets",
+)
 
 # verb -> "module:attribute" of a click command
 VERBS: dict[str, tuple[str, str]] = {
@@ -74,6 +88,49 @@ def _unavailable(name: str, short_help: str) -> click.Command:
     return cmd
 
 
+class _PlainFormatter(logging.Formatter):
+    """``warning: <message>``: what a person reads, without timestamps or module names."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = f"{record.levelname.lower()}: {record.getMessage()}"
+        if record.exc_info and record.levelno >= logging.ERROR:
+            text += f" ({record.exc_info[1]!r})"
+        return text
+
+
+def configure_logging(verbose: bool) -> None:
+    """Default: warnings and errors only, one plain line each, libraries quiet.
+    ``verbose``: everything from DEBUG up, with time and logger name."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    handler = logging.StreamHandler()
+    if verbose:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    else:
+        handler.setFormatter(_PlainFormatter())
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG if verbose else logging.WARNING)
+    for name in QUIET_LIBRARIES:
+        logging.getLogger(name).setLevel(logging.NOTSET if verbose else logging.CRITICAL)
+
+
+def _verbose_callback(_ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        configure_logging(True)
+
+
+verbose_option = click.option(
+    "-v",
+    "--verbose",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_verbose_callback,
+    help="Log debug details (also from the libraries).",
+)
+
+
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="crampwatch")
 @click.option("-v", "--verbose", is_flag=True, help="Log debug details.")
@@ -82,10 +139,7 @@ def cli(verbose: bool) -> None:
 
     Not a medical device.
     """
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(verbose)
 
 
 def main(argv: list[str] | None = None) -> None:

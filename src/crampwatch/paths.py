@@ -6,6 +6,7 @@
 | event store (logger, review) | ``<data>/events.sqlite`` | ``CRAMPWATCH_DB`` |
 | outbox (publisher) | ``<data>/outbox-<device_id>.sqlite`` | config ``[service] outbox`` |
 | night recordings | ``<data>/recordings/`` | config ``[recording] folder`` |
+| the running service's broker | ``<data>/broker.json`` (mode 0600) | |
 """
 
 from __future__ import annotations
@@ -13,7 +14,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["default_data_dir", "default_db_path", "default_outbox_path", "default_recordings_dir"]
+__all__ = [
+    "default_data_dir",
+    "default_db_path",
+    "default_endpoint_path",
+    "default_outbox_path",
+    "default_recordings_dir",
+]
 
 
 def default_data_dir() -> Path:
@@ -39,3 +46,9 @@ def default_outbox_path(device_id: str) -> Path:
 def default_recordings_dir() -> Path:
     """Where the service writes each night's EDF+ recording."""
     return default_data_dir() / "recordings"
+
+
+def default_endpoint_path() -> Path:
+    """The endpoint file: which broker the running service publishes to (URL and
+    credentials), for the alarm and logger on the same computer."""
+    return default_data_dir() / "broker.json"

@@ -42,4 +42,5 @@ def test_scan_without_a_bluetooth_adapter_is_one_line_and_non_zero():
     assert "Traceback" not in proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("crampwatch: error:")
-    assert "Bluetooth" in lines[0]
+    assert "no Bluetooth adapter available" in lines[0]  # words for people, not "[Errno 2]"
+    assert "Errno" not in lines[0]

@@ -61,3 +61,64 @@ def test_source_reports_profile_rates_before_connecting():
     source = BleSensorSource("openbci-ganglion", "AA:BB:CC:DD:EE:FF", device_id="x", leg="left")
     assert source.fs_hz["emg_calf"] == 200.0 and source.fs_hz["acc_x"] == 10.0
     assert source.leg == "left" and source.stats["reconnects"] == 0
+
+
+def test_no_adapter_errors_become_one_plain_line():
+    from bleak.exc import BleakDBusError
+
+    from crampwatch.acquire.ble import ADAPTER_OFF, NO_ADAPTER, adapter_problem
+
+    # no system D-Bus socket (containers, CI): what dbus-fast raises
+    assert adapter_problem(FileNotFoundError(2, "No such file or directory")) == NO_ADAPTER
+    assert adapter_problem(BleakDBusError("org.freedesktop.DBus.Error.ServiceUnknown", [])) == (
+        NO_ADAPTER
+    )
+    assert adapter_problem(BleakDBusError("org.bluez.Error.NotReady", [])) == ADAPTER_OFF
+    # a sensor's own trouble is not the adapter's
+    assert adapter_problem(TimeoutError()) is None
+    assert adapter_problem(CrampwatchError("not seen advertising within 5 s")) is None
+
+
+def _notices_without_adapter(n: int, clock_step_s: float) -> list:
+    """The first ``n`` notices of a source whose every connection attempt finds no
+    Bluetooth, the host clock advancing ``clock_step_s`` per attempt."""
+    import asyncio
+
+    now = [0.0]
+
+    def clock() -> float:
+        now[0] += clock_step_s
+        return now[0]
+
+    source = BleSensorSource(
+        "crampwatch-ref",
+        "CrampRef-L",
+        device_id="bedroom",
+        reconnect_backoff_s=(0.0, 0.0),
+        clock=clock,
+    )
+
+    async def no_dbus():
+        raise FileNotFoundError(2, "No such file or directory")
+
+    source._connect = no_dbus  # type: ignore[method-assign]
+
+    async def collect() -> list:
+        out = []
+        async for item in source.stream():
+            out.append(item)
+            if len(out) == n:
+                return out
+        return out
+
+    return asyncio.run(collect())
+
+
+def test_without_an_adapter_a_person_reads_one_line_then_one_a_minute():
+    notices = _notices_without_adapter(10, clock_step_s=15.0)  # an attempt every 15 s
+    assert [n.kind for n in notices] == ["error"] * 10
+    told = [n for n in notices if not n.detail["quiet"]]
+    assert [n.detail["attempt"] for n in told] == [1, 5, 9]  # at once, then every 60 s
+    assert "no Bluetooth adapter available" in told[0].detail["message"]
+    assert "Errno" not in told[0].detail["message"]
+    assert told[1].detail["message"].startswith("still no Bluetooth adapter")

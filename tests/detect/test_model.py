@@ -13,9 +13,11 @@ from crampwatch.detect.features import MODEL_FEATURES
 from crampwatch.detect.model import (
     CLASSES,
     MODEL_ENV,
+    MODEL_FILENAME,
     CrampModel,
     default_model_path,
     load_model,
+    packaged_model_dir,
     save_model,
 )
 from crampwatch.errors import CrampwatchError
@@ -106,4 +108,6 @@ def test_model_path_override(monkeypatch, tmp_path):
     monkeypatch.setenv(MODEL_ENV, str(tmp_path / "x.skops"))
     assert default_model_path() == tmp_path / "x.skops"
     monkeypatch.delenv(MODEL_ENV)
-    assert default_model_path().parent.name == "models"
+    assert default_model_path() == packaged_model_dir() / MODEL_FILENAME
+    assert default_model_path().is_file()  # the package carries its model
+    assert default_model_path().stat().st_size <= 5e6  # and stays small enough to ship

@@ -109,3 +109,42 @@ def test_speed_without_replay_is_an_error():
 def test_shipped_example_configs_are_valid(path):
     cfg = load_config(path)
     assert cfg.source_path == str(path)
+
+
+@pytest.mark.parametrize("device_id", ["bed.room ä", "a/b", "x+", "", "d" * 65])
+def test_a_device_id_mqtt_or_home_assistant_would_reject_names_file_and_key(
+    tmp_path, device_id
+) -> None:
+    path = _write(tmp_path, f'[service]\ndevice_id = "{device_id}"\n')
+    with pytest.raises(CrampwatchError) as exc:
+        load_config(path)
+    assert str(exc.value).startswith(f"{path}: [service] device_id: ")
+    assert "letters" in str(exc.value)
+
+
+def test_a_sensor_device_id_is_checked_too(tmp_path) -> None:
+    path = _write(
+        tmp_path, '[[sensor]]\nprofile = "crampwatch-ref"\nname = "x"\ndevice_id = "left leg"\n'
+    )
+    with pytest.raises(CrampwatchError, match=r"\[\[sensor\]\] #1 device_id: 'left leg'"):
+        load_config(path)
+
+
+def test_good_device_ids_pass() -> None:
+    for device_id in ("bedroom", "Bed_Room-2", "d" * 64):
+        assert apply_overrides(ServiceConfig(), device_id=device_id).device_id == device_id
+
+
+def test_a_bad_device_id_option_is_one_line(tmp_path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "crampwatch", "run", "--replay", "x.edf", "--device-id", "bed.room"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "crampwatch: error: --device-id: 'bed.room' is not a valid device id: 1 to 64 letters "
+        "A-Z, digits, '-' or '_' (used in MQTT topics and Home Assistant)"
+    ]

@@ -10,7 +10,10 @@ characteristic **exactly once**, send the start commands, then decode.
 The notification callback only timestamps the bytes and queues them (it must not block
 the Bleak event path); decoding and block assembly run in :meth:`BleSensorSource.stream`.
 After any drop the source reconnects with exponential backoff, forever unless
-``max_connect_attempts`` says otherwise. Each connection gets a **new** ``BleakClient``
+``max_connect_attempts`` says otherwise. Every failed attempt yields an ``error`` notice;
+those a person should read carry ``quiet: False`` (the first of a kind, then at most one
+a minute while it keeps failing): a night without an adapter is one plain line and a calm
+reminder a minute, not a warning every few seconds. Each connection gets a **new** ``BleakClient``
 and its callbacks are tagged with a connection number, so a late callback of an old
 connection (or a backend that doubles callbacks after reconnect, a known Bleak regression)
 is counted in ``stats["stale_callbacks"]`` and never reaches the decoder twice.
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import re
 import struct
@@ -33,6 +37,7 @@ from bleak import BleakClient, BleakScanner
 from bleak.backends.client import BaseBleakClient
 from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import BaseBleakScanner
+from bleak.exc import BleakDBusError, BleakError
 from bleak_retry_connector import establish_connection
 
 from crampwatch.acquire.assembler import BlockAssembler
@@ -42,7 +47,7 @@ from crampwatch.acquire.profiles import Profile, get_profile
 from crampwatch.blocks import SampleBlock
 from crampwatch.errors import CrampwatchError
 
-__all__ = ["BleSensorSource", "ClockSync", "is_address"]
+__all__ = ["BleSensorSource", "ClockSync", "adapter_problem", "is_address"]
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +55,12 @@ _ADDRESS = re.compile(r"^([0-9A-Fa-f]{2}[:-]){5}[0-9A-Fa-f]{2}$|^[0-9A-Fa-f-]{36
 _DISCONNECTED = object()
 _BATTERY = object()
 _BAD_NOTICE_EVERY_S = 1.0  # at most one bad_packet notice per second (host clock)
+_REPEAT_NOTICE_EVERY_S = 60.0  # a failure that keeps happening is told once a minute
+NO_ADAPTER = (
+    "no Bluetooth adapter available: none is plugged in, or BlueZ is not running "
+    "(sudo systemctl start bluetooth)"
+)
+ADAPTER_OFF = "the Bluetooth adapter is switched off (bluetoothctl power on)"
 _QUEUE_MAX = 20_000  # ~6 min of reference packets; beyond that the consumer is stuck
 # One scan-and-connect at a time per event loop: adapters (BlueZ, bumble) refuse a second
 # connection attempt while one is pending ("Operation already in progress").
@@ -97,6 +108,47 @@ class ClockSync:
     def host_time_of(self, t_s: float) -> float | None:
         """Host-clock time (same clock as the source's ``clock``) of sample time ``t_s``."""
         return None if self.offset_s is None else t_s + self.offset_s
+
+
+def adapter_problem(exc: BaseException) -> str | None:
+    """One plain line when ``exc`` means this computer has no usable Bluetooth (no
+    adapter, BlueZ or the system D-Bus not running, adapter off); ``None`` for a failure
+    of one sensor (out of range, switched off, refused)."""
+    reason = getattr(getattr(exc, "reason", None), "name", None)  # bleak >= 2
+    if reason == "POWERED_OFF":
+        return ADAPTER_OFF
+    if reason is not None or (isinstance(exc, BleakError) and "No Bluetooth adapters" in str(exc)):
+        return NO_ADAPTER
+    if isinstance(exc, BleakDBusError):
+        if exc.dbus_error == "org.bluez.Error.NotReady":
+            return ADAPTER_OFF
+        if exc.dbus_error == "org.freedesktop.DBus.Error.ServiceUnknown":  # no bluetoothd
+            return NO_ADAPTER
+    # no system D-Bus socket (BlueZ cannot be reached at all): "[Errno 2] No such file ..."
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOENT, errno.ECONNREFUSED):
+        return NO_ADAPTER
+    return None
+
+
+class _RepeatGate:
+    """Whether a failure is worth telling a person: a new one at once, the same one again
+    at most every ``every_s`` seconds of the host clock."""
+
+    def __init__(self, clock: Callable[[], float], every_s: float = _REPEAT_NOTICE_EVERY_S):
+        self._clock = clock
+        self._every_s = every_s
+        self._last: tuple[str, float] | None = None
+
+    def tell(self, message: str) -> bool:
+        now = self._clock()
+        last = self._last
+        if last is not None and last[0] == message and now - last[1] < self._every_s:
+            return False
+        self._last = (message, now)
+        return True
+
+    def reset(self) -> None:
+        self._last = None
 
 
 class BleSensorSource(Source):
@@ -206,6 +258,7 @@ class BleSensorSource(Source):
         """Connect, stream, reconnect after every drop; runs until cancelled."""
         backoff = self._backoff[0]
         failures = 0
+        gate = _RepeatGate(self._clock)
         while True:
             try:
                 client = await self._connect()
@@ -215,14 +268,22 @@ class BleSensorSource(Source):
                 failures += 1
                 self.stats["connect_failures"] += 1
                 self._device = None  # scan again: the OS may have dropped its device object
-                message = f"sensor {self.target!r} ({self.profile.name}): {_describe(exc)}"
-                logger.warning("connection attempt %d failed: %s", failures, message)
+                message = adapter_problem(exc) or (
+                    f"sensor {self.target!r} ({self.profile.name}): {_describe(exc)}"
+                )
+                logger.debug("connection attempt %d failed: %s", failures, message)
                 if self._max_attempts is not None and failures >= self._max_attempts:
                     raise CrampwatchError(message) from exc
+                tell = gate.tell(message)
                 yield SourceNotice(
                     "error",
                     t_s=self._t_now(),
-                    detail={"message": message, "retry_in_s": backoff, "attempt": failures},
+                    detail={
+                        "message": message if failures == 1 else f"still {message}",
+                        "retry_in_s": backoff,
+                        "attempt": failures,
+                        "quiet": not tell,
+                    },
                 )
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self._backoff[1])
@@ -230,6 +291,7 @@ class BleSensorSource(Source):
             try:
                 async for item in self._session(client):
                     failures, backoff = 0, self._backoff[0]
+                    gate.reset()
                     yield item
             except asyncio.CancelledError:
                 raise
@@ -238,8 +300,12 @@ class BleSensorSource(Source):
                 # same as a failed attempt, reconnect after the backoff.
                 failures += 1
                 message = f"sensor {self.target!r}: set-up failed: {_describe(exc)}"
-                logger.warning(message)
-                yield SourceNotice("error", t_s=self._t_now(), detail={"message": message})
+                logger.debug(message)
+                yield SourceNotice(
+                    "error",
+                    t_s=self._t_now(),
+                    detail={"message": message, "quiet": not gate.tell(message)},
+                )
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self._backoff[1])
             finally:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from bleak import BleakScanner
 from bleak.backends.scanner import BaseBleakScanner
 
+from crampwatch.acquire.ble import adapter_problem
 from crampwatch.acquire.profiles import Profile, list_profiles
 from crampwatch.errors import CrampwatchError
 
@@ -56,8 +57,10 @@ async def scan(
     try:
         found = await BleakScanner.discover(timeout_s, return_adv=True, backend=backend)
     except Exception as exc:  # BlueZ/D-Bus/OS errors vary by platform: one clear line
+        if problem := adapter_problem(exc):
+            raise CrampwatchError(problem) from exc
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise CrampwatchError(f"Bluetooth scan failed (no usable adapter?): {detail}") from exc
+        raise CrampwatchError(f"Bluetooth scan failed: {detail}") from exc
     results = []
     for device, adv in found.values():
         profile = match_profile(adv.local_name or device.name, adv.service_uuids, profiles)

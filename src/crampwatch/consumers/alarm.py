@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal, Protocol
 
-from crampwatch.consumers.client import InvalidMessage, Subscriber, default_client_id
+from crampwatch.consumers.client import InvalidMessage, LocalBroker, Subscriber, default_client_id
 from crampwatch.consumers.logger import ACK_ACTIONS, STATUSES, decode_event, parse_ack
 from crampwatch.consumers.prompts import (
     WAKE_HEADLINE,
@@ -357,7 +357,7 @@ class Alarm:
 
     def __init__(
         self,
-        config: BrokerConfig,
+        config: BrokerConfig | LocalBroker,
         outputs: Sequence[AlarmOutput | Callable[[AlarmAction], None]] = (),
         *,
         escalate_after_s: float = 60.0,

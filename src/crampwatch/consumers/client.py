@@ -11,6 +11,10 @@ thread must survive any message. A malformed message (bad JSON, schema violation
 acknowledged and dropped. Any other error (the store cannot be written) leaves the
 message unacknowledged when ``ack_on_error`` is False (the logger): the broker keeps it
 and resends it on the next connection instead of it being lost.
+
+Without a ``--broker`` the consumers follow :class:`LocalBroker`, the crampwatch service
+on this computer: they wait calmly while it is not up (bedtime order does not matter)
+and move with it when it restarts on another port or with a new password.
 """
 
 from __future__ import annotations
@@ -20,16 +24,27 @@ import logging
 import socket
 import threading
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import jsonschema
 import paho.mqtt.client as mqtt
 
 from crampwatch.events import Event
-from crampwatch.publish.config import BrokerConfig, connect_client, make_client, probe_protocol
+from crampwatch.paths import default_endpoint_path
+from crampwatch.publish.config import (
+    DEFAULT_PORT,
+    BrokerConfig,
+    check_reachable,
+    connect_client,
+    make_client,
+    probe_protocol,
+)
+from crampwatch.publish.endpoint import read_endpoint
 
 __all__ = [
     "InvalidMessage",
+    "LocalBroker",
     "Subscriber",
     "default_client_id",
     "parse_event",
@@ -41,7 +56,48 @@ log = logging.getLogger(__name__)
 Handler = Callable[[str, bytes], None]
 
 
-def default_client_id(config: BrokerConfig, role: str) -> str:
+# where the embedded broker of `crampwatch run` listens, unless that port was taken
+LOCAL_DEFAULT = BrokerConfig(host="127.0.0.1", port=DEFAULT_PORT)
+
+
+class LocalBroker:
+    """The broker of the crampwatch service on this computer, looked up afresh each time:
+    the one its endpoint file names (same user account: with the internal credentials),
+    else ``mqtt://127.0.0.1:1883`` (the embedded broker's port, or a local mosquitto).
+
+    ``report`` receives the few lines a person should see (waiting, connected, lost).
+    """
+
+    client_id_prefix = "crampwatch"
+
+    def __init__(
+        self,
+        endpoint_path: Path | None = None,
+        *,
+        report: Callable[[str], None] = log.info,
+        fallback: BrokerConfig = LOCAL_DEFAULT,
+        poll_s: float = 1.0,
+        waiting_poll_s: float = 0.25,
+    ) -> None:
+        self.endpoint_path = endpoint_path or default_endpoint_path()
+        self.report = report
+        self.fallback = fallback
+        self.poll_s = poll_s  # how often a connected consumer checks the endpoint file
+        # while waiting, look often: the first events of a run follow its start closely
+        self.waiting_poll_s = waiting_poll_s
+        self._said: str | None = None
+
+    def current(self) -> BrokerConfig:
+        return read_endpoint(self.endpoint_path) or self.fallback
+
+    def say(self, line: str) -> None:
+        """Report ``line`` unless it was the last one said (a status, not a log)."""
+        if line != self._said:
+            self._said = line
+            self.report(line)
+
+
+def default_client_id(config: BrokerConfig | LocalBroker, role: str) -> str:
     """``<prefix>-<role>-<host name>``: stable across restarts (the persistent session is
     found again) and distinct per machine (two alarms must not kick each other off)."""
     host = "".join(c if c.isalnum() or c in "-_" else "_" for c in socket.gethostname())
@@ -82,11 +138,14 @@ class Subscriber:
     :class:`InvalidMessage` counts it in :attr:`invalid`, any other exception in
     :attr:`errors`; neither stops the subscriber. ``ack_on_error``: acknowledge a
     message whose handler failed (True) or leave it with the broker (False).
+
+    ``config`` a :class:`LocalBroker`: follow the local service (see :meth:`_follow`)
+    instead of connecting once to a fixed broker.
     """
 
     def __init__(
         self,
-        config: BrokerConfig,
+        config: BrokerConfig | LocalBroker,
         client_id: str,
         subscriptions: Sequence[str],
         handler: Handler,
@@ -96,7 +155,8 @@ class Subscriber:
         reconnect_min_s: float = 0.5,
         reconnect_max_s: float = 15.0,
     ) -> None:
-        self.config = config
+        self._local = config if isinstance(config, LocalBroker) else None
+        self.config = config.fallback if isinstance(config, LocalBroker) else config
         self.client_id = client_id
         self.subscriptions = tuple(subscriptions)
         self.handler = handler
@@ -104,6 +164,8 @@ class Subscriber:
         self.ack_on_error = ack_on_error
         self._backoff = (reconnect_min_s, reconnect_max_s)
         self._client: mqtt.Client | None = None
+        self._follower: threading.Thread | None = None
+        self._stopping = threading.Event()
         self._subscribed = threading.Event()
         self._sub_mid: int | None = None
         self.invalid = 0
@@ -112,11 +174,45 @@ class Subscriber:
         self.connects = 0
 
     def start(self) -> None:
-        """Connect in the background (reconnecting with backoff until :meth:`stop`)."""
-        protocol = probe_protocol(self.config)
-        client = make_client(
-            self.config, self.client_id, persistent=self.persistent, protocol=protocol
+        """Connect in the background (reconnecting with backoff until :meth:`stop`).
+
+        A fixed broker that is unreachable raises :class:`CrampwatchError`; a
+        :class:`LocalBroker` is waited for.
+        """
+        self._stopping.clear()
+        if self._local is None:
+            self._connect(self.config)
+            return
+        self._follower = threading.Thread(
+            target=self._follow, args=(self._local,), name="crampwatch-follow", daemon=True
         )
+        self._follower.start()
+
+    def _follow(self, local: LocalBroker) -> None:
+        """Until :meth:`stop`: connect to the local service's broker once it accepts
+        connections; when the endpoint file names another broker (the service restarted
+        with a new port or password, or stopped), drop the old connection and follow."""
+        while True:
+            target = local.current()
+            if self._client is None or target != self.config:
+                self._disconnect()
+                self.config = target
+                try:
+                    check_reachable(target, timeout_s=1.0)
+                    self._connect(target)
+                # anything (refused credentials, a TLS file): this thread must live on,
+                # or the alarm would stay deaf for the night; the next look may succeed
+                except Exception as exc:
+                    self._disconnect()
+                    local.say(f"waiting for the crampwatch service on {target.address} …")
+                    log.debug("%s: %s", self.client_id, exc)
+            waiting = not self._subscribed.is_set()
+            if self._stopping.wait(local.waiting_poll_s if waiting else local.poll_s):
+                return
+
+    def _connect(self, config: BrokerConfig) -> None:
+        protocol = probe_protocol(config)
+        client = make_client(config, self.client_id, persistent=self.persistent, protocol=protocol)
         client.manual_ack_set(True)  # acknowledged in _on_message, after the handler
         client.reconnect_delay_set(*self._backoff)  # type: ignore[arg-type]
         client.on_connect = self._on_connect
@@ -124,11 +220,19 @@ class Subscriber:
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         self._client = client
-        connect_client(client, self.config, persistent=self.persistent)
+        connect_client(client, config, persistent=self.persistent)
         client.loop_start()
 
     def stop(self) -> None:
+        self._stopping.set()
+        if self._follower is not None:
+            self._follower.join(5.0)
+            self._follower = None
+        self._disconnect()
+
+    def _disconnect(self) -> None:
         client, self._client = self._client, None
+        self._subscribed.clear()
         if client is not None:
             client.disconnect()
             client.loop_stop()
@@ -145,10 +249,19 @@ class Subscriber:
     def _on_connect(
         self, client: mqtt.Client, _u: Any, flags: Any, reason_code: Any, _p: Any
     ) -> None:
+        if client is not self._client:
+            return  # a connection being dropped (following the service elsewhere)
         if reason_code.is_failure:
-            log.error("%s: broker %s refused: %s", self.client_id, self.config.address, reason_code)
+            if self._local is not None:  # said once; paho retries, the endpoint may change
+                self._local.say(f"the broker on {self.config.address} refused: {reason_code}")
+            else:
+                log.error(
+                    "%s: broker %s refused: %s", self.client_id, self.config.address, reason_code
+                )
             return
         self.connects += 1
+        if self._local is not None:
+            self._local.say(f"connected to the crampwatch service on {self.config.address}")
         log.info(
             "%s connected to %s (session present: %s)",
             self.client_id,
@@ -159,13 +272,18 @@ class Subscriber:
         _result, mid = client.subscribe([(t, 1) for t in self.subscriptions])
         self._sub_mid = mid
 
-    def _on_subscribe(self, _c: Any, _u: Any, mid: int, _rc: Any, _p: Any) -> None:
-        if mid == self._sub_mid:
+    def _on_subscribe(self, client: Any, _u: Any, mid: int, _rc: Any, _p: Any) -> None:
+        if client is self._client and mid == self._sub_mid:
             self._subscribed.set()
 
-    def _on_disconnect(self, _c: Any, _u: Any, _f: Any, reason_code: Any, _p: Any) -> None:
+    def _on_disconnect(self, client: Any, _u: Any, _f: Any, reason_code: Any, _p: Any) -> None:
+        if client is not self._client:
+            return  # a deliberate disconnect (stop, or following the service elsewhere)
         self._subscribed.clear()
-        if self._client is not None:
+        if self._local is not None:
+            # the service stopped or restarts: normal at the end of a night
+            self._local.say(f"waiting for the crampwatch service on {self.config.address} …")
+        else:
             log.warning("%s disconnected (%s); retrying", self.client_id, reason_code)
 
     def _on_message(self, client: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:

@@ -1,9 +1,10 @@
 """``crampwatch logger`` and ``crampwatch alarm``: the MQTT consumers on their own.
 
 Both take ``--broker URL`` (``mqtt://[user:pass@]host:port``, ``mqtts://…``, or
-``embedded`` to start the in-process broker); standing alone they default to a broker
-on this machine, ``mqtt://localhost:1883``. An unreachable broker is one error line
-and exit status 2. Both run until Ctrl-C.
+``embedded`` to start the in-process broker); an unreachable ``--broker`` is one error
+line and exit status 2. Without it they follow the crampwatch service on this computer
+(its endpoint file, else ``mqtt://127.0.0.1:1883``), waiting for it while it is not up.
+Both run until Ctrl-C.
 """
 
 from __future__ import annotations
@@ -16,28 +17,59 @@ import termios
 import time
 import tty
 from collections.abc import Iterator
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 import click
 
+from crampwatch.cli import verbose_option
 from crampwatch.consumers.alarm import Alarm
+from crampwatch.consumers.client import LocalBroker
 from crampwatch.consumers.logger import EventLogger
 from crampwatch.consumers.outputs import SoundCheck, default_outputs, find_player
 from crampwatch.consumers.store import default_db_path
 from crampwatch.errors import CrampwatchError
-from crampwatch.publish.config import broker_for, check_reachable
+from crampwatch.publish.config import BrokerConfig, broker_for, check_reachable
 
 __all__ = ["alarm", "logger"]
-
-DEFAULT_BROKER = "mqtt://localhost:1883"
 
 _broker_option = click.option(
     "--broker",
     "broker_url",
-    default=DEFAULT_BROKER,
-    show_default=True,
-    help="mqtt://[user:pass@]host:port, mqtts://…, or 'embedded'.",
+    default=None,
+    help="mqtt://[user:pass@]host:port, mqtts://…, or 'embedded' "
+    "(default: the crampwatch service on this computer, waited for).",
 )
+
+
+def _broker(url: str | None) -> AbstractContextManager[BrokerConfig | LocalBroker]:
+    """The ``--broker`` given (checked reachable: one error line if not), or the local
+    service followed wherever it is."""
+    if url is None:
+        return nullcontext(LocalBroker(report=click.echo))
+    return _reachable(url)
+
+
+@contextlib.contextmanager
+def _reachable(url: str) -> Iterator[BrokerConfig]:
+    with broker_for(url) as config:
+        check_reachable(config)
+        yield config
+
+
+def _wait_subscribed(consumer: Alarm | EventLogger, config: BrokerConfig | LocalBroker) -> None:
+    if isinstance(config, BrokerConfig) and not consumer.wait_subscribed(10.0):
+        raise CrampwatchError(f"broker {config.address} did not confirm the subscription")
+
+
+def _where(config: BrokerConfig | LocalBroker) -> str:
+    return (
+        config.address
+        if isinstance(config, BrokerConfig)
+        else "the crampwatch service on this computer"
+    )
+
+
 _client_id_option = click.option(
     "--client-id", default=None, help="MQTT client id (keeps the persistent session)."
 )
@@ -60,22 +92,21 @@ _client_id_option = click.option(
     "inside it (default: $CRAMPWATCH_DATA/recordings or ~/.local/share/crampwatch/recordings).",
 )
 @_client_id_option
+@verbose_option
 def logger(
     broker_url: str, db: Path | None, recordings_dir: Path | None, client_id: str | None
 ) -> None:
     """Store every device's events from MQTT in SQLite, grouped into nights."""
     db_path = db or default_db_path()
     _interrupt_on_sigterm()
-    with broker_for(broker_url) as config:
-        check_reachable(config)
+    with _broker(broker_url) as config:
         event_logger = EventLogger(
             config, db_path, client_id=client_id, recordings_dir=recordings_dir
         )
         event_logger.start()
         try:
-            if not event_logger.wait_subscribed(10.0):
-                raise CrampwatchError(f"broker {config.address} did not confirm the subscription")
-            click.echo(f"logging events from {config.address} into {db_path} (Ctrl-C stops)")
+            _wait_subscribed(event_logger, config)
+            click.echo(f"logging events from {_where(config)} into {db_path} (Ctrl-C stops)")
             with contextlib.suppress(KeyboardInterrupt):
                 while True:
                     time.sleep(1.0)
@@ -119,6 +150,7 @@ def logger(
     help="Show a quiet notice for calf tightening (cramp_warning); it never rings.",
 )
 @_client_id_option
+@verbose_option
 def alarm(
     broker_url: str,
     escalate_after: float,
@@ -135,8 +167,7 @@ def alarm(
         click.echo("sound: off (--no-sound): the terminal bell only")
     else:
         click.secho(sound.line(), bold=not sound.ok, fg=None if sound.ok else "red")
-    with broker_for(broker_url) as config:
-        check_reachable(config)
+    with _broker(broker_url) as config:
         the_alarm = Alarm(
             config,
             default_outputs(sound=not no_sound, check=sound),
@@ -149,9 +180,8 @@ def alarm(
         )
         the_alarm.start()
         try:
-            if not the_alarm.wait_subscribed(10.0):
-                raise CrampwatchError(f"broker {config.address} did not confirm the subscription")
-            click.echo(f"alarm armed on {config.address}: a = I'm awake, n = not a cramp, q = quit")
+            _wait_subscribed(the_alarm, config)
+            click.echo(f"alarm armed on {_where(config)}: a = I'm awake, n = not a cramp, q = quit")
             with contextlib.suppress(KeyboardInterrupt):
                 for key in _keys():
                     if key in ("a", " ", "\n", "\r"):

@@ -32,7 +32,7 @@ from typing import Any
 
 import jsonschema
 
-from crampwatch.consumers.client import InvalidMessage, Subscriber, default_client_id
+from crampwatch.consumers.client import InvalidMessage, LocalBroker, Subscriber, default_client_id
 from crampwatch.consumers.store import EventStore
 from crampwatch.events import Event, loads_event_json
 from crampwatch.paths import default_recordings_dir
@@ -158,7 +158,7 @@ class EventLogger:
 
     def __init__(
         self,
-        config: BrokerConfig,
+        config: BrokerConfig | LocalBroker,
         db_path: str | Path,
         *,
         client_id: str | None = None,

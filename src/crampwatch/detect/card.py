@@ -1,4 +1,5 @@
-"""``models/MODEL_CARD.md``: what the shipped model was trained on and how well it does."""
+"""The model card (``crampwatch/models/MODEL_CARD.md``): what the shipped model was trained on
+and how well it does."""
 
 from __future__ import annotations
 
@@ -152,7 +153,7 @@ Alarm thresholds (chosen on validation nights, never on evaluation nights):
 
 {cfg}
 
-Reproduce: `{train_command} --output models/` (also `make model`).
+Reproduce: `{train_command}` (also `make model`; writes `src/crampwatch/models/`).
 Simulated nights mix EMG rates 200/500/1000/2000 Hz and accelerometer 25/50/100 Hz
 (drawn from each seed by `crampwatch.detect.training.night_config`); every seed with
 `seed % 3 == 2` has no tibialis channel (calf + accelerometer only); cramps are made

@@ -312,8 +312,8 @@ def evaluate(
 @click.option(
     "--output",
     type=click.Path(file_okay=False, path_type=Path),
-    default=Path("models"),
-    show_default=True,
+    default=None,
+    help="Folder for the model and its card (default: the package's models/ folder).",
 )
 @click.option(
     "--from-edf",
@@ -329,12 +329,12 @@ def train(
     seed: int,
     eval_nights: int,
     eval_hours: float,
-    output: Path,
+    output: Path | None,
     from_edf: Path | None,
 ) -> None:
     """Fit the detection model (simulated nights with fixed seeds, or labelled EDF+)."""
     from crampwatch.detect.card import write_model_card
-    from crampwatch.detect.model import MODEL_FILENAME, save_model
+    from crampwatch.detect.model import MODEL_FILENAME, packaged_model_dir, save_model
     from crampwatch.detect.training import (
         EVAL_SEED_BASE,
         SHIFTED_SEED_BASE,
@@ -381,6 +381,7 @@ def train(
     model = train_from_nights(train_n, val_n, seed=seed, meta=config, progress=say)
     say(f"alarm thresholds chosen on validation nights: {dict(model.thresholds)}")
     frames = frame_report(model, val_n) if val_n else {}
+    output = output or packaged_model_dir()
     output.mkdir(parents=True, exist_ok=True)
     path = save_model(model, output / MODEL_FILENAME)
     say(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)")

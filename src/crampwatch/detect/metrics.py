@@ -1,6 +1,6 @@
 """Event-level scoring of detected events against ground truth.
 
-Matching rules (documented in ``models/MODEL_CARD.md``):
+Matching rules (documented in ``crampwatch/models/MODEL_CARD.md``):
 
 - **cramp alarm**: the onset event of a detected cramp (its first emission) is a *hit*
   when its alarm time ``detected_at_s`` lies in ``[truth onset − prodrome − 5 s,

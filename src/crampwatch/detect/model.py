@@ -21,6 +21,7 @@ import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,7 @@ __all__ = [
     "default_model",
     "default_model_path",
     "load_model",
+    "packaged_model_dir",
     "save_model",
 ]
 
@@ -115,11 +117,18 @@ class CrampModel:
         return float(self.thresholds.get(name, DEFAULT_THRESHOLDS[name]))
 
 
+def packaged_model_dir() -> Path:
+    """The package's ``crampwatch/models/`` folder: the shipped model and its card travel
+    with every install (wheel, pipx, editable), not only with a source checkout."""
+    # a plain folder in every install crampwatch supports (not run from a zip archive)
+    return Path(str(files("crampwatch") / "models"))
+
+
 def default_model_path() -> Path:
-    """``$CRAMPWATCH_MODEL`` or ``models/crampwatch-detector.skops`` of the source checkout."""
+    """``$CRAMPWATCH_MODEL`` or the model shipped in the package (``crampwatch/models/``)."""
     if env := os.environ.get(MODEL_ENV):
         return Path(env)
-    return Path(__file__).resolve().parents[3] / "models" / MODEL_FILENAME
+    return packaged_model_dir() / MODEL_FILENAME
 
 
 def save_model(model: CrampModel, path: str | os.PathLike[str]) -> Path:

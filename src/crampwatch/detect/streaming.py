@@ -171,7 +171,7 @@ class StreamingDetector:
     device_id, leg, start_time:
         Copied into events (``start_time`` gives ``onset_time``).
     model:
-        The frame classifier; default: the shipped model (``models/`` or
+        The frame classifier; default: the shipped model (``crampwatch/models/`` or
         ``$CRAMPWATCH_MODEL``).
     mains_hz:
         50 or 60 if known (else the pipeline estimates it).

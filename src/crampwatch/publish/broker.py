@@ -1,5 +1,9 @@
-"""``EmbeddedBroker``: a pure-Python MQTT 3.1.1 broker (amqtt) on loopback, for the
-zero-configuration demo and for tests.
+"""``EmbeddedBroker``: a pure-Python MQTT 3.1.1 broker (amqtt) on loopback: the default
+broker of ``crampwatch run``, and the broker of the demo and of tests.
+
+``crampwatch run`` asks for the standard MQTT port, ``127.0.0.1:1883`` (a free port only
+when that one is taken, e.g. by a mosquitto): the port a ``crampwatch alarm`` on the same
+computer tries when it has nothing else to go by.
 
 It runs in its own thread with its own asyncio loop, so a busy detection loop in the
 service cannot stall message delivery, and sync code (tests, CLI) can use
@@ -7,16 +11,27 @@ service cannot stall message delivery, and sync code (tests, CLI) can use
 
 Why a username and password: amqtt marks sessions of anonymous clients as anonymous
 and never keeps them (no persistent session, so a restarted logger would miss events);
-it only keeps a session for an authenticated client. The broker therefore accepts a
-single random user (:attr:`EmbeddedBroker.config` carries it) and nobody else, which
-also keeps other local users off the loopback port. amqtt speaks MQTT 3.1.1 only, so
-the config pins that version (a v5 client with a username would hang until keep-alive).
+it only keeps a session for an authenticated client. The broker therefore has a single
+random user (:attr:`EmbeddedBroker.config` carries it) for the service and for consumers
+that read it from the service's endpoint file (same user account: persistent sessions).
+
+Why anonymous clients too, from loopback only: on a bedside computer the service may run
+under another account (a system user, another person's login) than the person who starts
+``crampwatch alarm``, who then cannot read the service's endpoint file (mode 0600) and
+tries ``127.0.0.1:1883`` without credentials. Such an alarm connects
+without credentials; amqtt keeps no session for it, which the alarm does not need (an
+alert older than its connection is not worth ringing for). The listener is bound to
+127.0.0.1, so only programs on this computer get that far.
+
+amqtt speaks MQTT 3.1.1 only, so the config pins that version (a v5 client with a
+username would hang until keep-alive).
 """
 
 from __future__ import annotations
 
 import asyncio
 import hmac
+import ipaddress
 import logging
 import secrets
 import socket
@@ -32,7 +47,7 @@ from amqtt.session import Session
 from crampwatch.errors import CrampwatchError
 from crampwatch.publish.config import MQTT_V311, BrokerConfig, broker_for
 
-__all__ = ["EmbeddedBroker", "broker_for", "free_port"]
+__all__ = ["EmbeddedBroker", "broker_for", "free_port", "port_is_free"]
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +61,28 @@ def free_port(host: str = LOOPBACK) -> int:
         return int(s.getsockname()[1])
 
 
+def port_is_free(port: int, host: str = LOOPBACK) -> bool:
+    """Whether a listener could bind ``host:port`` right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        # as the broker's listener does: a port in TIME_WAIT after a restart is free
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _is_loopback(address: str | None) -> bool:
+    try:
+        return address is not None and ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
+
+
 class SharedSecretAuthPlugin(BaseAuthPlugin):
-    """amqtt auth plugin: exactly one username/password pair is accepted."""
+    """amqtt auth plugin: one username/password pair, or no username from loopback
+    (then the session is anonymous: amqtt keeps nothing for it)."""
 
     @dataclass
     class Config:
@@ -56,16 +91,29 @@ class SharedSecretAuthPlugin(BaseAuthPlugin):
 
     async def authenticate(self, *, session: Session) -> bool | None:
         cfg = self.context.config
-        user_ok = hmac.compare_digest(str(session.username or ""), cfg.username)
+        if not session.username:
+            session.is_anonymous = True
+            return _is_loopback(session.remote_address)
+        user_ok = hmac.compare_digest(str(session.username), cfg.username)
         pass_ok = hmac.compare_digest(str(session.password or ""), cfg.password)
-        return bool(session.username) and user_ok and pass_ok
+        return user_ok and pass_ok
 
 
 class EmbeddedBroker:
-    """amqtt on ``127.0.0.1:<port>`` (a free port unless given) in a background thread."""
+    """amqtt on ``127.0.0.1:<port>`` in a background thread.
 
-    def __init__(self, port: int | None = None, *, start_timeout_s: float = 10.0) -> None:
+    ``port``: that port; else ``preferred_port`` when it is free; else one the OS picks.
+    """
+
+    def __init__(
+        self,
+        port: int | None = None,
+        *,
+        preferred_port: int | None = None,
+        start_timeout_s: float = 10.0,
+    ) -> None:
         self.port = port
+        self._preferred_port = preferred_port
         self._timeout_s = start_timeout_s
         self._username = "crampwatch"
         self._password = secrets.token_urlsafe(16)
@@ -105,7 +153,16 @@ class EmbeddedBroker:
         if self._thread is not None:
             return self
         if self.port is None:
-            self.port = free_port()
+            preferred = self._preferred_port
+            self.port = preferred if preferred and port_is_free(preferred) else free_port()
+            if preferred and self.port != preferred:
+                log.warning(
+                    "port %d is taken on %s (another MQTT broker?): the embedded broker "
+                    "uses %d; local consumers find it through the endpoint file",
+                    preferred,
+                    LOOPBACK,
+                    self.port,
+                )
         ready: Future[None] = Future()
         self._thread = threading.Thread(
             target=self._run, args=(ready,), name="crampwatch-broker", daemon=True

@@ -259,8 +259,9 @@ def probe_protocol(config: BrokerConfig, timeout_s: float = 2.0) -> int:
 @contextmanager
 def broker_for(url: str | None) -> Iterator[BrokerConfig]:
     """The broker of a ``--broker`` option: ``embedded`` (or None) starts an
-    :class:`~crampwatch.publish.broker.EmbeddedBroker` for the duration of the ``with``
-    block; anything else is parsed by :func:`parse_broker_url`.
+    :class:`~crampwatch.publish.broker.EmbeddedBroker` on 127.0.0.1:1883 (another free
+    port when that one is taken) for the duration of the ``with`` block; anything else is
+    parsed by :func:`parse_broker_url`.
 
     amqtt (and its yaml, websockets, transitions: ~14 MB) is imported only for
     ``embedded``: a service talking to mosquitto never loads it.
@@ -268,7 +269,7 @@ def broker_for(url: str | None) -> Iterator[BrokerConfig]:
     if url is None or url.strip().lower() == "embedded":
         from crampwatch.publish.broker import EmbeddedBroker
 
-        with EmbeddedBroker() as broker:
+        with EmbeddedBroker(preferred_port=DEFAULT_PORT) as broker:
             yield broker.config
     else:
         yield parse_broker_url(url)

@@ -25,10 +25,17 @@ from crampwatch.acquire.base import Source
 from crampwatch.consumers.store import night_of
 from crampwatch.errors import CrampwatchError
 from crampwatch.events import Event
-from crampwatch.paths import default_outbox_path, default_recordings_dir
+from crampwatch.paths import (
+    default_db_path,
+    default_endpoint_path,
+    default_outbox_path,
+    default_recordings_dir,
+)
 from crampwatch.publish.config import BrokerConfig, broker_for
+from crampwatch.publish.endpoint import advertised
 from crampwatch.publish.publisher import EventPublisher
 from crampwatch.service.config import ServiceConfig
+from crampwatch.service.localstore import LocalStore
 from crampwatch.service.recorder import recover_recordings
 from crampwatch.service.runner import Failure, RunResult, Service, failure_reason
 from crampwatch.service.sources import build_sources
@@ -102,8 +109,10 @@ def run_service(
     """Run until the sources end (replay, simulator) or SIGINT/SIGTERM (sensors).
 
     ``broker_config``: an already running broker (the demo's); otherwise the one of
-    ``cfg`` (``embedded`` starts one for the duration of the run). ``sources``: ready
-    sources and their start times instead of those of ``cfg`` (the demo's scripted night).
+    ``cfg`` (``embedded`` starts one for the duration of the run), named in the endpoint
+    file for local consumers, and the events also go into the local event store (the
+    demo keeps its own). ``sources``: ready sources and their start times instead of
+    those of ``cfg`` (the demo's scripted night).
     """
     sources, starts = sources or build_sources(cfg)
     recordings_dir = None
@@ -125,10 +134,19 @@ def run_service(
     # publisher queues in the outbox and connects when it appears).
     with broker_for(cfg.broker.url) as base:
         config = _broker_settings(cfg, base)
-        return _run(cfg, config, sources, starts, recordings_dir, outbox, on_event, progress)
+        local = LocalStore(default_db_path(), {s.device_id for s in sources}, acks_from=config)
+        try:
+            with advertised(default_endpoint_path(), config, cfg.device_id):
+                return _run(
+                    cfg, config, sources, starts, recordings_dir, outbox, on_event, progress, local
+                )
+        finally:
+            local.close()
 
 
-def _run(cfg, config, sources, starts, recordings_dir, outbox, on_event, progress) -> RunOutcome:
+def _run(
+    cfg, config, sources, starts, recordings_dir, outbox, on_event, progress, local=None
+) -> RunOutcome:
     publisher = EventPublisher(
         config, cfg.device_id, outbox, home_assistant=cfg.broker.home_assistant
     )
@@ -152,8 +170,12 @@ def _run(cfg, config, sources, starts, recordings_dir, outbox, on_event, progres
 
     def sink(event: Event) -> None:
         writer.submit(deliver, event)
+        if local is not None:
+            local.put(event)
 
     def announce(source: Source, path: Path, start: datetime) -> None:
+        if local is not None:
+            local.add_recording(source.device_id, night_of(start), path.resolve())
         future = writer.submit(
             publisher.publish_recording, night_of(start), str(path.resolve()), start.isoformat()
         )
@@ -176,6 +198,8 @@ def _run(cfg, config, sources, starts, recordings_dir, outbox, on_event, progres
     )
     # an outbox that cannot be written: one storage_failed issue; events go from memory
     publisher.on_storage_failure = lambda exc: service.report_failure("outbox", exc)
+    if local is not None:
+        local.on_failure = lambda exc: service.report_failure("local event store", exc)
 
     async def main() -> RunResult:
         loop = asyncio.get_running_loop()

@@ -8,8 +8,15 @@ from pathlib import Path
 
 import click
 
+from crampwatch.cli import verbose_option
 from crampwatch.errors import CrampwatchError
-from crampwatch.service.config import ReplaySettings, ServiceConfig, load_config
+from crampwatch.paths import default_db_path
+from crampwatch.service.config import (
+    ReplaySettings,
+    ServiceConfig,
+    check_device_id,
+    load_config,
+)
 
 __all__ = ["demo", "run"]
 
@@ -32,7 +39,7 @@ def apply_overrides(
     if broker is not None:
         cfg = dataclasses.replace(cfg, broker=dataclasses.replace(cfg.broker, url=broker))
     if device_id is not None:
-        cfg = dataclasses.replace(cfg, device_id=device_id)
+        cfg = dataclasses.replace(cfg, device_id=check_device_id(device_id, "--device-id"))
     if replay is not None:
         cfg = dataclasses.replace(
             cfg, replay=ReplaySettings(path=str(replay)), sensors=(), simulator=None
@@ -85,7 +92,7 @@ def apply_overrides(
     default=None,
     help="Write the raw night as EDF+ with the events (default: on).",
 )
-@click.option("-v", "--verbose", is_flag=True, help="Log debug details.")
+@verbose_option
 def run(
     config_path: Path | None,
     broker: str | None,
@@ -94,7 +101,6 @@ def run(
     speed: float | None,
     channels: tuple[str, ...],
     record: bool | None,
-    verbose: bool,
 ) -> None:
     """The overnight service: sensors -> detection -> MQTT, until stopped.
 
@@ -103,10 +109,6 @@ def run(
     """
     from crampwatch.service.app import run_service
 
-    if verbose:
-        logging.getLogger().setLevel(logging.DEBUG)
-    elif logging.getLogger().level > logging.INFO:
-        logging.getLogger().setLevel(logging.INFO)
     cfg = apply_overrides(
         load_config(config_path),
         broker=broker,
@@ -116,10 +118,31 @@ def run(
         channels=channels,
         record=record,
     )
+    if cfg.source_kind != "none":
+        click.echo(
+            f"crampwatch: {_what(cfg)} as device {cfg.device_id!r}; the night is kept in "
+            f"{default_db_path()} (Ctrl-C stops)"
+        )
     outcome = run_service(cfg)
     click.echo(outcome.summary_line())
     if (problem := outcome.error_line()) is not None:
         raise CrampwatchError(problem)
+
+
+def _what(cfg: ServiceConfig) -> str:
+    """What the run watches, in a few words."""
+    if cfg.replay is not None:
+        speed = cfg.replay.speed
+        pace = "as fast as possible" if speed == 0 else f"at {speed:g}x real time"
+        return f"replaying {cfg.replay.path} {pace}"
+    if cfg.simulator is not None:
+        sim = cfg.simulator
+        return f"a simulated night of {sim.hours:g} h (seed {sim.seed})"
+    sensors = ", ".join(
+        f"{s.name or s.address} ({s.profile}{f', {s.leg} leg' if s.leg else ''})"
+        for s in cfg.sensors
+    )
+    return f"watching {sensors}"
 
 
 @click.command("demo")
@@ -142,6 +165,7 @@ def run(
     show_default=True,
     help="Folder for the event store, recording and report.",
 )
+@verbose_option
 def demo(hours: float, speed: float, seed: int, out_dir: Path) -> None:
     """Zero configuration: a simulated night through the real pipeline, embedded broker,
     logger and alarm, then the morning review. No hardware, no network."""

@@ -8,6 +8,7 @@ embedded one.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,16 +19,31 @@ from crampwatch.publish.config import without_password
 from crampwatch.roles import ROLES
 
 __all__ = [
+    "DEVICE_ID_RULE",
     "BrokerSettings",
     "RecordingSettings",
     "ReplaySettings",
     "SensorSettings",
     "ServiceConfig",
     "SimulatorSettings",
+    "check_device_id",
     "load_config",
 ]
 
 LEGS = ("left", "right")
+
+# A device id becomes an MQTT topic level and part of Home Assistant's unique ids and
+# entity ids: no '/', '+', '#', spaces, dots or accents (HA drops such discovery ids).
+_DEVICE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+DEVICE_ID_RULE = "1 to 64 letters A-Z, digits, '-' or '_' (used in MQTT topics and Home Assistant)"
+
+
+def check_device_id(device_id: str, where: str) -> str:
+    """``device_id`` if it is a valid device id, else :class:`CrampwatchError` naming
+    ``where`` it came from (``file: [service] device_id`` or ``--device-id``)."""
+    if not _DEVICE_ID.fullmatch(device_id):
+        raise CrampwatchError(f"{where}: {device_id!r} is not a valid device id: {DEVICE_ID_RULE}")
+    return device_id
 
 
 @dataclass(frozen=True)
@@ -186,6 +202,8 @@ def parse_config(data: dict[str, Any], *, source: str = "<config>") -> ServiceCo
     known_profiles = _profile_names() if sensors else ()
     for i, s in enumerate(sensors):
         _check_leg(s.leg, source, f"[[sensor]] #{i + 1} leg")
+        if s.device_id is not None:
+            check_device_id(s.device_id, f"{source}: [[sensor]] #{i + 1} device_id")
         if s.profile not in known_profiles:
             raise CrampwatchError(
                 f"{source}: [[sensor]] #{i + 1} profile: unknown sensor profile {s.profile!r} "
@@ -225,7 +243,9 @@ def parse_config(data: dict[str, Any], *, source: str = "<config>") -> ServiceCo
     if not timeout > 0:
         raise CrampwatchError(f"{source}: [service] no_data_timeout_s must be > 0")
     return ServiceConfig(
-        device_id=service.get("device_id", "crampwatch"),
+        device_id=check_device_id(
+            service.get("device_id", "crampwatch"), f"{source}: [service] device_id"
+        ),
         broker=broker,
         sensors=sensors,
         replay=replay,

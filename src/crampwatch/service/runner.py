@@ -344,8 +344,8 @@ class Service:
             self._on_battery(ch, d.get("percent"))
         elif notice.kind == "bad_packet":
             log.warning("%s: %s corrupt packets skipped", ch.source.device_id, d.get("count"))
-        elif notice.kind == "error":
-            log.error("%s: %s", ch.source.device_id, d.get("message"))
+        elif notice.kind == "error" and not d.get("quiet"):  # repeats: once a minute
+            log.warning("%s: %s; retrying", ch.source.device_id, d.get("message"))
 
     def _on_battery(self, ch: _Channel, percent: object) -> None:
         if not isinstance(percent, int | float):
