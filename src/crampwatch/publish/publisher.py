@@ -365,7 +365,6 @@ class EventPublisher:
                 log.error("broker %s refused the connection: %s", self.config.address, reason_code)
             return
         self._connects += 1
-        self._connected.set()
         if self._down_since is not None:
             log.warning(
                 "connected to %s after %.0f s away; sending %d waiting messages",
@@ -380,6 +379,8 @@ class EventPublisher:
         if self.home_assistant:
             client.subscribe(homeassistant.HA_STATUS_TOPIC, qos=1)
             self._publish_discovery()
+        # only now: stop() waits for this and must publish its "offline" after "online"
+        self._connected.set()
 
     def _on_disconnect(self, _c: Any, _u: Any, _f: Any, reason_code: Any, _p: Any) -> None:
         was_connected = self._connected.is_set()
