@@ -118,7 +118,16 @@ class EventPublisher:
             raise CrampwatchError(f"device id must be a non-empty topic level, got {device_id!r}")
         self.config = config
         self.device_id = device_id
-        self.outbox = Outbox(outbox_path, fsync=outbox_fsync)
+        # A full or read-only disk must not leave the night unwatched: the outbox then
+        # lives in memory (events wait there until the broker has them, not across a
+        # restart) and ``outbox_error`` says why, for the run to report.
+        self.outbox_error: BaseException | None = None
+        try:
+            self.outbox = Outbox(outbox_path, fsync=outbox_fsync)
+        except CrampwatchError as exc:
+            log.warning("%s; events wait in memory until the broker has them", exc)
+            self.outbox_error = exc.__context__ or exc
+            self.outbox = Outbox(":memory:", fsync=False)
         self.home_assistant = home_assistant
         self.client_id = client_id or f"{config.client_id_prefix}-pub-{device_id}"
         self._backoff = (reconnect_min_s, reconnect_max_s)

@@ -118,12 +118,15 @@ def run(
         channels=channels,
         record=record,
     )
-    if cfg.source_kind != "none":
-        click.echo(
-            f"crampwatch: {_what(cfg)} as device {cfg.device_id!r}; the night is kept in "
-            f"{default_db_path()} (Ctrl-C stops)"
-        )
-    outcome = run_service(cfg)
+
+    def ready() -> None:
+        if cfg.source_kind != "none":
+            click.echo(
+                f"crampwatch: {_what(cfg)} as device {cfg.device_id!r}; the night is kept in "
+                f"{default_db_path()} (Ctrl-C stops)"
+            )
+
+    outcome = run_service(cfg, on_ready=ready)
     click.echo(outcome.summary_line())
     if (problem := outcome.error_line()) is not None:
         raise CrampwatchError(problem)

@@ -51,6 +51,7 @@ class LocalStore:
         # run's other failures and names it in the exit line
         self.on_failure: Callable[[BaseException], None] | None = None
         self._acks: Subscriber | None = None
+        self._closing = threading.Event()
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._thread = threading.Thread(
             target=self._work, name="crampwatch-localstore", daemon=True
@@ -74,6 +75,7 @@ class LocalStore:
 
     def close(self, timeout_s: float = 10.0) -> None:
         """Write what is queued (at most ``timeout_s`` seconds), mark the run offline."""
+        self._closing.set()
         if self._acks is not None:
             self._acks.stop()
         self._status(topics.OFFLINE)
@@ -102,11 +104,21 @@ class LocalStore:
             on_ack,
             persistent=False,  # only while the service runs
         )
-        try:
-            self._acks.start()
-        except Exception as exc:  # a broker that is not there yet: the events matter more
-            self._acks = None
-            log.warning("the answers to the alarm are not stored by the service: %s", exc)
+        threading.Thread(
+            target=self._start_acks, args=(self._acks,), name="crampwatch-acks", daemon=True
+        ).start()
+
+    def _start_acks(self, acks: Subscriber) -> None:
+        # The broker may not be up yet (the publisher queues and says so, once): keep
+        # trying quietly, so a late broker still gets the answers stored.
+        delay_s = 0.0
+        while not self._closing.wait(delay_s):
+            try:
+                acks.start()
+                return
+            except Exception as exc:
+                log.debug("answers to the alarm not followed yet: %s", exc)
+                delay_s = 5.0
 
     def _status(self, status: str) -> None:
         # as the logger stores the retained status: the review's monitored time

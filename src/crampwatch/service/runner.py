@@ -183,6 +183,8 @@ class Service:
         self._lock = threading.Lock()  # failures are also reported from the outbox thread
         self._loop: asyncio.AbstractEventLoop | None = None
         self._storage_announced = False
+        # a storage failure before any sensor delivered (no detector yet): said once one does
+        self._unannounced: str | None = None
 
     def stop(self) -> None:
         """Ask the run to end (SIGINT/SIGTERM): open events are closed, files finished."""
@@ -234,7 +236,9 @@ class Service:
         """The ``signal_issue`` (``storage_failed``) saying in words what stopped."""
         ch = next((c for c in self.channels if c.detector is not None), None)
         if ch is None:
+            self._unannounced = what
             return
+        self._unannounced = None
         failure = self.result.failures[what]
         t = ch.last_t_s
         issue = self._issue(
@@ -372,6 +376,8 @@ class Service:
             batch_s=pipeline_batch_s(src),
             emg_units_known=src.emg_units_known,
         )
+        if self._unannounced is not None:
+            self._announce_failure(self._unannounced)
         if self.recordings_dir is not None:
             stem = f"{src.device_id}-{src.leg or 'leg'}-{ch.start_time:%Y%m%dT%H%M%SZ}"
             try:
