@@ -47,7 +47,8 @@ def _progress(total_s: float, label: str):
     "channels",
     multiple=True,
     metavar="ROLE=LABEL",
-    help="Map a channel role to an EDF label, e.g. emg_calf='Gastroc L'.",
+    help="Map a channel role to an EDF label, e.g. emg_calf='Gastroc L'; one leg of a "
+    "two-leg recording: emg_tibialis.left='Leg 1'.",
 )
 @click.option(
     "--output",
@@ -91,9 +92,18 @@ def detect(
     model_path: str | None,
     emg_units: str,
 ) -> None:
-    """Replay a recording through the streaming detector; one JSON event per line."""
+    """Replay a recording through the streaming detector; one JSON event per line.
+
+    What runs depends on the channels (one line on stderr says which): the cramp alarm
+    and leg movements with a calf EMG and a shin accelerometer; leg movements only
+    otherwise, on one or both legs (a polysomnogram's ``Leg L``/``Leg R``). A summary
+    on stderr gives the PLM index, per hour of sleep when the recording has a
+    hypnogram (stage annotations or a ``*-Hypnogram.edf`` beside it).
+    """
+    from crampwatch.detect.legs import detect_legs, detection_mode, plm_summary, summary_lines
     from crampwatch.detect.streaming import detect_recording
     from crampwatch.recordings import parse_channel_options, read_recording
+    from crampwatch.recordings.hypnogram import hypnogram_for
 
     if not block_s > 0:
         raise CrampwatchError(f"--block-s must be positive, got {block_s}")
@@ -101,20 +111,35 @@ def detect(
         raise CrampwatchError(f"recording not found: {rec}")
     channel_map = parse_channel_options(list(channels)) if channels else None
     recording = read_recording(rec, channel_map)
-    model = _load_model(model_path)
+    mode = detection_mode(list(recording.signals))
+    if leg is not None and len(mode.leg_channels) > 1:
+        raise CrampwatchError("--leg: the recording has both legs; events carry their own leg")
+    units = {"auto": None, "calibrated": True, "unknown": False}[emg_units]
+    click.echo(mode.line, err=True)
     prog, cb = _progress(recording.duration_s, f"detect {rec.name}")
     try:
         if prog:
             prog.start()
-        events = detect_recording(
-            recording,
-            device_id=device_id,
-            block_s=block_s,
-            model=model,
-            leg=leg,
-            progress=cb,
-            emg_units_known={"auto": None, "calibrated": True, "unknown": False}[emg_units],
-        )
+        if mode.cramp_alarm:
+            events = detect_recording(
+                recording,
+                device_id=device_id,
+                block_s=block_s,
+                model=_load_model(model_path),
+                leg=leg,
+                progress=cb,
+                emg_units_known=units,
+            )
+        else:
+            events = detect_legs(
+                recording,
+                mode.leg_channels,
+                device_id=device_id,
+                block_s=block_s,
+                leg=leg,
+                progress=cb,
+                emg_units_known=units,
+            )
     finally:
         if prog:
             prog.stop()
@@ -126,6 +151,9 @@ def detect(
             output.write_text(lines)
         except OSError as exc:
             raise CrampwatchError(f"cannot write {output}: {exc.strerror}") from None
+    hyp = hypnogram_for(recording.annotations, recording.path)
+    for line in summary_lines(plm_summary(events, recording.duration_s, hyp)):
+        click.echo(line, err=True)
 
 
 def _truth_for(rec: Path):

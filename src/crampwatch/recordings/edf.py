@@ -32,7 +32,7 @@ from crampwatch.errors import CrampwatchError
 from crampwatch.recordings.channels import emg_units_calibrated, match_roles, unit_scale
 from crampwatch.recordings.edfplus_stream import record_duration_s as _record_duration_s
 from crampwatch.recordings.model import Annotation, Recording
-from crampwatch.roles import DEFAULT_LABELS, EMG_ROLES, ROLES, unit_label
+from crampwatch.roles import DEFAULT_LABELS, EMG_ROLES, ROLES, split_key, unit_label
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +81,11 @@ def _open(path: Path) -> edfio.Edf | edfio.Bdf:
     return edf
 
 
+def _key_order(key: str) -> tuple[int, str]:
+    """Channel keys in :data:`ROLES` order, a role's legs together."""
+    return ROLES.index(split_key(key)[0]), key
+
+
 def _start_time(edf: edfio.Edf | edfio.Bdf) -> datetime | None:
     try:
         with warnings.catch_warnings():
@@ -109,10 +114,9 @@ def read_recording(path: str | Path, channel_map: Mapping[str, str] | None = Non
     fs: dict[str, float] = {}
     names: dict[str, str] = {}
     uncalibrated: list[str] = []
-    for role in ROLES:
-        if role not in roles:
-            continue
-        sig = signals[roles[role]]
+    for key in sorted(roles, key=_key_order):
+        role = split_key(key)[0]
+        sig = signals[roles[key]]
         scale = unit_scale(role, sig.physical_dimension, source=str(path))
         if role in EMG_ROLES and not emg_units_calibrated(sig.physical_dimension):
             uncalibrated.append(f"{sig.label.strip()!r} ({sig.physical_dimension.strip()!r})")
@@ -124,9 +128,9 @@ def read_recording(path: str | Path, channel_map: Mapping[str, str] | None = Non
             data = data * scale
         if not sig.sampling_frequency > 0:
             raise CrampwatchError(f"{path}: channel {sig.label!r} has no sampling rate")
-        out[role] = data
-        fs[role] = float(sig.sampling_frequency)
-        names[role] = sig.label.strip()
+        out[key] = data
+        fs[key] = float(sig.sampling_frequency)
+        names[key] = sig.label.strip()
     try:
         annotations = tuple(
             Annotation(float(a.onset), None if a.duration is None else float(a.duration), a.text)

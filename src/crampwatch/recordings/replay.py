@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from crampwatch.blocks import SampleBlock
 from crampwatch.recordings.model import Recording
-from crampwatch.roles import ROLES
+from crampwatch.roles import ROLES, split_key
 
-__all__ = ["iter_blocks"]
+__all__ = ["iter_blocks", "iter_channel_blocks"]
 
 
 def iter_blocks(
@@ -42,3 +42,27 @@ def iter_blocks(
             if i1 <= i0:
                 continue
             yield SampleBlock(role=role, t0_s=i0 / fs, fs_hz=fs, samples=x[i0:i1], seq=k, leg=leg)
+
+
+def iter_channel_blocks(
+    recording: Recording, block_s: float, keys: Sequence[str]
+) -> Iterator[tuple[str, SampleBlock]]:
+    """``(channel key, block)`` for the given channel keys (``emg_tibialis.left`` …), block
+    k of every key before block k+1, cut as :func:`iter_blocks` cuts; a block's ``leg``
+    is the key's leg."""
+    if not block_s > 0:
+        raise ValueError(f"block_s must be positive, got {block_s}")
+    counts = {
+        k: math.ceil(len(recording.signals[k]) / (block_s * recording.fs_hz[k]) - 1e-9)
+        for k in keys
+    }
+    for b in range(max(counts.values(), default=0)):
+        for key in keys:
+            fs = recording.fs_hz[key]
+            x = recording.signals[key]
+            i0 = round(b * block_s * fs)
+            i1 = min(len(x), round((b + 1) * block_s * fs))
+            if b >= counts[key] or i1 <= i0:
+                continue
+            role, leg = split_key(key)
+            yield key, SampleBlock(role, i0 / fs, fs, x[i0:i1], seq=b, leg=leg)
