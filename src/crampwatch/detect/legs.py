@@ -116,18 +116,18 @@ def detection_mode(keys: Sequence[str]) -> DetectionMode:
         tib = " and tibialis" if "emg_tibialis" in roles else ""
         line = f"cramp alarm and leg movements: calf{tib} EMG, shin accelerometer"
         return DetectionMode(True, legs, line)
-    if len(legs) == 2:
-        why = "both legs' EMG, no single-leg sensor set with calf and accelerometer"
-    elif not all(r in roles for r in ACC_ROLES):
+    if not all(r in roles for r in ACC_ROLES):
         why = "no accelerometer"
-    else:
+    elif "emg_calf" not in roles:
         why = "no calf EMG"
-    alarm = (
-        "no cramp alarm (it needs the calf EMG and the shin accelerometer)"
-        if why != "no calf EMG"
-        else "no cramp alarm (it needs the calf EMG)"
+    else:
+        why = "two legs"  # the alarm runs per sensor set (one leg) in the live service
+    return DetectionMode(
+        False,
+        legs,
+        f"leg movements only: {why} (scored on {muscles}); the cramp alarm needs a calf "
+        "EMG and a shin accelerometer on one leg",
     )
-    return DetectionMode(False, legs, f"leg movements only: {why}; scored on {muscles}; {alarm}")
 
 
 class _Leg:

@@ -131,6 +131,10 @@ def read_recording(path: str | Path, channel_map: Mapping[str, str] | None = Non
         out[key] = data
         fs[key] = float(sig.sampling_frequency)
         names[key] = sig.label.strip()
+    gaps: tuple[tuple[float, float], ...] = ()
+    onsets = _record_onsets(edf, path)
+    if onsets is not None:
+        out, gaps = _on_timeline(out, fs, onsets, float(edf.data_record_duration))
     try:
         annotations = tuple(
             Annotation(float(a.onset), None if a.duration is None else float(a.duration), a.text)
@@ -153,7 +157,44 @@ def read_recording(path: str | Path, channel_map: Mapping[str, str] | None = Non
         labels=names,
         path=path,
         emg_units_known=not uncalibrated,
+        gaps=gaps,
     )
+
+
+def _record_onsets(edf: edfio.Edf | edfio.Bdf, path: Path) -> np.ndarray | None:
+    """Onsets (s) of the data records of an EDF+D file with gaps; None when continuous."""
+    try:
+        if edf.is_continuous:
+            return None
+        tk = edf._timekeeping_signal  # edfio has no public per-record onsets
+        raw = tk.digital.view(np.uint8).reshape(edf.num_data_records, -1)
+        return np.array(
+            [float(bytes(r).split(b"\x14", 1)[0].decode("ascii")) for r in raw], dtype=np.float64
+        )
+    except Exception as exc:  # a malformed timekeeping TAL
+        raise CrampwatchError(f"{path}: unreadable EDF+D record times ({exc})") from None
+
+
+def _on_timeline(
+    signals: dict[str, np.ndarray], fs: dict[str, float], onsets: np.ndarray, record_s: float
+) -> tuple[dict[str, np.ndarray], tuple[tuple[float, float], ...]]:
+    """Place each data record at its onset (EDF+D): the gaps between records are zero
+    in the arrays and listed as ``(start_s, end_s)`` (replay leaves them out)."""
+    onsets = onsets - onsets[0]
+    ends = onsets + record_s
+    gaps = tuple(
+        (float(e), float(o)) for e, o in zip(ends[:-1], onsets[1:], strict=True) if o > e + 1e-6
+    )
+    out = {}
+    for key, x in signals.items():
+        spr = round(record_s * fs[key])
+        total = round(float(ends[-1]) * fs[key])
+        y = np.zeros(total)
+        for k, o in enumerate(onsets):
+            i0 = round(o * fs[key])
+            y[i0 : i0 + spr] = x[k * spr : (k + 1) * spr]
+        out[key] = y
+    return out, gaps
 
 
 def write_edf(

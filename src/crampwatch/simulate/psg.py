@@ -1,0 +1,266 @@
+"""A simulated polysomnogram (PSG): both legs' tibialis EMG, EEG/EOG/chin/ECG, a hypnogram.
+
+What a sleep lab records: no shin accelerometer and no calf channel, but ``Leg L`` and
+``Leg R`` (tibialis anterior EMG, 1-s data records), the hypnogram as EDF+ annotations
+(``Sleep stage W/1/2/3/R``, 30-s epochs, runs merged) and channels crampwatch does not
+use (EEG, EOG, chin EMG, ECG: noise here, so that label matching has to ignore them).
+
+Each leg's EMG is a night of the crampwatch simulator (:func:`simulate_night` with a
+schedule of leg movements only, so its EMG model, noise and hum are the same); leg
+movements are placed as periodic series and isolated movements, each on the left, the
+right or both legs (bilateral: the second leg starts 0-0.4 s after the first).
+
+Truth (:class:`PsgNight`): every leg's movements and the periodic combined movements
+(WASM 2016: legs' movements that overlap or lie < 0.5 s apart are one movement),
+with the PLMS index per hour of sleep from the hypnogram.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+
+from crampwatch.detect.legs import combine_legs
+from crampwatch.detect.wasm import LegMovement, periodic_flags
+from crampwatch.recordings.hypnogram import SLEEP_STAGES
+from crampwatch.simulate.events import ScheduledEvent
+from crampwatch.simulate.night import simulate_night
+
+__all__ = ["PSG_LABELS", "PsgNight", "simulate_psg", "write_psg"]
+
+PSG_LABELS = {"left": "Leg L", "right": "Leg R"}
+_STAGE_TEXT = {"W": "Sleep stage W", "N1": "Sleep stage 1", "N2": "Sleep stage 2"} | {
+    "N3": "Sleep stage 3",
+    "R": "Sleep stage R",
+}
+
+
+@dataclass(frozen=True, eq=False)
+class PsgNight:
+    """A simulated PSG and its truth.
+
+    ``legs``: leg -> tibialis EMG (µV) at ``emg_fs_hz``; ``movements``: leg -> truth
+    movements (``LegMovement``, ``candidate`` set); ``hypnogram``: ``(onset_s, end_s,
+    stage)`` runs; ``periodic_onsets_s``: onsets of the periodic combined movements;
+    ``plms_index``: periodic combined movements in sleep per hour of sleep.
+    """
+
+    legs: dict[str, np.ndarray]
+    emg_fs_hz: float
+    movements: dict[str, list[LegMovement]]
+    hypnogram: list[tuple[float, float, str]]
+    periodic_onsets_s: list[float]
+    start_time: datetime
+    duration_s: float
+
+    @property
+    def sleep_hours(self) -> float:
+        return sum(b - a for a, b, s in self.hypnogram if s in SLEEP_STAGES) / 3600.0
+
+    @property
+    def plms_index(self) -> float:
+        """Truth PLMS index: periodic combined movements during sleep per hour of sleep."""
+        n = sum(1 for t in self.periodic_onsets_s if self.stage_at(t) in SLEEP_STAGES)
+        return n / self.sleep_hours if self.sleep_hours > 0 else 0.0
+
+    def stage_at(self, t_s: float) -> str:
+        for a, b, s in self.hypnogram:
+            if a <= t_s < b:
+                return s
+        return ""
+
+
+def _hypnogram(total_s: float, rng: np.random.Generator) -> list[tuple[float, float, str]]:
+    """Runs of 30-s epochs: wake at lights-off, 90-min cycles (N1, N2, N3, N2, REM and a
+    brief awakening), wake at the end."""
+    cycle = [("N1", 5), ("N2", 25), ("N3", 20), ("N2", 15), ("R", 20), ("W", 5)]
+    runs, t = [("W", 10 + int(rng.integers(0, 10)))], 0.0
+    while sum(m for _, m in runs) * 60 < total_s:
+        runs += [(s, max(1, m + int(rng.integers(-2, 3)))) for s, m in cycle]
+    out = []
+    for stage, minutes in runs:
+        end = min(total_s, t + minutes * 60.0)
+        if end > t:
+            out.append((t, end, stage))
+        t = end
+    a, _, _ = out[-1]
+    out[-1] = (a, total_s, "W")  # awake at lights-on
+    return out
+
+
+def _movement_plan(
+    total_s: float, rng: np.random.Generator
+) -> dict[str, list[tuple[float, float, float]]]:
+    """leg -> ``(onset_s, duration_s, peak_uv)``: periodic series (onset-to-onset 15-40 s)
+    and isolated movements, each on one leg or both."""
+    plan: dict[str, list[tuple[float, float, float]]] = {"left": [], "right": []}
+
+    def place(onset: float) -> None:
+        side = rng.choice(["left", "right", "both"], p=[0.3, 0.3, 0.4])
+        legs = ["left", "right"] if side == "both" else [str(side)]
+        rng.shuffle(legs)
+        for i, leg in enumerate(legs):
+            lag = 0.0 if i == 0 else float(rng.uniform(0.0, 0.4))
+            plan[leg].append(
+                (onset + lag, float(rng.uniform(0.8, 4.0)), float(rng.uniform(25.0, 80.0)))
+            )
+
+    t = 120.0
+    while t < total_s - 400.0:
+        if rng.random() < 0.6:  # a periodic series
+            count = int(rng.integers(5, 25))
+            interval = float(rng.uniform(15.0, 40.0))
+            for k in range(count):
+                onset = t + k * interval + float(rng.uniform(-1.5, 1.5))
+                if onset < total_s - 30.0:
+                    place(onset)
+            t += count * interval + float(rng.uniform(120.0, 600.0))
+        else:  # isolated movements (> 90 s apart: never periodic)
+            place(t)
+            t += float(rng.uniform(100.0, 300.0))
+    return plan
+
+
+def simulate_psg(hours: float, seed: int, *, emg_fs_hz: float = 500.0) -> PsgNight:
+    """Simulate a two-leg PSG night of ``hours`` (whole seconds) for ``seed``."""
+    total_s = float(max(60, round(hours * 3600)))
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 15]))
+    plan = _movement_plan(total_s, rng)
+    start = datetime(2025, 3, 3, 22, 0, tzinfo=UTC) + timedelta(minutes=int(rng.integers(0, 60)))
+    legs: dict[str, np.ndarray] = {}
+    movements: dict[str, list[LegMovement]] = {}
+    for i, leg in enumerate(("left", "right")):
+        schedule = [
+            ScheduledEvent("leg_movement", onset, duration_s=dur, peak_uv=peak)
+            for onset, dur, peak in plan[leg]
+        ]
+        night = simulate_night(
+            total_s / 3600.0,
+            seed * 2 + i,
+            emg_fs_hz=emg_fs_hz,
+            acc_fs_hz=10.0,
+            schedule=schedule,
+            start_time=start,
+        )
+        legs[leg] = night.recording.signals["emg_tibialis"]
+        movements[leg] = [
+            LegMovement(e.onset_s, e.end_s, e.end_s, 0.0, 0.0, e.end_s - e.onset_s <= 10.0)
+            for e in night.truth
+            if e.type == "leg_movement"
+        ]
+    groups = combine_legs(movements)
+    combined = [c for c, _ in groups]
+    flags = periodic_flags(combined)
+    periodic = [c.onset_s for c, f in zip(combined, flags, strict=True) if f]
+    return PsgNight(
+        legs=legs,
+        emg_fs_hz=float(emg_fs_hz),
+        movements=movements,
+        hypnogram=_hypnogram(total_s, rng),
+        periodic_onsets_s=periodic,
+        start_time=start,
+        duration_s=total_s,
+    )
+
+
+def _noise(rng: np.random.Generator, n: int, rms: float, smooth: int) -> np.ndarray:
+    x = rng.standard_normal(n + smooth)
+    x = np.convolve(x, np.ones(smooth) / np.sqrt(smooth), mode="valid")[:n]
+    return rms * x
+
+
+def write_psg(
+    night: PsgNight,
+    path: str | Path,
+    *,
+    labels: dict[str, str] | None = None,
+    hypnogram: str = "annotations",
+    gap_s: tuple[float, float] | None = None,
+) -> Path:
+    """Write ``night`` as a PSG EDF+ with 1-s data records: EEG Fpz-Cz and EOG (100 Hz),
+    chin EMG and ECG (at the EMG rate, noise and QRS spikes), the legs' EMG labelled
+    ``labels`` (default ``Leg L``/``Leg R``).
+
+    ``hypnogram``: ``"annotations"`` (in the file), ``"file"`` (a Sleep-EDF style
+    ``<base>-Hypnogram.edf`` beside it; the PSG is then named ``<base>-PSG.edf`` if
+    ``path`` is) or ``"none"``. ``gap_s``: ``(start, end)`` whole seconds left out, as
+    an EDF+D (discontinuous) file.
+    """
+    import edfio
+
+    path = Path(path)
+    labels = {**PSG_LABELS, **(labels or {})}
+    rng = np.random.default_rng(7)
+    n_s = int(night.duration_s)
+    fs = night.emg_fs_hz
+    n = round(n_s * fs)
+    ecg = _noise(rng, n, 8.0, 5)
+    beat = np.arange(0, n, int(fs * 0.9))
+    ecg[beat] += 800.0
+    signals = [
+        ("EEG Fpz-Cz", 100.0, _noise(rng, n_s * 100, 20.0, 4), 500.0),
+        ("EOG horizontal", 100.0, _noise(rng, n_s * 100, 30.0, 8), 800.0),
+        ("EMG chin", fs, _noise(rng, n, 4.0, 1), 1000.0),
+        ("ECG", fs, ecg, 2000.0),
+        *((labels[leg], fs, night.legs[leg][:n], 5000.0) for leg in ("left", "right")),
+    ]
+    anns = []
+    if hypnogram == "annotations":
+        anns = [edfio.EdfAnnotation(a, b - a, _STAGE_TEXT[s]) for a, b, s in night.hypnogram]
+    edf = edfio.Edf(
+        [
+            edfio.EdfSignal(
+                np.clip(x, -lim, lim),
+                sampling_frequency=rate,
+                label=label,
+                physical_dimension="uV",
+                physical_range=(-lim, lim),
+            )
+            for label, rate, x, lim in signals
+        ],
+        recording=edfio.Recording(startdate=night.start_time.date()),
+        starttime=night.start_time.time().replace(tzinfo=None),
+        data_record_duration=1.0,
+        annotations=anns,
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        edf.write(path)
+    if gap_s is not None:
+        _cut_records(path, int(gap_s[0]), int(gap_s[1]))
+    if hypnogram == "file":
+        stem = path.stem[:-4] if path.stem.endswith("-PSG") else path.stem
+        hyp = edfio.Edf(
+            [],
+            recording=edfio.Recording(startdate=night.start_time.date()),
+            starttime=night.start_time.time().replace(tzinfo=None),
+            annotations=[
+                edfio.EdfAnnotation(a, b - a, _STAGE_TEXT[s]) for a, b, s in night.hypnogram
+            ],
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            hyp.write(path.with_name(f"{stem}-Hypnogram.edf"))
+    return path
+
+
+def _cut_records(path: Path, first: int, stop: int) -> None:
+    """Remove data records ``first .. stop-1`` (1-s records) and mark the file EDF+D: the
+    remaining records keep their timekeeping onsets, so the time axis has a hole."""
+    raw = bytearray(path.read_bytes())
+    header = int(raw[184:192])
+    n_rec = int(raw[236:244])
+    ns = int(raw[252:256])
+    base = 256 + 216 * ns
+    spr = [int(raw[base + 8 * i : base + 8 * i + 8]) for i in range(ns)]
+    rec_bytes = 2 * sum(spr)
+    data = raw[header:]
+    kept = data[: first * rec_bytes] + data[stop * rec_bytes :]
+    raw[192:197] = b"EDF+D"
+    raw[236:244] = str(n_rec - (stop - first)).ljust(8).encode()
+    path.write_bytes(bytes(raw[:header]) + bytes(kept))
