@@ -78,17 +78,18 @@ def _hypnogram(total_s: float, rng: np.random.Generator) -> list[tuple[float, fl
     """Runs of 30-s epochs: wake at lights-off, 90-min cycles (N1, N2, N3, N2, REM and a
     brief awakening), wake at the end."""
     cycle = [("N1", 5), ("N2", 25), ("N3", 20), ("N2", 15), ("R", 20), ("W", 5)]
-    runs, t = [("W", 10 + int(rng.integers(0, 10)))], 0.0
-    while sum(m for _, m in runs) * 60 < total_s:
+    lights_on_s = total_s - min(300.0, 0.1 * total_s)  # awake at the end
+    falling_asleep_min = min(10 + int(rng.integers(0, 10)), max(1, int(total_s / 600)))
+    runs, t = [("W", falling_asleep_min)], 0.0
+    while sum(m for _, m in runs) * 60 < lights_on_s:
         runs += [(s, max(1, m + int(rng.integers(-2, 3)))) for s, m in cycle]
     out = []
     for stage, minutes in runs:
-        end = min(total_s, t + minutes * 60.0)
+        end = min(lights_on_s, t + minutes * 60.0)
         if end > t:
             out.append((t, end, stage))
         t = end
-    a, _, _ = out[-1]
-    out[-1] = (a, total_s, "W")  # awake at lights-on
+    out.append((lights_on_s, total_s, "W"))
     return out
 
 
