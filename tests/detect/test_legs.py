@@ -96,7 +96,8 @@ def test_plm_index_per_hour_of_sleep_counts_a_bilateral_movement_once():
             leg=leg, periodic=True, details=details,
         )  # fmt: skip
 
-    events = [ev(100.0 + 20 * k, leg, 100.0 + 20 * k) for k in range(4) for leg in ("left", "right")]
+    legs = ("left", "right")
+    events = [ev(100.0 + 20 * k, leg, 100.0 + 20 * k) for k in range(4) for leg in legs]
     hyp = Hypnogram.from_annotations(
         [Annotation(0.0, 1800.0, "Sleep stage 2"), Annotation(1800.0, 1800.0, "Sleep stage W")]
     )
@@ -120,7 +121,7 @@ def test_sleep_edf_hypnogram_file_is_found(tmp_path):
 
 def test_psg_scored_with_no_options_per_leg_against_truth(psg, detected):
     night, _ = psg
-    events, err = detected
+    events, _err = detected
     for ev in events:
         validate_event(ev)
     assert {ev["type"] for ev in events} == {"leg_movement"}
@@ -161,6 +162,7 @@ def test_hypnogram_file_beside_the_recording(psg, detected):
     res = _run("detect", str(path), home=folder)
     assert res.returncode == 0, res.stderr
     assert "hypnogram: n1-Hypnogram.edf" in res.stderr
+
     def plms(err: str) -> str:
         return next(x for x in err.splitlines() if x.startswith("PLMS")).split("; hypnogram")[0]
 
@@ -176,7 +178,7 @@ def test_without_hypnogram_the_index_is_per_hour_of_recording(psg):
 
 
 def test_events_do_not_depend_on_the_block_size(psg, detected):
-    night, folder = psg
+    _night, folder = psg
     res = _run("detect", str(folder / "night.edf"), "--block-s", "0.7", home=folder)
     assert res.returncode == 0, res.stderr
     assert [json.loads(x) for x in res.stdout.splitlines()] == detected[0]
