@@ -190,10 +190,16 @@ def test_edf_plus_d_gap_is_a_gap(psg):
     res = _run("detect", str(path), home=folder)
     assert res.returncode == 0, res.stderr
     events = [json.loads(x) for x in res.stdout.splitlines()]
-    assert not [e for e in events if 600 <= e["onset_s"] < 900]
+    lms = [e for e in events if e["type"] == "leg_movement"]
+    assert not [e for e in lms if 600 <= e["onset_s"] < 900]
+    gaps = [e for e in events if e["type"] == "signal_issue" and e["details"]["kind"] == "gap"]
+    ends = {e["leg"]: (e["onset_s"], e["end_s"]) for e in gaps if e["end_s"] is not None}
+    assert set(ends) == {"left", "right"}
+    for onset, end in ends.values():  # the first clean frame may come a little later
+        assert onset == 600.0 and 900.0 <= end <= 901.0
     # after the gap, movements stay where they were (the time axis keeps the hole)
     after = [m.onset_s for m in night.movements["left"] if m.onset_s > 960 and m.candidate]
-    found = [e["onset_s"] for e in events if e["leg"] == "left" and e["onset_s"] > 960]
+    found = [e["onset_s"] for e in lms if e["leg"] == "left" and e["onset_s"] > 960]
     assert sum(1 for t in after if any(abs(t - f) <= 0.5 for f in found)) >= 0.9 * len(after)
 
 

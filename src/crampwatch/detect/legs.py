@@ -32,6 +32,8 @@ from typing import Any
 import numpy as np
 
 from crampwatch.blocks import SampleBlock
+from crampwatch.detect.streaming import HARD_REASONS, bad_signal_reasons
+from crampwatch.detect.trackers import SignalIssueTracker, Span
 from crampwatch.detect.wasm import (
     CLM_MAX_BILATERAL_S,
     CLM_MAX_S,
@@ -45,7 +47,7 @@ from crampwatch.detect.wasm import (
 from crampwatch.events import Event, event_id, onset_time_iso
 from crampwatch.roles import ACC_ROLES, LEG_EMG_ROLES, LEGS, REQUIRED_ROLES, split_key
 from crampwatch.signal.emg import EmgChannel
-from crampwatch.signal.frames import EMG_FEATURES
+from crampwatch.signal.frames import EMG_FEATURES, FeatureFrames, emg_columns
 
 __all__ = [
     "BILATERAL_GAP_S",
@@ -63,8 +65,8 @@ FRAME_S = 0.1
 BILATERAL_GAP_S = 0.5  # WASM 2016: < 0.5 s between the legs' movements -> one movement
 _COL = {name: i for i, name in enumerate(EMG_FEATURES)}
 SLEEP_STAGES_ = ("N1", "N2", "N3", "R")  # as crampwatch.recordings.hypnogram
-_SAT_FRAC = 0.05  # as crampwatch.detect.streaming: clipping makes a frame unusable
-_FLAT_FRAC = 0.5  # a flat line (electrode off) for half the frame
+# one leg's EMG features under the column names the bad-signal rules read
+_NAMES = (*emg_columns("tib"), "gap")
 
 
 @dataclass(frozen=True)
@@ -131,7 +133,7 @@ def detection_mode(keys: Sequence[str]) -> DetectionMode:
 
 
 class _Leg:
-    """One leg's EMG channel -> scored movements (streaming)."""
+    """One leg's EMG channel -> scored movements and signal-issue spans (streaming)."""
 
     def __init__(
         self, key: str, fs_hz: float, mains_hz: float | None, units_known: bool, batch_s: float
@@ -139,40 +141,43 @@ class _Leg:
         self.key = key
         self.channel = EmgChannel(fs_hz, FRAME_S, mains_hz)
         self.scorer = LegMovementScorer(FRAME_S)
+        self.issues = SignalIssueTracker(split_key(key)[0], min_bad_s=2.0, min_good_s=5.0)
         self.units_known = units_known
         self._batch = max(0, round(batch_s * fs_hz))
         self._k = 0  # frames computed
         self.t_s = 0.0  # end of the last frame computed
 
-    def push(self, block: SampleBlock) -> list[LegMovement]:
+    def push(self, block: SampleBlock) -> tuple[list[LegMovement], list[Span]]:
         self.channel.append(block.samples, block.t0_s)
         if self.channel.buffer.buffered < self._batch:
-            return []
+            return [], []
         return self._drain()
 
-    def flush(self) -> list[LegMovement]:
+    def flush(self) -> tuple[list[LegMovement], list[Span]]:
         self.channel.finish()
-        return self._drain()
+        lms, spans = self._drain()
+        return lms, spans + self.issues.flush(self.t_s)
 
-    def _drain(self) -> list[LegMovement]:
-        out: list[LegMovement] = []
+    def _drain(self) -> tuple[list[LegMovement], list[Span]]:
+        lms: list[LegMovement] = []
+        spans: list[Span] = []
         while (res := self.channel.pop_features(65536)) is not None:
             rows, gap = res
             m = rows.shape[0]
             t = (np.arange(self._k, self._k + m) + 1) * FRAME_S
             self._k += m
             self.t_s = float(t[-1])
-            usable = ~(
-                gap
-                | (np.nan_to_num(rows[:, _COL["sat_frac"]]) >= _SAT_FRAC)
-                | (np.nan_to_num(rows[:, _COL["flat_frac"]]) >= _FLAT_FRAC)
-            )
+            frames = FeatureFrames(t, np.column_stack((rows, gap)), _NAMES)
+            # the same bad-signal rules as the full detector (gap, electrode off,
+            # clipping, hum, poor quality); only a broken frame stops a movement
+            reasons = bad_signal_reasons(frames, "tib", units_known=self.units_known)
+            spans += self.issues.push(t, reasons)
             if self.units_known:
                 above = rows[:, _COL["above_rest_uv"]]
             else:  # WASM thresholds relative to the running resting level
                 above = rest_relative_above(rows[:, _COL["env_uv"]], rows[:, _COL["rest_uv"]])
-            out += self.scorer.push(t, above, usable)
-        return out
+            lms += self.scorer.push(t, above, ~np.isin(reasons, HARD_REASONS))
+        return lms, spans
 
 
 def combine_legs(
@@ -262,14 +267,18 @@ class LegMovementDetector:
         leg = self._by_key.get(key or block.role, "-")
         if leg == "-":
             return []
-        self._pending[leg] += self._legs[leg].push(block)
-        return self._release(final=False)
+        lms, spans = self._legs[leg].push(block)
+        self._pending[leg] += lms
+        return [self._issue(leg, s) for s in spans] + self._release(final=False)
 
     def flush(self) -> list[Event]:
         """End of the recording: decide everything."""
+        issues = []
         for leg, st in self._legs.items():
-            self._pending[leg] += st.flush()
-        return self._release(final=True)
+            lms, spans = st.flush()
+            self._pending[leg] += lms
+            issues += [self._issue(leg, s) for s in spans]
+        return issues + self._release(final=True)
 
     def _release(self, *, final: bool) -> list[Event]:
         # a combined movement is final when no movement that could still join it can
@@ -303,6 +312,22 @@ class LegMovementDetector:
             if c.candidate:  # only candidate movements are events (as for one leg)
                 events += [self._event(c, leg, m, len(parts) > 1) for leg, m in parts]
         return events
+
+    def _issue(self, leg: str | None, s: Span) -> Event:
+        leg_out = leg if leg is not None else self.default_leg
+        id_type = f"signal_issue:{s.details.get('channel', '')}"
+        return Event(
+            id=event_id(self.device_id, id_type, s.onset_s, leg_out, self.start_time),
+            device_id=self.device_id,
+            type="signal_issue",
+            onset_s=max(0.0, s.onset_s),
+            end_s=s.end_s,
+            detected_at_s=s.decided_at_s,
+            confidence=1.0,
+            leg=leg_out,
+            onset_time=onset_time_iso(self.start_time, max(0.0, s.onset_s)),
+            details=dict(s.details),
+        )
 
     def _event(self, c: LegMovement, leg: str | None, m: LegMovement, bilateral: bool) -> Event:
         details: dict[str, Any] = {
@@ -365,7 +390,10 @@ def detect_legs(
         events += det.push(block, key)
         if progress is not None:
             progress(block.end_s)
-    return events + det.flush()
+    events += det.flush()
+    # emission order depends on when the legs' movements could be combined (the block
+    # size); the decision times do not
+    return sorted(events, key=lambda e: (e.detected_at_s, e.onset_s, e.type, str(e.leg)))
 
 
 def plm_summary(events: Sequence[Event], duration_s: float, hypnogram=None) -> dict[str, Any]:
