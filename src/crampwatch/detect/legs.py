@@ -118,17 +118,21 @@ def detection_mode(keys: Sequence[str]) -> DetectionMode:
         tib = " and tibialis" if "emg_tibialis" in roles else ""
         line = f"cramp alarm and leg movements: calf{tib} EMG, shin accelerometer"
         return DetectionMode(True, legs, line)
-    if not all(r in roles for r in ACC_ROLES):
-        why = "no accelerometer"
-    elif "emg_calf" not in roles:
-        why = "no calf EMG"
+    has_acc = all(r in roles for r in ACC_ROLES)
+    has_calf = any(split_key(k)[0] == "emg_calf" for k in keys)
+    if not has_acc and not has_calf:
+        why, alarm = "no accelerometer", "it needs a calf EMG and a shin accelerometer"
+    elif not has_acc:
+        # the alarm's guards against stretches, standing up and turning over are the
+        # shin's motion and posture; without them it has not been evaluated
+        why, alarm = "no accelerometer", "without a shin accelerometer a cramp cannot be "
+        alarm += "told from a stretch or from standing up (not evaluated, so it never rings)"
+    elif not has_calf:
+        why, alarm = "no calf EMG", "it needs a calf EMG"
     else:
-        why = "two legs"  # the alarm runs per sensor set (one leg) in the live service
+        why, alarm = "two legs", "it runs per leg's sensor set (calf EMG and accelerometer)"
     return DetectionMode(
-        False,
-        legs,
-        f"leg movements only: {why} (scored on {muscles}); the cramp alarm needs a calf "
-        "EMG and a shin accelerometer on one leg",
+        False, legs, f"leg movements only: {why} (scored on {muscles}); no cramp alarm: {alarm}"
     )
 
 
