@@ -241,3 +241,14 @@ def test_simulated_psg_truth_has_bilateral_and_periodic_movements():
     assert any(len(p) > 1 for _, p in combine_legs(night.movements))
     assert night.sleep_hours > 0
     assert np.isfinite(night.plms_index)
+
+
+def test_evaluate_psg_reports_lm_f1_and_plms_error(tmp_path):
+    res = _run("evaluate", "--psg", "--nights", "1", "--hours", "0.5", "--json", home=tmp_path)
+    assert res.returncode == 0, res.stderr
+    psg = json.loads(res.stdout)["psg"]
+    assert psg["nights"] == 1
+    assert psg["lm_f1"] >= 0.95
+    assert psg["plms_index_error_per_h"] <= 2.0
+    night = psg["per_night"][0]
+    assert abs(night["plms_index"] - night["truth"]) == pytest.approx(psg["plms_index_error_per_h"])

@@ -274,6 +274,12 @@ def evaluate_simulated(
     help="Multiply the simulated cramp rate (more onsets to score per hour).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
+@click.option(
+    "--psg",
+    is_flag=True,
+    help="Leg movements and the PLMS index on held-out simulated PSG nights (both legs' "
+    "tibialis, no accelerometer, a hypnogram) instead.",
+)
 def evaluate(
     recs: Sequence[Path],
     nights: int,
@@ -283,8 +289,12 @@ def evaluate(
     model_path: str | None,
     cramp_boost: float,
     as_json: bool,
+    psg: bool,
 ) -> None:
     """Event-level metrics against ground truth (simulated held-out nights or REC files)."""
+    if psg:
+        _evaluate_psg(nights, hours, seed, as_json)
+        return
     from crampwatch.detect.metrics import score_night, summarize
     from crampwatch.detect.streaming import detect_recording
     from crampwatch.detect.training import EVAL_SEED_BASE, SHIFTED_SEED_BASE
@@ -322,6 +332,35 @@ def evaluate(
     from rich.console import Console
 
     Console().print(metrics_table(results))
+
+
+def _evaluate_psg(nights: int, hours: float, seed: int | None, as_json: bool) -> None:
+    """``evaluate --psg``: leg-movement F1 and PLMS-index error on simulated PSG nights."""
+    from crampwatch.detect.psg_eval import PSG_SEED_BASE, evaluate_psg
+
+    if nights < 1 or hours <= 0:
+        raise CrampwatchError("--nights must be ≥ 1 and --hours > 0")
+    res = evaluate_psg(nights, hours, PSG_SEED_BASE if seed is None else seed)
+    if as_json:
+        click.echo(json.dumps({"psg": res}, indent=2, default=str))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="crampwatch leg movements: simulated PSG nights (both legs, no accel)")
+    table.add_column("metric")
+    table.add_column("psg", justify="right")
+    for key, label, digits in (
+        ("nights", "nights", 0),
+        ("hours", "hours", 1),
+        ("lm_precision", "leg movement precision (per leg)", 3),
+        ("lm_recall", "leg movement recall (per leg)", 3),
+        ("lm_f1", "leg movement F1 (≥ 0.95)", 3),
+        ("plms_index_error_per_h", "PLMS index error, /h of sleep (≤ 2)", 2),
+        ("plms_index_error_max_per_h", "  worst night", 2),
+    ):
+        table.add_row(label, _fmt(res[key], digits))
+    Console().print(table)
 
 
 @click.command("train")

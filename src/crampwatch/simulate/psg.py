@@ -7,8 +7,9 @@ use (EEG, EOG, chin EMG, ECG: noise here, so that label matching has to ignore t
 
 Each leg's EMG is a night of the crampwatch simulator (:func:`simulate_night` with a
 schedule of leg movements only, so its EMG model, noise and hum are the same); leg
-movements are placed as periodic series and isolated movements, each on the left, the
-right or both legs (bilateral: the second leg starts 0-0.4 s after the first).
+movements are placed as periodic series and isolated movements (0.6-6 s, 12-80 µV RMS),
+each on the left, the right or both legs (the second leg mostly overlapping the first,
+sometimes starting 0.2-1 s after its end: either side of the 0.5-s bilateral limit).
 
 Truth (:class:`PsgNight`): every leg's movements and the periodic combined movements
 (WASM 2016: legs' movements that overlap or lie < 0.5 s apart are one movement),
@@ -101,14 +102,20 @@ def _movement_plan(
     plan: dict[str, list[tuple[float, float, float]]] = {"left": [], "right": []}
 
     def place(onset: float) -> None:
-        side = rng.choice(["left", "right", "both"], p=[0.3, 0.3, 0.4])
-        legs = ["left", "right"] if side == "both" else [str(side)]
-        rng.shuffle(legs)
-        for i, leg in enumerate(legs):
-            lag = 0.0 if i == 0 else float(rng.uniform(0.0, 0.4))
-            plan[leg].append(
-                (onset + lag, float(rng.uniform(0.8, 4.0)), float(rng.uniform(25.0, 80.0)))
-            )
+        side = str(rng.choice(["left", "right", "both"], p=[0.3, 0.3, 0.4]))
+        first = str(rng.choice(["left", "right"])) if side == "both" else side
+        dur = float(rng.uniform(0.6, 6.0))
+        plan[first].append((onset, dur, float(rng.uniform(12.0, 80.0))))
+        if side != "both":
+            return
+        # the other leg: mostly overlapping, sometimes just before or after the 0.5-s
+        # bilateral limit (the hard cases of the rule)
+        if rng.random() < 0.75:
+            start = onset + dur * float(rng.uniform(0.0, 0.9))
+        else:
+            start = onset + dur + float(rng.uniform(0.2, 1.0))
+        other = "right" if first == "left" else "left"
+        plan[other].append((start, float(rng.uniform(0.6, 6.0)), float(rng.uniform(12.0, 80.0))))
 
     t = 120.0
     while t < total_s - 400.0:
