@@ -45,7 +45,14 @@ from crampwatch.detect.wasm import (
     rest_relative_above,
 )
 from crampwatch.events import Event, event_id, onset_time_iso
-from crampwatch.roles import ACC_ROLES, LEG_EMG_ROLES, LEGS, REQUIRED_ROLES, split_key
+from crampwatch.roles import (
+    ACC_ROLES,
+    LEG_EMG_ROLES,
+    LEGS,
+    REQUIRED_ROLES,
+    channel_key,
+    split_key,
+)
 from crampwatch.signal.emg import EmgChannel
 from crampwatch.signal.frames import EMG_FEATURES, FeatureFrames, emg_columns
 
@@ -266,9 +273,11 @@ class LegMovementDetector:
         self.periodic_onsets: list[float] = []  # onsets of periodic combined movements
 
     def push(self, block: SampleBlock, key: str | None = None) -> list[Event]:
-        """Feed one block of channel ``key`` (default ``block.role``); other channels are
-        ignored. Returns the events decided so far."""
-        leg = self._by_key.get(key or block.role, "-")
+        """Feed one block of channel ``key`` (default: the block's role and leg, e.g.
+        ``emg_tibialis.left``); other channels are ignored. Returns the events decided."""
+        if key is None:
+            key = block.role if block.role in self._by_key else channel_key(block.role, block.leg)
+        leg = self._by_key.get(key, "-")
         if leg == "-":
             return []
         lms, spans = self._legs[leg].push(block)

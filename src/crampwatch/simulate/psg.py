@@ -117,8 +117,8 @@ def _movement_plan(
         other = "right" if first == "left" else "left"
         plan[other].append((start, float(rng.uniform(0.6, 6.0)), float(rng.uniform(12.0, 80.0))))
 
-    t = 120.0
-    while t < total_s - 400.0:
+    t = min(120.0, 0.1 * total_s)
+    while t < total_s - 60.0:
         if rng.random() < 0.6:  # a periodic series
             count = int(rng.integers(5, 25))
             interval = float(rng.uniform(15.0, 40.0))
