@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,12 @@ import pytest
 from crampwatch.detect.legs import combine_legs, plm_summary
 from crampwatch.detect.wasm import LegMovement
 from crampwatch.events import Event, validate_event
-from crampwatch.recordings.hypnogram import Hypnogram, find_hypnogram_file, parse_stage
+from crampwatch.recordings.hypnogram import (
+    Hypnogram,
+    find_hypnogram_file,
+    hypnogram_for,
+    parse_stage,
+)
 from crampwatch.recordings.model import Annotation
 from crampwatch.simulate.psg import simulate_psg, write_psg
 
@@ -106,6 +112,25 @@ def test_plm_index_per_hour_of_sleep_counts_a_bilateral_movement_once():
     assert s["plms_index_per_h"] == pytest.approx(8.0)  # 4 in half an hour of sleep
     assert s["plmw_index_per_h"] == 0.0
     assert plm_summary(events, 3600.0)["plm_index_per_h"] == pytest.approx(4.0)
+    # an EDF+D file's holes are not recording time
+    assert plm_summary(events, 3600.0, recorded_s=1800.0)["plm_index_per_h"] == pytest.approx(8.0)
+
+
+def test_hypnogram_file_starting_later_is_moved_to_the_recording_clock(tmp_path):
+    import edfio
+
+    start = datetime(2025, 3, 3, 22, 0, 0, tzinfo=UTC)
+    psg = tmp_path / "a-PSG.edf"
+    psg.write_bytes(b"")
+    edfio.Edf(
+        [],
+        recording=edfio.Recording(startdate=start.date()),
+        starttime=(start + timedelta(seconds=90)).time().replace(tzinfo=None),
+        annotations=[edfio.EdfAnnotation(0.0, 60.0, "Sleep stage 2")],
+    ).write(tmp_path / "a-Hypnogram.edf")
+    hyp = hypnogram_for([], psg, start)
+    assert hyp is not None and hyp.source == "a-Hypnogram.edf"
+    assert list(hyp.stage_at(np.array([80.0, 100.0, 149.0, 151.0]))) == ["", "N2", "N2", ""]
 
 
 def test_sleep_edf_hypnogram_file_is_found(tmp_path):

@@ -151,8 +151,11 @@ def detect(
             output.write_text(lines)
         except OSError as exc:
             raise CrampwatchError(f"cannot write {output}: {exc.strerror}") from None
-    hyp = hypnogram_for(recording.annotations, recording.path)
-    for line in summary_lines(plm_summary(events, recording.duration_s, hyp)):
+    hyp = hypnogram_for(recording.annotations, recording.path, recording.start_time)
+    # an EDF+D file's holes are not recording time
+    recorded_s = recording.duration_s - sum(b - a for a, b in recording.gaps)
+    summary = plm_summary(events, recording.duration_s, hyp, recorded_s=recorded_s)
+    for line in summary_lines(summary):
         click.echo(line, err=True)
 
 

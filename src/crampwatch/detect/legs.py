@@ -409,11 +409,19 @@ def detect_legs(
     return sorted(events, key=lambda e: (e.detected_at_s, e.onset_s, e.type, str(e.leg)))
 
 
-def plm_summary(events: Sequence[Event], duration_s: float, hypnogram=None) -> dict[str, Any]:
+def plm_summary(
+    events: Sequence[Event],
+    duration_s: float,
+    hypnogram=None,
+    *,
+    recorded_s: float | None = None,
+) -> dict[str, Any]:
     """Leg movements and the PLM index from ``leg_movement`` events: a bilateral movement
     (parts sharing ``details.combined_onset_s``) counts once. With a hypnogram
     (:class:`crampwatch.recordings.hypnogram.Hypnogram`): PLMS per hour of sleep and
-    PLMW per hour of wake; without, PLM per hour of recording."""
+    PLMW per hour of wake; without, PLM per hour of recording (``recorded_s``: the
+    recording's length without its gaps, default ``duration_s``)."""
+    hours = (duration_s if recorded_s is None else recorded_s) / 3600.0
     combined: dict[float, bool] = {}
     bilateral = 0
     for ev in events:
@@ -429,8 +437,8 @@ def plm_summary(events: Sequence[Event], duration_s: float, hypnogram=None) -> d
         "leg_movements": len(combined),
         "bilateral": bilateral,
         "periodic": int(periodic.sum()),
-        "hours": duration_s / 3600.0,
-        "plm_index_per_h": plm_index(int(periodic.sum()), duration_s / 3600.0),
+        "hours": hours,
+        "plm_index_per_h": plm_index(int(periodic.sum()), hours),
         "hypnogram": None,
     }
     if hypnogram is not None:

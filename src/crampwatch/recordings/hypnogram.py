@@ -20,6 +20,7 @@ import re
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -128,7 +129,7 @@ def find_hypnogram_file(path: Path) -> Path | None:
     return None
 
 
-def _file_annotations(path: Path) -> list[Annotation]:
+def _file_annotations(path: Path) -> tuple[list[Annotation], datetime | None]:
     import edfio
 
     try:
@@ -138,19 +139,33 @@ def _file_annotations(path: Path) -> list[Annotation]:
             anns = edf.annotations
     except Exception as exc:  # edfio raises plain ValueError/IndexError on bad files
         raise CrampwatchError(f"{path}: unreadable hypnogram file ({exc})") from None
-    return [
+    try:
+        start = edf.startdatetime.replace(tzinfo=UTC)
+    except Exception:  # anonymised or malformed start: assume the recording's
+        start = None
+    out = [
         Annotation(float(a.onset), None if a.duration is None else float(a.duration), a.text)
         for a in anns
     ]
+    return out, start
 
 
-def hypnogram_for(annotations: Iterable[Annotation], path: Path | None = None) -> Hypnogram | None:
+def hypnogram_for(
+    annotations: Iterable[Annotation],
+    path: Path | None = None,
+    start_time: datetime | None = None,
+) -> Hypnogram | None:
     """Stages from the recording's own annotations, else from a hypnogram file beside
-    ``path``; None when there is neither."""
+    ``path`` (its onsets moved to the recording's clock when both files give a start
+    time, ``start_time`` being the recording's); None when there is neither."""
     hyp = Hypnogram.from_annotations(annotations)
     if hyp is not None or path is None:
         return hyp
     other = find_hypnogram_file(Path(path))
     if other is None:
         return None
-    return Hypnogram.from_annotations(_file_annotations(other), source=other.name)
+    anns, hyp_start = _file_annotations(other)
+    if hyp_start is not None and start_time is not None:
+        shift_s = (hyp_start - start_time).total_seconds()
+        anns = [Annotation(a.onset_s + shift_s, a.duration_s, a.text) for a in anns]
+    return Hypnogram.from_annotations(anns, source=other.name)
