@@ -277,3 +277,14 @@ def test_evaluate_psg_reports_lm_f1_and_plms_error(tmp_path):
     assert psg["plms_index_error_per_h"] <= 2.0
     night = psg["per_night"][0]
     assert abs(night["plms_index"] - night["truth"]) == pytest.approx(psg["plms_index_error_per_h"])
+
+
+def test_one_leg_takes_its_side_from_the_label(psg):
+    night, folder = psg
+    path = write_psg(night, folder / "one.edf", labels={"left": "TA-L", "right": "EEG C4"})
+    res = _run("detect", str(path), home=folder)
+    assert res.returncode == 0, res.stderr
+    assert "(scored on tibialis)" in res.stderr.splitlines()[0]
+    events = [json.loads(x) for x in res.stdout.splitlines()]
+    assert events and {e["leg"] for e in events} == {"left"}
+    assert not any(e["details"].get("bilateral") for e in events)

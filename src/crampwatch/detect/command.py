@@ -103,6 +103,7 @@ def detect(
     from crampwatch.detect.legs import detect_legs, detection_mode, plm_summary, summary_lines
     from crampwatch.detect.streaming import detect_recording
     from crampwatch.recordings import parse_channel_options, read_recording
+    from crampwatch.recordings.channels import label_side
     from crampwatch.recordings.hypnogram import hypnogram_for
 
     if not block_s > 0:
@@ -114,6 +115,8 @@ def detect(
     mode = detection_mode(list(recording.signals))
     if leg is not None and len(mode.leg_channels) > 1:
         raise CrampwatchError("--leg: the recording has both legs; events carry their own leg")
+    if leg is None and None in mode.leg_channels:  # one leg: its label may name the side
+        leg = label_side(recording.labels.get(mode.leg_channels[None], ""))
     units = {"auto": None, "calibrated": True, "unknown": False}[emg_units]
     click.echo(mode.line, err=True)
     prog, cb = _progress(recording.duration_s, f"detect {rec.name}")
