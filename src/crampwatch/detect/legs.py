@@ -150,7 +150,7 @@ class _Leg:
         self, key: str, fs_hz: float, mains_hz: float | None, units_known: bool, batch_s: float
     ) -> None:
         self.key = key
-        self.channel = EmgChannel(fs_hz, FRAME_S, mains_hz)
+        self.channel = EmgChannel(fs_hz, FRAME_S, mains_hz, shape_features=False)
         self.scorer = LegMovementScorer(FRAME_S)
         self.issues = SignalIssueTracker(split_key(key)[0], min_bad_s=2.0, min_good_s=5.0)
         self.units_known = units_known
