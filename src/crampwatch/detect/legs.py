@@ -131,9 +131,10 @@ def detection_mode(keys: Sequence[str]) -> DetectionMode:
         why, alarm = "no accelerometer", "it needs a calf EMG and a shin accelerometer"
     elif not has_acc:
         # the alarm's guards against stretches, standing up and turning over are the
-        # shin's motion and posture; without them it has not been evaluated
-        why, alarm = "no accelerometer", "without a shin accelerometer a cramp cannot be "
-        alarm += "told from a stretch or from standing up (not evaluated, so it never rings)"
+        # shin's motion and posture: evaluated without them (a still-shank stand-in,
+        # bench/eval_no_accelerometer.py) it rings for those many times a night
+        why, alarm = "no accelerometer", "without a shin accelerometer, stretches, turning "
+        alarm += "over and leg movements that fire the calf would set it off"
     elif not has_calf:
         why, alarm = "no calf EMG", "it needs a calf EMG"
     else:
