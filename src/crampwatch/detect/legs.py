@@ -71,7 +71,6 @@ __all__ = [
 FRAME_S = 0.1
 BILATERAL_GAP_S = 0.5  # WASM 2016: < 0.5 s between the legs' movements -> one movement
 _COL = {name: i for i, name in enumerate(EMG_FEATURES)}
-SLEEP_STAGES_ = ("N1", "N2", "N3", "R")  # as crampwatch.recordings.hypnogram
 # one leg's EMG features under the column names the bad-signal rules read
 _NAMES = (*emg_columns("tib"), "gap")
 
@@ -444,7 +443,7 @@ def plm_summary(
     }
     if hypnogram is not None:
         stage = hypnogram.stage_at(onsets) if onsets.size else np.array([], dtype=object)
-        sleep = np.isin(stage, SLEEP_STAGES_)
+        sleep = np.isin(stage, hypnogram.sleep_stages)
         wake = stage == "W"
         sleep_h = hypnogram.sleep_hours(duration_s)
         wake_h = hypnogram.wake_hours(duration_s)

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from crampwatch.detect.legs import detect_legs, leg_channels, plm_summary
-from crampwatch.detect.wasm import LegMovement
+from crampwatch.detect.wasm import CLM_MAX_S
 from crampwatch.events import Event
 
 __all__ = ["PSG_SEED_BASE", "evaluate_psg", "match_movements"]
@@ -29,9 +29,9 @@ __all__ = ["PSG_SEED_BASE", "evaluate_psg", "match_movements"]
 PSG_SEED_BASE = 50000  # held out: the PSG simulator's tests use small seeds
 
 
-def match_movements(found: Sequence[Event], truth: Sequence[LegMovement]) -> int:
-    """Matches between detected and true movements of one leg (overlap, one-to-one,
-    greedy in onset order)."""
+def match_movements(found: Sequence[Event], truth: Sequence[Any]) -> int:
+    """Matches between detected and true movements of one leg (objects with ``onset_s``
+    and ``end_s``; overlap, one-to-one, greedy in onset order)."""
     used = [False] * len(truth)
     hits = 0
     for ev in sorted(found, key=lambda e: e.onset_s):
@@ -71,7 +71,7 @@ def evaluate_psg(
         events = detect_legs(rec, leg_channels(list(signals)), device_id="eval")
         for leg, truth in night.movements.items():
             found = [e for e in events if e.type == "leg_movement" and e.leg == leg]
-            cand = [m for m in truth if m.candidate]
+            cand = [m for m in truth if m.end_s - m.onset_s <= CLM_MAX_S]
             n_found += len(found)
             n_truth += len(cand)
             n_hit += match_movements(found, cand)

@@ -67,6 +67,7 @@ class Hypnogram:
     end_s: np.ndarray
     stage: tuple[str, ...]
     source: str = "annotations"
+    sleep_stages: tuple[str, ...] = SLEEP_STAGES
 
     @staticmethod
     def from_annotations(
@@ -106,7 +107,7 @@ class Hypnogram:
 
     def sleep_hours(self, until_s: float = np.inf) -> float:
         """Total sleep time (N1, N2, N3, R), hours."""
-        return self.hours(SLEEP_STAGES, until_s)
+        return self.hours(self.sleep_stages, until_s)
 
     def wake_hours(self, until_s: float = np.inf) -> float:
         """Time scored wake, hours."""

@@ -11,9 +11,10 @@ movements are placed as periodic series and isolated movements (0.6-6 s, 12-80 Â
 each on the left, the right or both legs (the second leg mostly overlapping the first,
 sometimes starting 0.2-1 s after its end: either side of the 0.5-s bilateral limit).
 
-Truth (:class:`PsgNight`): every leg's movements and the periodic combined movements
-(WASM 2016: legs' movements that overlap or lie < 0.5 s apart are one movement),
-with the PLMS index per hour of sleep from the hypnogram.
+Truth (:class:`PsgNight`): every leg's movements, the combined movements (WASM 2016:
+legs' movements that overlap or lie < 0.5 s apart are one movement; written out here,
+independently of the detector) and which of them are periodic, with the PLMS index
+per hour of sleep from the hypnogram.
 """
 
 from __future__ import annotations
@@ -25,10 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from crampwatch.detect.legs import combine_legs
-from crampwatch.detect.wasm import LegMovement, periodic_flags
 from crampwatch.recordings.hypnogram import SLEEP_STAGES
-from crampwatch.simulate.events import ScheduledEvent
+from crampwatch.simulate.events import ScheduledEvent, TruthEvent, wasm_periodic
 from crampwatch.simulate.night import simulate_night
 
 __all__ = ["PSG_LABELS", "PsgNight", "simulate_psg", "write_psg"]
@@ -45,14 +44,17 @@ class PsgNight:
     """A simulated PSG and its truth.
 
     ``legs``: leg -> tibialis EMG (ÂµV) at ``emg_fs_hz``; ``movements``: leg -> truth
-    movements (``LegMovement``, ``candidate`` set); ``hypnogram``: ``(onset_s, end_s,
-    stage)`` runs; ``periodic_onsets_s``: onsets of the periodic combined movements;
-    ``plms_index``: periodic combined movements in sleep per hour of sleep.
+    movements (the simulator's ``leg_movement`` truth, 0.6-6 s: all candidates);
+    ``combined``: ``(onset_s, end_s, parts)`` of the combined movements (parts > 1:
+    bilateral); ``hypnogram``: ``(onset_s, end_s, stage)`` runs; ``periodic_onsets_s``:
+    onsets of the periodic combined movements; ``plms_index``: periodic combined
+    movements in sleep per hour of sleep.
     """
 
     legs: dict[str, np.ndarray]
     emg_fs_hz: float
-    movements: dict[str, list[LegMovement]]
+    movements: dict[str, list[TruthEvent]]
+    combined: list[tuple[float, float, int]]
     hypnogram: list[tuple[float, float, str]]
     periodic_onsets_s: list[float]
     start_time: datetime
@@ -140,7 +142,7 @@ def simulate_psg(hours: float, seed: int, *, emg_fs_hz: float = 500.0) -> PsgNig
     plan = _movement_plan(total_s, rng)
     start = datetime(2025, 3, 3, 22, 0, tzinfo=UTC) + timedelta(minutes=int(rng.integers(0, 60)))
     legs: dict[str, np.ndarray] = {}
-    movements: dict[str, list[LegMovement]] = {}
+    movements: dict[str, list[TruthEvent]] = {}
     for i, leg in enumerate(("left", "right")):
         schedule = [
             ScheduledEvent("leg_movement", onset, duration_s=dur, peak_uv=peak)
@@ -155,24 +157,34 @@ def simulate_psg(hours: float, seed: int, *, emg_fs_hz: float = 500.0) -> PsgNig
             start_time=start,
         )
         legs[leg] = night.recording.signals["emg_tibialis"]
-        movements[leg] = [
-            LegMovement(e.onset_s, e.end_s, e.end_s, 0.0, 0.0, e.end_s - e.onset_s <= 10.0)
-            for e in night.truth
-            if e.type == "leg_movement"
-        ]
-    groups = combine_legs(movements)
-    combined = [c for c, _ in groups]
-    flags = periodic_flags(combined)
-    periodic = [c.onset_s for c, f in zip(combined, flags, strict=True) if f]
+        movements[leg] = list(night.of_type("leg_movement"))
+    combined = _combined(movements)
+    flags = wasm_periodic([a for a, _, _ in combined])
+    periodic = [a for (a, _, _), f in zip(combined, flags, strict=True) if f]
     return PsgNight(
         legs=legs,
         emg_fs_hz=float(emg_fs_hz),
         movements=movements,
+        combined=combined,
         hypnogram=_hypnogram(total_s, rng),
         periodic_onsets_s=periodic,
         start_time=start,
         duration_s=total_s,
     )
+
+
+def _combined(movements: dict[str, list[TruthEvent]]) -> list[tuple[float, float, int]]:
+    """WASM 2016: movements on the two legs that overlap or lie less than 0.5 s apart
+    (offset of one to onset of the next) are one movement; ``(onset, end, parts)``."""
+    spans = sorted((e.onset_s, e.end_s) for evs in movements.values() for e in evs)
+    out: list[list[float]] = []
+    for a, b in spans:
+        if out and a < out[-1][1] + 0.5:
+            out[-1][1] = max(out[-1][1], b)
+            out[-1][2] += 1
+        else:
+            out.append([a, b, 1])
+    return [(a, b, int(n)) for a, b, n in out]
 
 
 def _noise(rng: np.random.Generator, n: int, rms: float, smooth: int) -> np.ndarray:
