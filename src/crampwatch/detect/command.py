@@ -58,13 +58,18 @@ def _progress(total_s: float, label: str):
     help="Write JSON Lines here (default: stdout).",
 )
 @click.option("--device-id", default="offline", show_default=True)
-@click.option("--leg", type=click.Choice(["left", "right"]), default=None)
+@click.option(
+    "--leg",
+    type=click.Choice(["left", "right"]),
+    default=None,
+    help="The leg of a one-leg recording (default: the side its label names, if any).",
+)
 @click.option(
     "--block-s",
     type=float,
     default=5.0,
     show_default=True,
-    help="Replay block length; results do not depend on it.",
+    help="Replay block length; neither the results nor the speed depend on it.",
 )
 @click.option(
     "--model",
@@ -96,9 +101,9 @@ def detect(
 
     What runs depends on the channels (one line on stderr says which): the cramp alarm
     and leg movements with a calf EMG and a shin accelerometer; leg movements only
-    otherwise, on one or both legs (a polysomnogram's ``Leg L``/``Leg R``). A summary
+    otherwise, on one or both legs (a polysomnogram's 'Leg L' and 'Leg R'). A summary
     on stderr gives the PLM index, per hour of sleep when the recording has a
-    hypnogram (stage annotations or a ``*-Hypnogram.edf`` beside it).
+    hypnogram (stage annotations, or a '*-Hypnogram.edf' file beside it).
     """
     from crampwatch.detect.legs import detect_legs, detection_mode, plm_summary, summary_lines
     from crampwatch.detect.streaming import detect_recording
