@@ -9,7 +9,8 @@ Each leg's EMG is a night of the crampwatch simulator (:func:`simulate_night` wi
 schedule of leg movements only, so its EMG model, noise and hum are the same); leg
 movements are placed as periodic series and isolated movements (0.6-6 s, 12-80 µV RMS),
 each on the left, the right or both legs (the second leg mostly overlapping the first,
-sometimes starting 0.2-1 s after its end: either side of the 0.5-s bilateral limit).
+sometimes starting 0.2-1 s after its end: either side of the 0.5-s bilateral limit),
+and the heart's QRS on both legs' electrodes (ECG artefact, 0-20 µV).
 
 Truth (:class:`PsgNight`): every leg's movements, the combined movements (WASM 2016:
 legs' movements that overlap or lie < 0.5 s apart are one movement; written out here,
@@ -158,6 +159,7 @@ def simulate_psg(hours: float, seed: int, *, emg_fs_hz: float = 500.0) -> PsgNig
         )
         legs[leg] = night.recording.signals["emg_tibialis"]
         movements[leg] = list(night.of_type("leg_movement"))
+    _add_ecg_artefact(legs, float(emg_fs_hz), rng)
     combined = _combined(movements)
     flags = wasm_periodic([a for a, _, _ in combined])
     periodic = [a for (a, _, _), f in zip(combined, flags, strict=True) if f]
@@ -171,6 +173,23 @@ def simulate_psg(hours: float, seed: int, *, emg_fs_hz: float = 500.0) -> PsgNig
         start_time=start,
         duration_s=total_s,
     )
+
+
+def _add_ecg_artefact(legs: dict[str, np.ndarray], fs_hz: float, rng: np.random.Generator) -> None:
+    """The heart seen on the leg electrodes, as in most PSGs: one biphasic QRS-like
+    pulse (derivative of a 10-ms Gaussian) per beat, 55-75 beats/min with ±5 %
+    beat-to-beat variation, peaking at 0-20 µV per leg. Leg movements are scored above
+    the resting level that the artefact is part of."""
+    n = min(x.size for x in legs.values())
+    rate_hz = float(rng.uniform(55.0, 75.0)) / 60.0
+    beats = np.cumsum(rng.uniform(0.95, 1.05, int(n / fs_hz * rate_hz) + 2) / rate_hz)
+    t = np.arange(-0.04, 0.04, 1.0 / fs_hz)
+    pulse = -t / 0.01 * np.exp(0.5 - 0.5 * (t / 0.01) ** 2)  # peak 1 at t = ±10 ms
+    starts = np.round(beats * fs_hz).astype(np.int64)
+    starts = starts[starts + pulse.size <= n]
+    idx = (starts[:, None] + np.arange(pulse.size)).ravel()
+    for x in legs.values():
+        np.add.at(x, idx, np.tile(pulse, starts.size) * float(rng.uniform(0.0, 20.0)))
 
 
 def _combined(movements: dict[str, list[TruthEvent]]) -> list[tuple[float, float, int]]:
