@@ -260,7 +260,7 @@ def test_per_leg_channel_option(psg):
 
 
 def test_simulated_psg_truth_has_bilateral_and_periodic_movements():
-    night = simulate_psg(0.3, 5)
+    night = simulate_psg(0.3, 6)
     assert night.periodic_onsets_s
     assert any(parts > 1 for _, _, parts in night.combined)
     assert night.sleep_hours > 0

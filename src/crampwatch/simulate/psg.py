@@ -101,8 +101,11 @@ def _movement_plan(
     total_s: float, rng: np.random.Generator
 ) -> dict[str, list[tuple[float, float, float]]]:
     """leg -> ``(onset_s, duration_s, peak_uv)``: periodic series (onset-to-onset 15-40 s)
-    and isolated movements, each on one leg or both."""
+    and isolated movements, each on one leg or both. The pauses between them are drawn
+    per night (x1, x3 or x8) so that nights range from severe PLMs (PLMS index ~60/h)
+    to few (~5/h), where an error of 2/h matters most."""
     plan: dict[str, list[tuple[float, float, float]]] = {"left": [], "right": []}
+    pause = float(rng.choice([1.0, 3.0, 8.0]))
 
     def place(onset: float) -> None:
         side = str(rng.choice(["left", "right", "both"], p=[0.3, 0.3, 0.4]))
@@ -129,10 +132,10 @@ def _movement_plan(
                 onset = t + k * interval + float(rng.uniform(-1.5, 1.5))
                 if onset < total_s - 30.0:
                     place(onset)
-            t += count * interval + float(rng.uniform(120.0, 600.0))
+            t += count * interval + pause * float(rng.uniform(120.0, 600.0))
         else:  # isolated movements (> 90 s apart: never periodic)
             place(t)
-            t += float(rng.uniform(100.0, 300.0))
+            t += pause * float(rng.uniform(100.0, 300.0))
     return plan
 
 
