@@ -9,7 +9,8 @@ after, and for most, before the muscle):
   medial gastrocnemius), ``EMG LG``;
 - ``emg_tibialis``: ``EMG Tibialis``, ``Tibialis Anterior``, ``EMG Tib``, ``Tib L``,
   ``EMG Tib L``, ``TA``, ``TA-L``, and the PSG leg channels ``LAT``/``RAT`` (also
-  ``LAT1-LAT2``, ``L-AT``), ``Leg L``/``Leg R``, ``Leg/R``, ``LLEG``/``RLEG``;
+  ``LAT1-LAT2``, ``L-AT``), ``Leg L``/``Leg R``, ``Leg/R``, ``LLEG``/``RLEG``, and
+  ``Leg``/``Leg 1``/``Leg 2`` (no side: two of them ask for ``--channel``);
 - ``acc_x``/``acc_y``/``acc_z``: ``Acc X``, ``AccX``, ``Accel X``, ``ACC_X``,
   ``Accelerometer X``, ``Acceleration-X``, ``X Acc``.
 
@@ -60,6 +61,7 @@ DEFAULT_PATTERNS: dict[str, re.Pattern[str]] = {
         r"|(?:emg )?[lr] ?at(?: ?[12])?(?: ?[lr] ?at(?: ?[12])?)?"
         r"|(?:emg )?[lr] ?leg(?: ?[12])?(?: ?[lr] ?leg(?: ?[12])?)?"
         r"|(?:emg )?leg ?[lr]"
+        r"|(?:emg )?legs? ?[12]?"  # "Leg 1"/"Leg 2": PSG leg channels, side unknown
     ),
     **{
         role: re.compile(rf"(?:{_ACC} ?{axis}|{axis} ?{_ACC}){_SIDE}")
@@ -191,7 +193,8 @@ def match_roles(
     if not roles & set(EMG_ROLES):
         raise CrampwatchError(
             f"{where}no leg EMG channel (emg_tibialis or emg_calf); the file has {available}; "
-            f"map one with --channel emg_tibialis=LABEL"
+            f"map one with --channel emg_tibialis=LABEL (two legs: emg_tibialis.left=LABEL "
+            f"and emg_tibialis.right=LABEL)"
         )
     acc = [r for r in ACC_ROLES if r in roles]
     if acc and len(acc) < len(ACC_ROLES):
