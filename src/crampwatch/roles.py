@@ -2,9 +2,13 @@
 
 | role | what | units |
 |---|---|---|
-| ``emg_calf`` | surface EMG over gastrocnemius (required) | µV |
-| ``emg_tibialis`` | surface EMG over tibialis anterior (optional) | µV |
-| ``acc_x``/``acc_y``/``acc_z`` | 3-axis accelerometer on the shin (required) | g |
+| ``emg_calf`` | surface EMG over gastrocnemius (the cramp alarm needs it) | µV |
+| ``emg_tibialis`` | surface EMG over tibialis anterior (the PSG leg channel) | µV |
+| ``acc_x``/``acc_y``/``acc_z`` | 3-axis accelerometer on the shin (the cramp alarm needs it) | g |
+
+What runs depends on what is there: leg movements need only one leg EMG; the cramp
+alarm needs :data:`REQUIRED_ROLES`. A recording with both legs names its channels by
+*channel key*: ``role.left`` / ``role.right`` (:func:`channel_key`).
 """
 
 from __future__ import annotations
@@ -14,10 +18,14 @@ __all__ = [
     "DEFAULT_LABELS",
     "EMG_COUNTS_UNIT",
     "EMG_ROLES",
+    "LEGS",
+    "LEG_EMG_ROLES",
     "OPTIONAL_ROLES",
     "REQUIRED_ROLES",
     "ROLES",
     "UNITS",
+    "channel_key",
+    "split_key",
     "unit_label",
 ]
 
@@ -26,6 +34,22 @@ ACC_ROLES: tuple[str, ...] = ("acc_x", "acc_y", "acc_z")
 ROLES: tuple[str, ...] = EMG_ROLES + ACC_ROLES
 REQUIRED_ROLES: tuple[str, ...] = ("emg_calf", *ACC_ROLES)
 OPTIONAL_ROLES: tuple[str, ...] = ("emg_tibialis",)
+LEGS: tuple[str, ...] = ("left", "right")
+# leg EMG for leg movements, preferred first: polysomnography scores the tibialis
+LEG_EMG_ROLES: tuple[str, ...] = ("emg_tibialis", "emg_calf")
+
+
+def channel_key(role: str, leg: str | None = None) -> str:
+    """``role`` or ``role.leg`` (e.g. ``emg_tibialis.left``) for a two-leg recording."""
+    return role if leg is None else f"{role}.{leg}"
+
+
+def split_key(key: str) -> tuple[str, str | None]:
+    """``"emg_tibialis.left"`` -> ``("emg_tibialis", "left")``; ``"acc_x"`` ->
+    ``("acc_x", None)``."""
+    role, _, leg = key.partition(".")
+    return role, leg or None
+
 
 UNITS: dict[str, str] = {
     "emg_calf": "uV",

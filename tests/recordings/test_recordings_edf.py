@@ -153,7 +153,7 @@ def test_explicit_channel_map_wins(tmp_path: Path):
     assert rec.signals["emg_tibialis"][0] == pytest.approx(2.0, abs=0.01)
 
 
-def test_ambiguous_default_match_asks_for_a_map(tmp_path: Path):
+def test_two_sided_leg_channels_are_two_legs(tmp_path: Path):
     path = tmp_path / "two_legs.edf"
     _write_foreign(
         path,
@@ -166,18 +166,35 @@ def test_ambiguous_default_match_asks_for_a_map(tmp_path: Path):
             ("Acc Z", "g", 20, [1.0]),
         ],
     )
-    with pytest.raises(CrampwatchError, match=r"emg_tibialis.*--channel"):
-        read_recording(path)
+    rec = read_recording(path)
+    assert rec.labels["emg_tibialis.left"] == "LAT"
+    assert rec.labels["emg_tibialis.right"] == "RAT"
+    assert rec.signals["emg_tibialis.right"][0] == pytest.approx(2.0, abs=0.01)
     assert read_recording(path, {"emg_tibialis": "LAT"}).labels["emg_tibialis"] == "LAT"
 
 
-def test_missing_role_is_one_line_error(tmp_path: Path):
-    path = tmp_path / "no_acc.edf"
-    _write_foreign(path, [("EMG Calf", "uV", 200, [1.0]), ("EMG Tibialis", "uV", 200, [1.0])])
+def test_ambiguous_default_match_names_the_candidates(tmp_path: Path):
+    path = tmp_path / "two_calves.edf"
+    _write_foreign(path, [("LG", "uV", 200, [1.0]), ("MG", "uV", 200, [2.0])])
     with pytest.raises(CrampwatchError) as err:
         read_recording(path)
     msg = str(err.value)
-    assert "acc_x" in msg and "'EMG Calf'" in msg and "\n" not in msg
+    assert "'LG'" in msg and "'MG'" in msg and "--channel emg_calf=" in msg and "\n" not in msg
+
+
+def test_no_leg_emg_is_one_line_error(tmp_path: Path):
+    path = tmp_path / "eeg.edf"
+    _write_foreign(path, [("EEG C3", "uV", 200, [1.0]), ("ECG", "uV", 200, [1.0])])
+    with pytest.raises(CrampwatchError) as err:
+        read_recording(path)
+    msg = str(err.value)
+    assert "no leg EMG" in msg and "'EEG C3'" in msg and "\n" not in msg
+
+
+def test_accelerometer_and_calf_are_optional(tmp_path: Path):
+    path = tmp_path / "no_acc.edf"
+    _write_foreign(path, [("EMG Tibialis", "uV", 200, [1.0])])
+    assert list(read_recording(path).signals) == ["emg_tibialis"]
 
 
 def test_mapped_label_that_matches_nothing_lists_labels(tmp_path: Path):

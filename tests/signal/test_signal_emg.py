@@ -189,3 +189,23 @@ def test_unit_free_features_do_not_depend_on_gain():
     ):
         np.testing.assert_allclose(a.column(name), b.column(name), rtol=1e-5, equal_nan=True)
     np.testing.assert_allclose(b.column("calf_env_uv"), 37.0 * a.column("calf_env_uv"), rtol=1e-5)
+
+
+def test_without_shape_features_the_other_columns_are_the_same():
+    from crampwatch.signal.emg import EmgChannel
+    from crampwatch.signal.frames import EMG_FEATURES
+
+    rng = np.random.default_rng(3)
+    x = emg_noise(rng, 60 * 500, 500.0, 3.0)
+    x[20_000:21_000] *= 20  # a burst
+    rows = {}
+    for shape in (True, False):
+        ch = EmgChannel(500.0, 0.1, 50.0, shape_features=shape)
+        ch.append(x, 0.0)
+        rows[shape], _gap = ch.pop_features()
+    shape_cols = {"wl", "zc_hz", "ssc_hz", "mnf_hz", "mdf_hz", "hf_frac"}
+    for i, name in enumerate(EMG_FEATURES):
+        if name in shape_cols:
+            assert np.isnan(rows[False][:, i]).all() and np.isfinite(rows[True][20:, i]).all()
+        else:
+            np.testing.assert_array_equal(rows[False][:, i], rows[True][:, i], err_msg=name)

@@ -47,7 +47,8 @@ def _progress(total_s: float, label: str):
     "channels",
     multiple=True,
     metavar="ROLE=LABEL",
-    help="Map a channel role to an EDF label, e.g. emg_calf='Gastroc L'.",
+    help="Map a channel role to an EDF label, e.g. emg_calf='Gastroc L'; one leg of a "
+    "two-leg recording: emg_tibialis.left='Leg 1'.",
 )
 @click.option(
     "--output",
@@ -57,13 +58,18 @@ def _progress(total_s: float, label: str):
     help="Write JSON Lines here (default: stdout).",
 )
 @click.option("--device-id", default="offline", show_default=True)
-@click.option("--leg", type=click.Choice(["left", "right"]), default=None)
+@click.option(
+    "--leg",
+    type=click.Choice(["left", "right"]),
+    default=None,
+    help="The leg of a one-leg recording (default: the side its label names, if any).",
+)
 @click.option(
     "--block-s",
     type=float,
     default=5.0,
     show_default=True,
-    help="Replay block length; results do not depend on it.",
+    help="Replay block length; neither the results nor the speed depend on it.",
 )
 @click.option(
     "--model",
@@ -91,9 +97,19 @@ def detect(
     model_path: str | None,
     emg_units: str,
 ) -> None:
-    """Replay a recording through the streaming detector; one JSON event per line."""
+    """Replay a recording through the streaming detector; one JSON event per line.
+
+    What runs depends on the channels (one line on stderr says which): the cramp alarm
+    and leg movements with a calf EMG and a shin accelerometer; leg movements only
+    otherwise, on one or both legs (a polysomnogram's 'Leg L' and 'Leg R'). A summary
+    on stderr gives the PLM index, per hour of sleep when the recording has a
+    hypnogram (stage annotations, or a '*-Hypnogram.edf' file beside it).
+    """
+    from crampwatch.detect.legs import detect_legs, detection_mode, plm_summary, summary_lines
     from crampwatch.detect.streaming import detect_recording
     from crampwatch.recordings import parse_channel_options, read_recording
+    from crampwatch.recordings.channels import label_side
+    from crampwatch.recordings.hypnogram import hypnogram_for
 
     if not block_s > 0:
         raise CrampwatchError(f"--block-s must be positive, got {block_s}")
@@ -101,20 +117,37 @@ def detect(
         raise CrampwatchError(f"recording not found: {rec}")
     channel_map = parse_channel_options(list(channels)) if channels else None
     recording = read_recording(rec, channel_map)
-    model = _load_model(model_path)
+    mode = detection_mode(list(recording.signals))
+    if leg is not None and len(mode.leg_channels) > 1:
+        raise CrampwatchError("--leg: the recording has both legs; events carry their own leg")
+    if leg is None and None in mode.leg_channels:  # one leg: its label may name the side
+        leg = label_side(recording.labels.get(mode.leg_channels[None], ""))
+    units = {"auto": None, "calibrated": True, "unknown": False}[emg_units]
+    click.echo(mode.line, err=True)
     prog, cb = _progress(recording.duration_s, f"detect {rec.name}")
     try:
         if prog:
             prog.start()
-        events = detect_recording(
-            recording,
-            device_id=device_id,
-            block_s=block_s,
-            model=model,
-            leg=leg,
-            progress=cb,
-            emg_units_known={"auto": None, "calibrated": True, "unknown": False}[emg_units],
-        )
+        if mode.cramp_alarm:
+            events = detect_recording(
+                recording,
+                device_id=device_id,
+                block_s=block_s,
+                model=_load_model(model_path),
+                leg=leg,
+                progress=cb,
+                emg_units_known=units,
+            )
+        else:
+            events = detect_legs(
+                recording,
+                mode.leg_channels,
+                device_id=device_id,
+                block_s=block_s,
+                leg=leg,
+                progress=cb,
+                emg_units_known=units,
+            )
     finally:
         if prog:
             prog.stop()
@@ -126,6 +159,12 @@ def detect(
             output.write_text(lines)
         except OSError as exc:
             raise CrampwatchError(f"cannot write {output}: {exc.strerror}") from None
+    hyp = hypnogram_for(recording.annotations, recording.path, recording.start_time)
+    # an EDF+D file's holes are not recording time
+    recorded_s = recording.duration_s - sum(b - a for a, b in recording.gaps)
+    summary = plm_summary(events, recording.duration_s, hyp, recorded_s=recorded_s)
+    for line in summary_lines(summary):
+        click.echo(line, err=True)
 
 
 def _truth_for(rec: Path):
@@ -246,6 +285,12 @@ def evaluate_simulated(
     help="Multiply the simulated cramp rate (more onsets to score per hour).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
+@click.option(
+    "--psg",
+    is_flag=True,
+    help="Leg movements and the PLMS index on held-out simulated PSG nights (both legs' "
+    "tibialis, no accelerometer, a hypnogram) instead.",
+)
 def evaluate(
     recs: Sequence[Path],
     nights: int,
@@ -255,8 +300,12 @@ def evaluate(
     model_path: str | None,
     cramp_boost: float,
     as_json: bool,
+    psg: bool,
 ) -> None:
     """Event-level metrics against ground truth (simulated held-out nights or REC files)."""
+    if psg:
+        _evaluate_psg(nights, hours, seed, as_json)
+        return
     from crampwatch.detect.metrics import score_night, summarize
     from crampwatch.detect.streaming import detect_recording
     from crampwatch.detect.training import EVAL_SEED_BASE, SHIFTED_SEED_BASE
@@ -294,6 +343,35 @@ def evaluate(
     from rich.console import Console
 
     Console().print(metrics_table(results))
+
+
+def _evaluate_psg(nights: int, hours: float, seed: int | None, as_json: bool) -> None:
+    """``evaluate --psg``: leg-movement F1 and PLMS-index error on simulated PSG nights."""
+    from crampwatch.detect.psg_eval import PSG_SEED_BASE, evaluate_psg
+
+    if nights < 1 or hours <= 0:
+        raise CrampwatchError("--nights must be ≥ 1 and --hours > 0")
+    res = evaluate_psg(nights, hours, PSG_SEED_BASE if seed is None else seed)
+    if as_json:
+        click.echo(json.dumps({"psg": res}, indent=2, default=str))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="crampwatch leg movements: simulated PSG nights (both legs, no accel)")
+    table.add_column("metric")
+    table.add_column("psg", justify="right")
+    for key, label, digits in (
+        ("nights", "nights", 0),
+        ("hours", "hours", 1),
+        ("lm_precision", "leg movement precision (per leg)", 3),
+        ("lm_recall", "leg movement recall (per leg)", 3),
+        ("lm_f1", "leg movement F1 (≥ 0.95)", 3),
+        ("plms_index_error_per_h", "PLMS index error, /h of sleep (≤ 2)", 2),
+        ("plms_index_error_max_per_h", "  worst night", 2),
+    ):
+        table.add_row(label, _fmt(res[key], digits))
+    Console().print(table)
 
 
 @click.command("train")

@@ -32,7 +32,7 @@ from crampwatch.errors import CrampwatchError
 from crampwatch.recordings.channels import emg_units_calibrated, match_roles, unit_scale
 from crampwatch.recordings.edfplus_stream import record_duration_s as _record_duration_s
 from crampwatch.recordings.model import Annotation, Recording
-from crampwatch.roles import DEFAULT_LABELS, EMG_ROLES, ROLES, unit_label
+from crampwatch.roles import DEFAULT_LABELS, EMG_ROLES, ROLES, split_key, unit_label
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +81,11 @@ def _open(path: Path) -> edfio.Edf | edfio.Bdf:
     return edf
 
 
+def _key_order(key: str) -> tuple[int, str]:
+    """Channel keys in :data:`ROLES` order, a role's legs together."""
+    return ROLES.index(split_key(key)[0]), key
+
+
 def _start_time(edf: edfio.Edf | edfio.Bdf) -> datetime | None:
     try:
         with warnings.catch_warnings():
@@ -126,10 +131,9 @@ def read_recording(path: str | Path, channel_map: Mapping[str, str] | None = Non
     fs: dict[str, float] = {}
     names: dict[str, str] = {}
     uncalibrated: list[str] = []
-    for role in ROLES:
-        if role not in roles:
-            continue
-        sig = signals[roles[role]]
+    for key in sorted(roles, key=_key_order):
+        role = split_key(key)[0]
+        sig = signals[roles[key]]
         _check_calibration(path, sig)
         scale = unit_scale(role, sig.physical_dimension, source=str(path))
         if role in EMG_ROLES and not emg_units_calibrated(sig.physical_dimension):
@@ -144,9 +148,13 @@ def read_recording(path: str | Path, channel_map: Mapping[str, str] | None = Non
             raise CrampwatchError(f"{path}: channel {sig.label!r} has no sampling rate")
         if not data.size:
             raise CrampwatchError(f"{path}: channel {sig.label!r} has no samples")
-        out[role] = data
-        fs[role] = float(sig.sampling_frequency)
-        names[role] = sig.label.strip()
+        out[key] = data
+        fs[key] = float(sig.sampling_frequency)
+        names[key] = sig.label.strip()
+    gaps: tuple[tuple[float, float], ...] = ()
+    onsets = _record_onsets(edf, path)
+    if onsets is not None:
+        out, gaps = _on_timeline(out, fs, onsets, float(edf.data_record_duration))
     try:
         annotations = tuple(
             Annotation(float(a.onset), None if a.duration is None else float(a.duration), a.text)
@@ -169,7 +177,44 @@ def read_recording(path: str | Path, channel_map: Mapping[str, str] | None = Non
         labels=names,
         path=path,
         emg_units_known=not uncalibrated,
+        gaps=gaps,
     )
+
+
+def _record_onsets(edf: edfio.Edf | edfio.Bdf, path: Path) -> np.ndarray | None:
+    """Onsets (s) of the data records of an EDF+D file with gaps; None when continuous."""
+    try:
+        if edf.is_continuous:
+            return None
+        tk = edf._timekeeping_signal  # edfio has no public per-record onsets
+        raw = tk.digital.view(np.uint8).reshape(edf.num_data_records, -1)
+        return np.array(
+            [float(bytes(r).split(b"\x14", 1)[0].decode("ascii")) for r in raw], dtype=np.float64
+        )
+    except Exception as exc:  # a malformed timekeeping TAL
+        raise CrampwatchError(f"{path}: unreadable EDF+D record times ({exc})") from None
+
+
+def _on_timeline(
+    signals: dict[str, np.ndarray], fs: dict[str, float], onsets: np.ndarray, record_s: float
+) -> tuple[dict[str, np.ndarray], tuple[tuple[float, float], ...]]:
+    """Place each data record at its onset (EDF+D): the gaps between records are zero
+    in the arrays and listed as ``(start_s, end_s)`` (replay leaves them out)."""
+    onsets = onsets - onsets[0]
+    ends = onsets + record_s
+    gaps = tuple(
+        (float(e), float(o)) for e, o in zip(ends[:-1], onsets[1:], strict=True) if o > e + 1e-6
+    )
+    out = {}
+    for key, x in signals.items():
+        spr = round(record_s * fs[key])
+        total = round(float(ends[-1]) * fs[key])
+        y = np.zeros(total)
+        for k, o in enumerate(onsets):
+            i0 = round(o * fs[key])
+            y[i0 : i0 + spr] = x[k * spr : (k + 1) * spr]
+        out[key] = y
+    return out, gaps
 
 
 def write_edf(

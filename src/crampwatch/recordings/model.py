@@ -43,6 +43,9 @@ class Recording:
     emg_units_known:
         False when the EMG is in device counts or an unnamed unit (not µV): detection
         then scores leg movements relative to the resting level.
+    gaps:
+        ``(start_s, end_s)`` spans with no recording (an EDF+D file's holes): zeros in
+        the arrays, left out by the replay so that detection sees a gap.
     """
 
     signals: dict[str, np.ndarray]
@@ -52,6 +55,7 @@ class Recording:
     labels: dict[str, str] = field(default_factory=dict)
     path: Path | None = None
     emg_units_known: bool = True
+    gaps: tuple[tuple[float, float], ...] = ()
 
     def __post_init__(self) -> None:
         missing = set(self.signals) ^ set(self.fs_hz)

@@ -40,6 +40,11 @@ def build_sources(cfg: ServiceConfig) -> tuple[list[Source], dict[str, datetime]
 
         r = cfg.replay
         rec = read_recording(r.path, r.channels or None)
+        from crampwatch.detect.legs import detection_mode
+
+        mode = detection_mode(list(rec.signals))
+        if not mode.cramp_alarm:  # the service runs the cramp detector only, for now
+            raise CrampwatchError(f"{r.path}: {mode.line}; score it with 'crampwatch detect'")
         src = ReplaySource(
             rec, device_id=cfg.device_id, leg=r.leg, speed=r.speed, block_s=replay_block_s(r.speed)
         )
