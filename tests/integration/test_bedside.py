@@ -78,6 +78,8 @@ def test_alarm_started_first_rings_and_the_review_shows_the_cramp(
             )
             assert run.returncode == 0, run.stderr
             assert "1 cramp" in run.stdout
+            # the mode in one line: this night's channels allow the cramp alarm
+            assert "cramp alarm and leg movements: calf and tibialis EMG" in run.stdout
             # words for people: no developer logging, no library internals
             for noise in ("INFO", "DEBUG", "amqtt", "transitions", "Traceback"):
                 assert noise not in run.stderr, run.stderr

@@ -303,7 +303,10 @@ def _cramp_traces(
     edf = open_recording(path)
     signals = edf.signals
     # the same label matching and unit handling as crampwatch.recordings.read_recording
-    sig = signals[match_roles([s.label for s in signals], source=str(path))["emg_calf"]]
+    roles = match_roles([s.label for s in signals], source=str(path))
+    if "emg_calf" not in roles:
+        raise CrampwatchError(f"{path} has no calf channel")
+    sig = signals[roles["emg_calf"]]
     scale = unit_scale("emg_calf", sig.physical_dimension, source=str(path))
     fs = float(sig.sampling_frequency)
     duration = float(edf.duration)

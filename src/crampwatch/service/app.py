@@ -105,7 +105,7 @@ def run_service(
     progress: Callable[[float], None] | None = None,
     broker_config: BrokerConfig | None = None,
     sources: tuple[list[Source], dict[str, datetime]] | None = None,
-    on_ready: Callable[[], None] | None = None,
+    on_ready: Callable[[list[Source]], None] | None = None,
 ) -> RunOutcome:
     """Run until the sources end (replay, simulator) or SIGINT/SIGTERM (sensors).
 
@@ -113,8 +113,8 @@ def run_service(
     ``cfg`` (``embedded`` starts one for the duration of the run), named in the endpoint
     file for local consumers, and the events also go into the local event store (the
     demo keeps its own). ``sources``: ready sources and their start times instead of
-    those of ``cfg`` (the demo's scripted night). ``on_ready``: called once the sources
-    and the recordings folder are set up (a bad file or folder is an error before it).
+    those of ``cfg`` (the demo's scripted night). ``on_ready``: called with the sources
+    once they and the recordings folder are set up (a bad file or folder is an error before it).
     """
     sources, starts = sources or build_sources(cfg)
     recordings_dir = None
@@ -131,7 +131,7 @@ def run_service(
             ) from None
     outbox = Path(cfg.outbox) if cfg.outbox else default_outbox_path(cfg.device_id)
     if on_ready is not None:
-        on_ready()
+        on_ready(sources)
     if broker_config is not None:
         return _run(cfg, broker_config, sources, starts, recordings_dir, outbox, on_event, progress)
     # No reachability check: a broker that is down at bedtime only delays delivery (the

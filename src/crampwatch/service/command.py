@@ -107,6 +107,8 @@ def run(
     A replay ends by itself once the recording is consumed and every event is
     acknowledged by the broker. Not a medical device.
     """
+    from crampwatch.acquire.base import Source
+    from crampwatch.detect.legs import detection_mode
     from crampwatch.service.app import run_service
 
     cfg = apply_overrides(
@@ -119,12 +121,14 @@ def run(
         record=record,
     )
 
-    def ready() -> None:
+    def ready(sources: list[Source]) -> None:
         if cfg.source_kind != "none":
             click.echo(
                 f"crampwatch: {_what(cfg)} as device {cfg.device_id!r}; the night is kept in "
                 f"{default_db_path()} (Ctrl-C stops)"
             )
+        for source in sources:  # what runs on this sensor set's channels, in one line
+            click.echo(f"{source.device_id}: {detection_mode(list(source.fs_hz)).line}")
 
     outcome = run_service(cfg, on_ready=ready)
     click.echo(outcome.summary_line())
