@@ -15,6 +15,9 @@ __all__ = ["write_model_card"]
 _TARGETS = {
     "cramp_sensitivity": ("cramp sensitivity", "≥ 0.95", 3),
     "false_alarms_per_8h": ("false alarms per 8 h", "≤ 0.1", 3),
+    "false_alarms_per_100_nights": ("false alarms per 100 nights of 8 h", "soak ≤ 3", 1),
+    "warned_before_onset_share": ("prodromal cramps warned before onset", "aim ≥ 0.5", 2),
+    "warnings_per_cramp_free_8h": ("cramp_warning per cramp-free 8 h", "aim ≤ a few", 2),
     "latency_p50_s": ("alarm latency p50 (s)", "≤ 3", 2),
     "latency_p95_s": ("alarm latency p95 (s)", "≤ 6", 2),
     "latency_no_prodrome_p50_s": ("— latency p50, cramps without prodrome (s)", "≤ 3", 2),

@@ -427,7 +427,7 @@ def _cramp(night: _Night, ev: ScheduledEvent) -> None:
         # curve (concave to convex), fluctuation and twitching vary from cramp to cramp
         i0, i1 = night._i(t0 - prodrome), night._i(t0)
         ramp = _rise_curve(rng, i1 - i0)
-        ramp *= _fluctuation(night, i1 - i0)
+        ramp *= _fluctuation(night, i1 - i0, (0.0, 0.4))
         a = night._amp_for_rise("emg_calf", peak * level, hf)
         night.env_lo["emg_calf"][i0:i1] += np.float32(a * math.sqrt(1 - hf)) * ramp
         night.env_hi["emg_calf"][i0:i1] += np.float32(a * math.sqrt(hf)) * ramp
@@ -557,10 +557,11 @@ def _rise_curve(rng: np.random.Generator, n: int) -> np.ndarray:
     return (x ** float(np.exp(rng.uniform(math.log(0.5), math.log(3.0))))).astype(np.float32)
 
 
-def _fluctuation(night: _Night, n: int) -> np.ndarray:
-    """Slow multiplicative fluctuation of a tone (depth 0–40 %, 0.05–1 Hz), float32."""
+def _fluctuation(night: _Night, n: int, depth_range: tuple[float, float]) -> np.ndarray:
+    """Slow multiplicative fluctuation of a tone (depth drawn in ``depth_range``,
+    0.05–1 Hz), float32."""
     rng = night.rng
-    depth = float(rng.uniform(0.0, 0.4))
+    depth = float(rng.uniform(*depth_range))
     rate = float(np.exp(rng.uniform(math.log(0.05), math.log(1.0))))
     w = 1.0 + depth * _smooth_noise(rng, n, night.emg_fs, rate)
     return np.clip(w, 0.4, 1.0 + 3 * depth).astype(np.float32)
@@ -611,7 +612,8 @@ def _tone_rise(night: _Night, ev: ScheduledEvent) -> None:
     n_f = n - n_r - n_h
     if n_f > 0:
         shape[n - n_f :] = _rise_curve(rng, n_f)[::-1]
-    shape *= _fluctuation(night, n)
+    # tone of an arousal or an aborted cramp is irregular, never a steady plateau
+    shape *= _fluctuation(night, n, (0.15, 0.5))
     rise_uv = p["rest_calf_uv"] * (peak_x - 1.0)
     a = night._amp_for_rise("emg_calf", rise_uv, hf)
     night.env_lo["emg_calf"][i0:i1] += np.float32(a * math.sqrt(1 - hf)) * shape
