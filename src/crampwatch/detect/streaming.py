@@ -66,14 +66,13 @@ _VETO_QUALITY = 0.3
 
 # Electrode trouble building up: the hum (µV; × rest when units are unknown) has grown
 # by at least _TROUBLE_MIN_UV over the last _TROUBLE_LOOKBACK_S s, and so has its share
-# of the channel (the mains ratio, to ≥ _TROUBLE_RATIO and ≥ _TROUBLE_GROWTH × what it
-# was). A loosening electrode's hum grows from nothing to hundreds of µV over seconds
-# (rising impedance raises the mains pick-up) while the EMG does not; a contraction
-# raises the EMG, and with it the little of it that falls in the mains bins, but not the
-# hum's share.
+# of the channel (the mains ratio: to ≥ _TROUBLE_RATIO, and ≥ _TROUBLE_GROWTH × what it
+# was; the EMG's own leak into the mains bins gives 0–0.2 in a cramp). A loosening
+# electrode's hum grows from nothing to hundreds of µV over seconds (rising impedance
+# raises the mains pick-up) while the EMG does not.
 _TROUBLE_GROWTH = 2.0
 _TROUBLE_MIN_UV = 4.0
-_TROUBLE_RATIO = 0.15
+_TROUBLE_RATIO = 0.3
 _TROUBLE_LOOKBACK_S = 5.0
 
 

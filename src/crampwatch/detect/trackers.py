@@ -107,7 +107,8 @@ class CrampParams:
     - *strong*: the 1-s envelope ≥ ``cramp_rel`` × rest on every frame of the last
       ``hold_s`` s; or *weak*: ≥ ``min_rel1s`` × rest for ``weak_hold_s`` s and steady
       (the window's lowest 1-s envelope ≥ ``steady_ratio`` × its highest): a partial
-      cramp that holds, not a fluctuating tone;
+      cramp that holds, not a fluctuating tone — on the confident path only (below
+      cramp force, the classifier must be sure);
     - reached within seconds: that held level ≥ ``jump_ratio`` × the 1-s envelope
       ``rise_allow_s`` s before the hold began (a slow creep is a tone rise; a cramp's
       contraction jumps above whatever tone preceded it); once reached, this holds for
@@ -210,8 +211,9 @@ class CrampTracker:
     def _frames(self, seconds: float) -> int:
         return max(1, round(seconds / self.p.frame_s))
 
-    def _force(self, rel1: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Per frame: (holding cramp force now, and force reached within seconds) —
+    def _force(self, rel1: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per frame: (holding cramp force now, holding a steady partial contraction
+        now, and either reached within seconds) —
         see :class:`CrampParams`. Windows reach into the frames of earlier pushes, so
         the result does not depend on the block size."""
         p = self.p
@@ -236,7 +238,7 @@ class CrampTracker:
             weak & (wmin >= p.jump_ratio * before(w + g))
         )
         self._rel_hist = ext[-self._hist_needed :]
-        return strong | weak, jumped
+        return strong, weak, jumped
 
     @property
     def in_cramp(self) -> bool:
@@ -290,7 +292,7 @@ class CrampTracker:
         n = t_s.shape[0]
         glitch = np.zeros(n, bool) if calf_glitch is None else np.asarray(calf_glitch, bool)
         active = rel >= p.active_rel
-        force, jumped = self._force(rel1)
+        strong, weak, jumped = self._force(rel1)
         trouble = np.zeros(n, bool) if calf_trouble is None else np.asarray(calf_trouble, bool)
         self.cramp_mask = in_cramp = np.zeros(n, bool)
         known = np.ones(n, bool) if motion_known is None else np.asarray(motion_known, bool)
@@ -377,9 +379,8 @@ class CrampTracker:
             if self._cramp_onset is None:
                 ready = (
                     not self._run_alarmed
-                    # the contraction reached cramp force within seconds and holds it
+                    # the contraction reached its force within seconds and holds it
                     and self._run_jumped
-                    and bool(force[i])
                     and self._since_trouble > self._trouble_needed
                     # without a tibialis, evidence counts once the calf has been active
                     # longer than most leg movements last
@@ -389,11 +390,13 @@ class CrampTracker:
                     and self._onset_motion < p.max_onset_motion_g
                     and t - self._last_end >= p.refractory_s
                 )
-                span = self._confident(t, ready and bool(cand[i]), float(prob[i]))
+                # a partial contraction below cramp force alarms only when the
+                # classifier is sure of a cramp; cramp force also on the sustained path
+                held = bool(strong[i]) or bool(weak[i])
+                span = self._confident(t, ready and held and bool(cand[i]), float(prob[i]))
                 if span is None:
-                    span = self._sustained(
-                        t, ready and bool(sustained_ok[i]) and bool(active[i]), float(share[i])
-                    )
+                    ok = ready and bool(strong[i]) and bool(sustained_ok[i]) and bool(active[i])
+                    span = self._sustained(t, ok, float(share[i]))
                 if span is not None:
                     out.append(span)
             else:
