@@ -67,7 +67,8 @@ def test_evaluate_on_a_recording_prints_metrics(edf_night, capsys, model_env):
     assert res["false_alarms"] == 0
 
 
-def test_evaluate_simulates_one_short_night(capsys, model_env):
+def test_evaluate_simulates_one_short_night(capsys, model_env, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "250")  # one line per row: five columns
     tiny_soak = ["--soak-nights", "1", "--soak-hours", "0.05", "--workers", "1"]
     main(["evaluate", "--nights", "1", "--hours", "0.05", "--variant", "shifted", *tiny_soak])
     out = capsys.readouterr().out
@@ -76,10 +77,8 @@ def test_evaluate_simulates_one_short_night(capsys, model_env):
 
 
 def test_evaluate_soak_reports_false_alarms_per_100_nights(capsys, model_env):
-    main(
-        ["evaluate", "--nights", "1", "--hours", "0.02", "--variant", "train", "--json"]
-        + ["--soak-nights", "2", "--soak-hours", "0.05", "--workers", "2"]
-    )
+    soak = ["--soak-nights", "2", "--soak-hours", "0.05", "--workers", "2"]
+    main(["evaluate", "--nights", "1", "--hours", "0.02", "--variant", "train", "--json", *soak])
     res = json.loads(capsys.readouterr().out)
     assert set(res) == {"in-distribution", "soak in-distribution", "soak shifted", "soak calf only"}
     soak = res["soak calf only"]
