@@ -109,10 +109,10 @@ class CrampParams:
       (the window's lowest 1-s envelope ≥ ``steady_ratio`` × its highest): a partial
       cramp that holds, not a fluctuating tone — on the confident path only (below
       cramp force, the classifier must be sure);
-    - reached within seconds: that held level ≥ ``jump_ratio`` × the 1-s envelope
-      ``rise_allow_s`` s before the hold began (a slow creep is a tone rise; a cramp's
-      contraction jumps above whatever tone preceded it); once reached, this holds for
-      the rest of the calf's active run;
+    - reached within seconds: that held level ≥ ``jump_ratio`` (partial:
+      ``weak_jump_ratio``) × the 1-s envelope ``rise_allow_s`` s before the hold
+      began (a slow creep is a tone rise; a cramp's contraction jumps above whatever
+      tone preceded it); once reached, this holds for the rest of the calf's active run;
     - and the calf channel without building electrode trouble (growing hum) for
       ``trouble_clean_s`` s.
 
@@ -150,6 +150,7 @@ class CrampParams:
     weak_hold_s: float = 12.0
     steady_ratio: float = 0.5
     jump_ratio: float = 2.0
+    weak_jump_ratio: float = 3.0
     rise_allow_s: float = 6.0
     trouble_clean_s: float = 10.0
     # cramp_warning ("calf tightening"): the calf's 1-s envelope ≥ warn_rel × rest for
@@ -235,7 +236,7 @@ class CrampTracker:
         with np.errstate(invalid="ignore"):
             weak = (wmin >= p.min_rel1s) & (wmin >= p.steady_ratio * wmax)
         jumped = (strong & (held >= p.jump_ratio * before(h + g))) | (
-            weak & (wmin >= p.jump_ratio * before(w + g))
+            weak & (wmin >= p.weak_jump_ratio * before(w + g))
         )
         self._rel_hist = ext[-self._hist_needed :]
         return strong, weak, jumped
