@@ -356,6 +356,14 @@ class StreamingDetector:
         # blocks the alarm for the 1 s whose envelope it inflates. (QRS spikes of a
         # large ECG can look like pops at rest; they must not hold a cramp back.)
         calf_bad = hard["calf"] | (q_no_pops < _VETO_QUALITY)
+        # a calf channel with large hum, or whose signal issue is still open (until 20 s
+        # clean), is not trusted: an electrode coming off shows hum harmonics and drift
+        # that pass the filters as a steady "contraction"
+        # (a BLE gap is not the electrode: once data resume, 2 s clean suffice)
+        calf_issue = self._issues["calf"]
+        calf_bad |= calf_reasons == "mains"
+        if calf_issue.main_reason != "gap":
+            calf_bad |= calf_issue.open_mask
         calf_glitch = ~calf_bad & (q_calf < _VETO_QUALITY)
         grav = np.column_stack([column_or_nan(frames, f"grav_{a}_g") for a in "xyz"])
         upright = self._upright.push(grav, _lying(calf_rel1s, motion1s, motion_rest, cp))

@@ -740,6 +740,11 @@ class SignalIssueTracker:
     def is_open(self) -> bool:
         return self._open
 
+    @property
+    def main_reason(self) -> str:
+        """The most frequent reason of the open (or last) span, '' if none yet."""
+        return max(self._reasons, key=self._reasons.__getitem__) if self._reasons else ""
+
     def push(self, t_s: np.ndarray, reason: np.ndarray) -> list[Span]:
         """``reason``: per frame, '' when the signal is good, else a short reason code.
 
