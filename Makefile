@@ -26,7 +26,7 @@ bench: $(STAMP)
 	@for f in bench/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
 
 model: $(STAMP)
-	$(BIN)/crampwatch train   # writes src/crampwatch/models/ (the package data)
+	$(BIN)/crampwatch train --soak-nights 25   # writes src/crampwatch/models/ (package data)
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache

@@ -67,7 +67,22 @@ def test_evaluate_on_a_recording_prints_metrics(edf_night, capsys, model_env):
     assert res["false_alarms"] == 0
 
 
-def test_evaluate_simulates_one_short_night(capsys, model_env):
-    main(["evaluate", "--nights", "1", "--hours", "0.05", "--variant", "shifted"])
+def test_evaluate_simulates_one_short_night(capsys, model_env, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "250")  # one line per row: five columns
+    tiny_soak = ["--soak-nights", "1", "--soak-hours", "0.05", "--workers", "1"]
+    main(["evaluate", "--nights", "1", "--hours", "0.05", "--variant", "shifted", *tiny_soak])
     out = capsys.readouterr().out
     assert "cramp sensitivity" in out and "shifted" in out
+    assert "soak calf only" in out and "100 nights" in out
+
+
+def test_evaluate_soak_reports_false_alarms_per_100_nights(capsys, model_env):
+    soak = ["--soak-nights", "2", "--soak-hours", "0.05", "--workers", "2"]
+    main(["evaluate", "--nights", "1", "--hours", "0.02", "--variant", "train", "--json", *soak])
+    res = json.loads(capsys.readouterr().out)
+    assert set(res) == {"in-distribution", "soak in-distribution", "soak shifted", "soak calf only"}
+    soak = res["soak calf only"]
+    assert soak["cramps"] == 0 and soak["nights"] == 2
+    assert soak["seeds"] == "52000..52001"
+    assert soak["false_alarms_per_100_nights"] == 100 * soak["false_alarms"] / (0.1 / 8)
+    assert isinstance(soak["false_alarm_list"], list)

@@ -35,7 +35,11 @@ def test_cramp_alarm_within_six_seconds_then_end_with_same_id(cramp_night, model
 
 
 def test_events_do_not_depend_on_block_size(cramp_night, model):
-    small = detect_recording(cramp_night.recording, device_id="t", model=model, block_s=0.02)
+    # live-style computing (batch_s=0: each frame as soon as it is complete) in 20-ms
+    # blocks against the offline replay's batches
+    small = detect_recording(
+        cramp_night.recording, device_id="t", model=model, block_s=0.02, batch_s=0
+    )
     large = detect_recording(cramp_night.recording, device_id="t", model=model, block_s=5.0)
     assert [e.to_dict() for e in small] == [e.to_dict() for e in large]
     assert small  # the night holds a cramp: the comparison is not vacuous
@@ -176,3 +180,41 @@ def test_calf_only_leg_movements_on_a_noisy_accelerometer_raise_no_alarm(
     n = make_night([*sched, cramp(330.0, duration_s=40.0, peak_uv=150.0)], **{**kw, "hours": 0.12})
     (alarm,) = alarms(detect_recording(n.recording, device_id="t", model=model))
     assert 0.0 <= alarm.detected_at_s - 330.0 <= 6.0
+
+
+# ------------------------------------------------ look-alikes of a cramp (issue 13)
+
+
+def test_a_resolving_calf_tone_rise_raises_no_alarm(model, make_night, alarms):
+    for seed, peak_x in ((5, 4.5), (6, 5.0), (7, 3.0)):
+        tone = ScheduledEvent("tone_rise", 30.0, duration_s=90.0, peak_uv=peak_x)
+        night = make_night([tone], hours=0.04, seed=seed)
+        events = detect_recording(night.recording, device_id="t", model=model)
+        assert alarms(events) == []
+
+
+def test_a_prodrome_is_warned_before_the_cramp_which_keeps_its_alarm(model, make_night, alarms):
+    night = make_night([cramp(100.0, prodrome_s=50.0, peak_uv=120.0)], hours=0.06, seed=11)
+    (truth,) = night.of_type("cramp")
+    events = detect_recording(night.recording, device_id="t", model=model)
+    warnings = [e for e in events if e.type == "cramp_warning"]
+    assert warnings and warnings[0].end_s is None
+    assert warnings[0].detected_at_s < truth.onset_s  # before the cramp's onset
+    (alarm,) = alarms(events)
+    assert alarm.id != warnings[0].id
+    assert alarm.detected_at_s - truth.onset_s <= 6.0
+    ends = [e for e in warnings if e.end_s is not None]
+    assert len(ends) == 1 and ends[0].id == warnings[0].id
+    for ev in warnings:
+        validate_event(ev.to_dict())
+
+
+def test_a_failing_calf_electrode_is_one_signal_issue_and_no_alarm(model, make_night, alarms):
+    fail = ScheduledEvent("electrode_failing", 40.0, duration_s=90.0, muscle="emg_calf")
+    night = make_night([fail], hours=0.05, seed=3)
+    events = detect_recording(night.recording, device_id="t", model=model)
+    assert alarms(events) == []
+    calf_issues = {
+        e.id for e in events if e.type == "signal_issue" and e.details["channel"] == "emg_calf"
+    }
+    assert len(calf_issues) == 1

@@ -8,6 +8,7 @@ import pytest
 from crampwatch.detect.trackers import (
     CrampParams,
     CrampTracker,
+    CrampWarningTracker,
     PositionTracker,
     SignalIssueTracker,
 )
@@ -17,6 +18,11 @@ T = 0.1 * np.arange(1, N + 1)
 # Path timing: most tests feed no tibialis ratio; they test the paths without the
 # calf-only wait, which has its own tests below.
 NO_WAIT = CrampParams(calf_only_min_active_s=0.0)
+
+
+# a step to 20× rest at 20 s: the 1-s envelope reaches cramp force (8×) at 20.4 s and
+# has held it for 1.5 s at 21.8 s
+FORCE_T = 21.8
 
 
 def cramp_inputs(onset_i=200, end_i=450):
@@ -43,7 +49,8 @@ def test_onset_then_end_same_onset():
     assert [s.end_s is None for s in spans] == [True, False]
     onset, end = spans
     assert onset.onset_s == pytest.approx(20.0)  # back-tracked to the calf rise
-    assert onset.decided_at_s == pytest.approx(21.5)  # 1 s + 5 frames after the rise
+    # cramp force (1-s envelope ≥ 8× rest) from 20.4 s, held 1.5 s, then 5 frames
+    assert onset.decided_at_s == pytest.approx(FORCE_T + 0.4)
     assert end.onset_s == onset.onset_s
     assert end.end_s == pytest.approx(45.0, abs=0.2)
 
@@ -147,7 +154,7 @@ def weak_cramp_inputs(share=0.8):
     """A weak tonic calf contraction the classifier is unsure about: cramp probability
     0.2 (never ≥ p_on) but ``share`` of the active-class probability."""
     p, rel, rel1s, motion, bad = cramp_inputs()
-    rel[200:450] = 6.0
+    rel[200:450] = 10.0
     rel1s = np.convolve(rel, np.ones(10) / 10)[:N]
     p[:] = 0.0
     p[200:450] = 0.2
@@ -173,8 +180,9 @@ def test_sustained_tonic_contraction_escalates_without_a_confident_window():
     onset = spans[0]
     assert onset.details["rule"] == "tonic_calf_sustained"
     assert onset.onset_s == pytest.approx(20.0)
-    # after sustain_s (2 s) of a contraction that never relaxed, not before
-    assert onset.decided_at_s == pytest.approx(22.0)
+    # a contraction that never relaxed for sustain_s (2 s), at cramp force (8× rest,
+    # reached at 20.8 s) held 1.5 s (22.2 s), then the 1-s share window
+    assert onset.decided_at_s == pytest.approx(23.1)
     for chunk in (1, 7, 64):
         assert run_kw(CrampTracker(NO_WAIT), arrays, chunk, p_active=p_active) == spans
 
@@ -217,15 +225,15 @@ def test_a_pop_holds_the_alarm_for_one_second_a_broken_signal_for_two():
     p[200:] = 0.9  # confident from the rise on
     clean = run(CrampTracker(NO_WAIT), (p, rel, rel1s, motion, bad))[0].decided_at_s
     glitch = np.zeros(N, bool)
-    glitch[205] = True  # a pop (or a QRS taken for one) early in the rise
+    glitch[218] = True  # a pop (or a QRS taken for one) as force is reached
     spans = run_kw(CrampTracker(NO_WAIT), (p, rel, rel1s, motion, bad), calf_glitch=glitch)
     # 1 s clean after the pop, then the 5 confident frames
-    assert 20.6 + 1.0 + 0.4 <= spans[0].decided_at_s < 20.6 + 2.0
+    assert 21.9 + 1.0 + 0.4 <= spans[0].decided_at_s < 21.9 + 2.0
     bad2 = bad.copy()
-    bad2[205] = True  # the same frame broken (gap, flat, clipped): 2 s of clean signal
+    bad2[218] = True  # the same frame broken (gap, flat, clipped): 2 s of clean signal
     spans = run(CrampTracker(NO_WAIT), (p, rel, rel1s, motion, bad2))
-    assert spans[0].decided_at_s >= 20.6 + 2.0
-    assert clean < 20.6 + 1.0
+    assert spans[0].decided_at_s >= 21.9 + 2.0
+    assert clean == pytest.approx(FORCE_T + 0.4)
 
 
 def test_position_change_on_a_noisy_accelerometer():
@@ -250,8 +258,8 @@ def test_without_tibialis_the_alarm_waits_out_a_leg_movement():
     tib = np.full(N, 6.0)  # calf 6x as far above rest as the tibialis
     k = CrampParams().k_frames
     with_tib = run_kw(CrampTracker(), (p, rel, rel1s, motion, bad), calf_tib_ratio=tib)
-    # the 1-s envelope passes 3x rest on the 2nd frame of the rise, then k frames
-    assert with_tib[0].decided_at_s == pytest.approx(20.2 + 0.1 * (k - 1))
+    # cramp force held 1.5 s, then k frames
+    assert with_tib[0].decided_at_s == pytest.approx(FORCE_T + 0.1 * (k - 1))
     calf_only = run(CrampTracker(), (p, rel, rel1s, motion, bad))
     wait = CrampParams().calf_only_min_active_s
     assert calf_only[0].onset_s == pytest.approx(20.0)  # still back-tracked to the rise
@@ -362,3 +370,114 @@ def test_motion_at_a_gap_edge_does_not_veto_the_contraction():
     known[200:230] = False
     spans = run_kw(CrampTracker(NO_WAIT), (p, rel, rel1s, motion, bad), motion_known=known)
     assert len(spans) == 2
+
+
+# ------------------------------------------ the alarm is for the cramp itself (issue 13)
+
+
+def tone_inputs(rel: np.ndarray):
+    """A calf envelope ``rel`` (× rest per frame) the classifier calls a cramp outright:
+    only the force test can hold the alarm back."""
+    rel1s = np.convolve(rel, np.ones(10) / 10)[:N]
+    return (np.full(N, 0.95), rel, rel1s, np.full(N, 0.01), np.zeros(N, bool))
+
+
+def ramp(lo_i: int, hi_i: int, top: float) -> np.ndarray:
+    rel = np.ones(N)
+    rel[lo_i:hi_i] = np.linspace(1.0, top, hi_i - lo_i)
+    rel[hi_i:] = top
+    return rel
+
+
+def test_a_tone_rising_to_a_few_times_rest_does_not_alarm():
+    rel = ramp(50, 350, 5.0)  # 30-s rise to 5× rest, then held
+    assert run_kw(CrampTracker(NO_WAIT), tone_inputs(rel), p_active=np.ones(N)) == []
+
+
+def test_a_slow_creep_to_high_tone_is_not_a_cramp_but_a_jump_is():
+    creep = ramp(50, 550, 12.0)  # 50 s to 12× rest: never reached within seconds
+    assert run_kw(CrampTracker(NO_WAIT), tone_inputs(creep), p_active=np.ones(N)) == []
+    jump = ramp(200, 210, 12.0)  # 1 s to 12× rest
+    spans = run_kw(CrampTracker(NO_WAIT), tone_inputs(jump), p_active=np.ones(N))
+    assert spans and spans[0].end_s is None
+    # reached 8× at ~20.7 s, held 1.5 s
+    assert 22.0 <= spans[0].decided_at_s <= 23.5
+
+
+def test_a_twitch_burst_on_a_tone_is_not_cramp_force():
+    rel = ramp(50, 250, 4.0)
+    rel[300:304] = 40.0  # a 0.4-s twitch burst
+    assert run_kw(CrampTracker(NO_WAIT), tone_inputs(rel), p_active=np.ones(N)) == []
+
+
+def test_a_jump_after_a_slow_prodrome_alarms():
+    rel = ramp(50, 300, 3.0)  # prodrome creeping to 3× rest over 25 s
+    rel[300:310] = np.linspace(3.0, 30.0, 10)
+    rel[310:] = 30.0
+    spans = run_kw(CrampTracker(NO_WAIT), tone_inputs(rel), p_active=np.ones(N))
+    assert spans and 30.5 <= spans[0].decided_at_s <= 33.0
+
+
+def test_electrode_trouble_building_up_holds_the_alarm():
+    arrays = tone_inputs(ramp(200, 205, 20.0))
+    trouble = np.zeros(N, bool)
+    trouble[150:210] = True  # hum growing until 1 s into the contraction
+    spans = run_kw(CrampTracker(NO_WAIT), arrays, calf_trouble=trouble)
+    assert spans and spans[0].decided_at_s >= 21.0 + CrampParams().trouble_clean_s
+    clean = run_kw(CrampTracker(NO_WAIT), arrays)
+    assert clean[0].decided_at_s < 23.0
+
+
+def test_force_test_does_not_depend_on_the_block_size():
+    rel = ramp(200, 260, 10.0)
+    whole = run_kw(CrampTracker(NO_WAIT), tone_inputs(rel), p_active=np.ones(N))
+    for chunk in (1, 7, 64):
+        split = run_kw(CrampTracker(NO_WAIT), tone_inputs(rel), chunk, p_active=np.ones(N))
+        assert split == whole
+
+
+# ------------------------------------------------------------------------ cramp_warning
+
+
+def warn_run(rel1s, ok=None, cramp=None, chunk: int = N):
+    tr = CrampWarningTracker()
+    ok = np.ones(N, bool) if ok is None else ok
+    cramp = np.zeros(N, bool) if cramp is None else cramp
+    out = []
+    for i in range(0, N, chunk):
+        sl = slice(i, i + chunk)
+        out += tr.push(T[sl], rel1s[sl], ok[sl], cramp[sl])
+    return out + tr.flush(T[-1])
+
+
+def test_calf_tightening_is_one_warning_with_onset_and_end():
+    rel = np.ones(N)
+    rel[100:300] = 4.0  # 20 s at 4× rest, then relaxed
+    spans = warn_run(rel)
+    assert [(s.kind, s.end_s is None) for s in spans] == [
+        ("cramp_warning", True),
+        ("cramp_warning", False),
+    ]
+    onset, end = spans
+    assert onset.onset_s == pytest.approx(10.0)
+    assert onset.decided_at_s == pytest.approx(10.0 + CrampParams().warn_s, abs=0.11)
+    assert end.end_s == pytest.approx(30.0, abs=0.11)
+    assert warn_run(rel, chunk=13) == spans
+
+
+def test_no_warning_on_a_moving_leg_or_below_the_level():
+    rel = np.ones(N)
+    rel[100:300] = 4.0
+    assert warn_run(rel, ok=np.zeros(N, bool)) == []
+    assert warn_run(np.minimum(rel, 2.0)) == []
+
+
+def test_a_cramp_closes_the_warning_and_keeps_its_own_alarm():
+    rel = np.ones(N)
+    rel[100:500] = 4.0
+    cramp = np.zeros(N, bool)
+    cramp[200:400] = True
+    spans = warn_run(rel, cramp=cramp)
+    assert len(spans) == 2  # one warning, closed by the cramp; none after it
+    assert spans[1].details["end_reason"] == "cramp"
+    assert spans[1].end_s == pytest.approx(20.0, abs=0.11)

@@ -12,7 +12,11 @@ Matching rules (documented in ``crampwatch/models/MODEL_CARD.md``):
   only, where an early warning is impossible.
 - **false alarm**: an alarm that matches no truth cramp; it is attributed to the truth
   event overlapping the alarm time ± 2 s (``position_change``/``stretch``/
-  ``leg_movement``/``restless_bout``/``signal_issue``), else ``none``.
+  ``leg_movement``/``restless_bout``/``tone_rise``/``signal_issue:<kind>``), else
+  ``none``.
+- **cramp_warning**: a prodromal cramp counts as *warned before onset* when a warning's
+  first emission falls in ``[truth onset − prodrome − 5 s, truth onset)``; warnings are
+  also counted per 8 h of nights without a cramp.
 - **leg movement**: a detected and a truth leg movement match when their intervals
   overlap (one-to-one, greedy in onset order); precision, recall and F1 over matches.
 - **PLM index**: periodic leg movements per hour, detected vs truth (truth periodic
@@ -40,7 +44,14 @@ __all__ = [
 
 _PRE_MARGIN_S = 5.0
 _CONFOUNDER_PAD_S = 2.0
-_CONFOUNDER_ORDER = ("signal_issue", "position_change", "stretch", "restless_bout", "leg_movement")
+_CONFOUNDER_ORDER = (
+    "signal_issue",
+    "position_change",
+    "stretch",
+    "restless_bout",
+    "leg_movement",
+    "tone_rise",
+)
 
 
 @dataclass
@@ -60,6 +71,10 @@ class NightScore:
     lm_matched: int = 0
     plm_truth: int = 0
     plm_detected: int = 0
+    prodromal_cramps: int = 0
+    warned_before_onset: int = 0
+    warnings: int = 0
+    false_alarm_times_s: list[tuple[float, str]] = field(default_factory=list)
     label: str = ""
 
     @property
@@ -89,14 +104,15 @@ def _overlaps(a0: float, a1: float, b0: float, b1: float) -> bool:
 
 def _confounder(t: float, truth: Sequence[Any]) -> str:
     near = {
-        ev.type
+        ev.type: ev
         for ev in truth
         if ev.type != "cramp"
         and _overlaps(t - _CONFOUNDER_PAD_S, t + _CONFOUNDER_PAD_S, ev.onset_s, ev.end_s)
     }
     for kind in _CONFOUNDER_ORDER:
         if kind in near:
-            return kind
+            sub = near[kind].kind if kind == "signal_issue" else None
+            return f"{kind}:{sub}" if sub else kind
     return "none"
 
 
@@ -129,7 +145,9 @@ def score_night(
                 break
         if hit is None:
             s.false_alarms += 1
-            s.false_alarm_causes[_confounder(t, truth)] += 1
+            cause = _confounder(t, truth)
+            s.false_alarm_causes[cause] += 1
+            s.false_alarm_times_s.append((round(t, 1), cause))
         elif hit in matched:
             s.duplicates += 1
         else:
@@ -138,6 +156,7 @@ def score_night(
             if not float((cramps[hit].details or {}).get("prodrome_s") or 0.0):
                 s.latencies_no_prodrome_s.append(t - cramps[hit].onset_s)
     s.hit_cramps = len(matched)
+    _score_warnings(s, events, cramps)
 
     t_lms = sorted((e for e in truth if e.type == "leg_movement"), key=lambda e: e.onset_s)
     d_lms = [e for e in final_events(events) if e.type == "leg_movement"]
@@ -158,6 +177,22 @@ def score_night(
     s.plm_truth = int(sum(_truth_periodic(t_lms))) if t_lms else 0
     s.plm_detected = sum(1 for e in d_lms if e.periodic)
     return s
+
+
+def _score_warnings(s: NightScore, events: Sequence[Event], cramps: Sequence[Any]) -> None:
+    """``cramp_warning`` figures: warnings emitted, and prodromal cramps (a slow rise
+    before the sustained contraction) with a warning raised during that rise, before
+    the cramp's onset."""
+    warns = [e for e in first_emissions(events) if e.type == "cramp_warning"]
+    s.warnings = len(warns)
+    for c in cramps:
+        pro = float((c.details or {}).get("prodrome_s") or 0.0)
+        if pro <= 0:
+            continue
+        s.prodromal_cramps += 1
+        lo = c.onset_s - pro - _PRE_MARGIN_S
+        if any(lo <= w.detected_at_s < c.onset_s for w in warns):
+            s.warned_before_onset += 1
 
 
 def _pct(x: np.ndarray, q: float) -> float:
@@ -183,6 +218,9 @@ def summarize(scores: Sequence[NightScore]) -> dict[str, Any]:
     causes: Counter = Counter()
     for s in scores:
         causes.update(s.false_alarm_causes)
+    pro = sum(s.prodromal_cramps for s in scores)
+    cramp_free = [s for s in scores if s.truth_cramps == 0]
+    free_h = sum(s.hours for s in cramp_free)
     return {
         "nights": len(scores),
         "hours": hours,
@@ -201,4 +239,9 @@ def summarize(scores: Sequence[NightScore]) -> dict[str, Any]:
         if scores
         else float("nan"),
         "false_alarm_causes": dict(causes),
+        "false_alarms_per_100_nights": _ratio(fa * 800.0, hours),
+        "prodromal_cramps": pro,
+        "warned_before_onset_share": _ratio(sum(s.warned_before_onset for s in scores), pro),
+        "warnings": sum(s.warnings for s in scores),
+        "warnings_per_cramp_free_8h": _ratio(sum(s.warnings for s in cramp_free) * 8.0, free_h),
     }

@@ -24,6 +24,7 @@ from crampwatch.detect.model import CrampModel, default_model
 from crampwatch.detect.trackers import (
     CrampParams,
     CrampTracker,
+    CrampWarningTracker,
     PositionTracker,
     SignalIssueTracker,
     Span,
@@ -65,6 +66,42 @@ _MAINS_MIN_UV = 40.0
 _MIN_QUALITY = 0.5
 # a single frame this poor vetoes the cramp alarm (large hum, a pop, a gap)
 _VETO_QUALITY = 0.3
+
+
+# Electrode trouble building up: the hum (µV; × rest when units are unknown) has grown
+# by at least _TROUBLE_MIN_UV over the last _TROUBLE_LOOKBACK_S s, and so has its share
+# of the channel (the mains ratio: to ≥ _TROUBLE_RATIO, and ≥ _TROUBLE_GROWTH × what it
+# was; the EMG's own leak into the mains bins gives 0–0.2 in a cramp). A loosening
+# electrode's hum grows from nothing to hundreds of µV over seconds (rising impedance
+# raises the mains pick-up) while the EMG does not.
+_TROUBLE_GROWTH = 2.0
+_TROUBLE_MIN_UV = 4.0
+_TROUBLE_RATIO = 0.3
+_TROUBLE_LOOKBACK_S = 5.0
+
+
+class _HumGrowth:
+    """Per frame: hum growing fast (see ``_TROUBLE_*``), with the values of earlier
+    frames kept across pushes (block-size independent)."""
+
+    def __init__(self) -> None:
+        self._lag = round(_TROUBLE_LOOKBACK_S / FRAME_S)
+        self._hist = np.zeros((0, 2))
+
+    def push(self, hum: np.ndarray, ratio: np.ndarray, min_rise: np.ndarray) -> np.ndarray:
+        now = np.column_stack([hum, np.nan_to_num(ratio)])
+        ext = np.concatenate([self._hist, now])
+        n = hum.shape[0]
+        j = np.arange(ext.shape[0] - n, ext.shape[0]) - self._lag
+        before = np.where((j >= 0)[:, None], ext[np.clip(j, 0, None)], np.inf)
+        self._hist = ext[-self._lag :]
+        r = now[:, 1]
+        with np.errstate(invalid="ignore"):
+            return (
+                (hum - before[:, 0] >= min_rise)
+                & (r >= _TROUBLE_RATIO)
+                & (r >= _TROUBLE_GROWTH * before[:, 1])
+            )
 
 
 # reasons that make a single frame unusable (no samples or no real signal in it)
@@ -155,6 +192,7 @@ class DetectorStats:
     position_changes: int = 0
     signal_issues: int = 0
     cramp_vetoes: int = 0  # frames with cramp probability ≥ p_on refused by a guard
+    cramp_warnings: int = 0
     last_t_s: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -219,12 +257,17 @@ class StreamingDetector:
         )
         self._context = ContextFeatures(FRAME_S)
         self._cramp = CrampTracker(_cramp_params(self.model))
+        self._warning = CrampWarningTracker(self._cramp.p)
+        self._hum_growth = _HumGrowth()
+        self._open_warning: Event | None = None
         self._lm = LegMovementScorer(FRAME_S, bilateral=bilateral)
         self._periodic = PeriodicityTracker()
         self._position = PositionTracker()
         self._upright = UprightDetector(FRAME_S)
+        # a lost electrode is reported once: the issue stays open until the channel has
+        # been good for 20 s (a failing contact flickers between bad and usable)
         self._issues = {
-            m: SignalIssueTracker(role, min_bad_s=2.0, min_good_s=5.0)
+            m: SignalIssueTracker(role, min_bad_s=2.0, min_good_s=20.0)
             for m, role in (("calf", "emg_calf"), ("tib", "emg_tibialis"))
             if m == "calf" or self.has_tib
         }
@@ -247,7 +290,7 @@ class StreamingDetector:
         """End of the recording/run: process the last frames and close open events."""
         events = self.push_frames(self.pipeline.flush())
         end = self.stats.last_t_s if end_s is None else float(end_s)
-        spans: list[Span] = self._cramp.flush(end)
+        spans: list[Span] = self._cramp.flush(end) + self._warning.flush(end)
         for tr in self._issues.values():
             spans += tr.flush(end)
         events += [self._event(s) for s in spans]
@@ -317,12 +360,26 @@ class StreamingDetector:
         # blocks the alarm for the 1 s whose envelope it inflates. (QRS spikes of a
         # large ECG can look like pops at rest; they must not hold a cramp back.)
         calf_bad = hard["calf"] | (q_no_pops < _VETO_QUALITY)
+        # a calf channel with large hum, or whose signal issue is still open (until 20 s
+        # clean), is not trusted: an electrode coming off shows hum harmonics and drift
+        # that pass the filters as a steady "contraction"
+        # (a BLE gap is not the electrode: once data resume, 2 s clean suffice)
+        calf_issue = self._issues["calf"]
+        calf_bad |= calf_reasons == "mains"
+        if calf_issue.main_reason != "gap":
+            calf_bad |= calf_issue.open_mask
         calf_glitch = ~calf_bad & (q_calf < _VETO_QUALITY)
         grav = np.column_stack([column_or_nan(frames, f"grav_{a}_g") for a in "xyz"])
         upright = self._upright.push(grav, _lying(calf_rel1s, motion1s, motion_rest, cp))
         ratio = column_or_nan(frames, "calf_tib_ratio") if self.has_tib else None
         if ratio is not None:  # a broken tibialis says nothing about calf dominance
             ratio = np.where(hard["tib"], np.nan, ratio)
+        hum = hum_uv(frames, "calf")
+        if known:
+            min_rise = np.full(n, _TROUBLE_MIN_UV)
+        else:  # units unknown: the same multiple of the resting level as 4 µV of 2 µV
+            min_rise = np.nan_to_num(rest["calf"], nan=np.inf) * (_TROUBLE_MIN_UV / REST_REF_UV)
+        trouble = self._hum_growth.push(hum, column_or_nan(frames, "calf_mains_ratio"), min_rise)
         cramp_spans = self._cramp.push(
             t,
             p_cramp,
@@ -338,8 +395,15 @@ class StreamingDetector:
             motion_floor_g2=self._context.motion_floor_g2,
             upright=upright,
             motion_known=self._context.motion_known,
+            calf_trouble=trouble,
         )
         spans += cramp_spans
+        # calf tightening on a still, clean, calf-dominated leg, lying down
+        calm = cp.shank_still(motion1s, motion_rest) & (np.nan_to_num(motion1s, nan=1.0) < 0.1)
+        calm &= ~calf_bad & ~calf_glitch & ~upright
+        if ratio is not None:
+            calm &= ~(ratio < cp.min_calf_tib_ratio)
+        spans += self._warning.push(t, calf_rel1s, calm, self._cramp.cramp_mask)
         self.stats.cramp_vetoes += int(
             np.sum((p_cramp >= self._cramp.p.p_on) & (calf_bad | calf_glitch))
         )
@@ -454,6 +518,15 @@ class StreamingDetector:
             a, _, seen = self._cramp_spans[-1]
             self._cramp_spans[-1] = (a, s.end_s, seen)
             self._open_cramp = None
+            return ev
+        if s.kind == "cramp_warning":
+            if s.end_s is None:
+                self.stats.cramp_warnings += 1
+                self._open_warning = ev = self._new(s)
+                return ev
+            assert self._open_warning is not None
+            ev = self._open_warning.with_end(s.end_s, s.decided_at_s, **s.details)
+            self._open_warning = None
             return ev
         if s.kind == "position_change":
             self.stats.position_changes += 1

@@ -17,10 +17,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 __all__ = [
     "CrampParams",
     "CrampTracker",
+    "CrampWarningTracker",
     "PositionParams",
     "PositionTracker",
     "SignalIssueTracker",
@@ -96,6 +98,24 @@ class CrampParams:
       like a cramp (with the tibialis, standing's co-contraction fails the calf
       dominance tests instead).
 
+    And, whatever the classifier says, the contraction must have **reached cramp force
+    and held it** (:meth:`CrampTracker._force`), judged against the night's own resting
+    level and the contraction's own trajectory, never in µV: a cramp is a sustained
+    involuntary contraction far above resting tone, while calf tone that creeps up to a
+    few times rest and fluctuates (an arousal, an aborted cramp) resolves by itself:
+
+    - *strong*: the 1-s envelope ≥ ``cramp_rel`` × rest on every frame of the last
+      ``hold_s`` s; or *weak*: ≥ ``min_rel1s`` × rest for ``weak_hold_s`` s and steady
+      (the window's lowest 1-s envelope ≥ ``steady_ratio`` × its highest): a partial
+      cramp that holds, not a fluctuating tone — on the confident path only (below
+      cramp force, the classifier must be sure);
+    - reached within seconds: that held level ≥ ``jump_ratio`` (partial:
+      ``weak_jump_ratio``) × the 1-s envelope ``rise_allow_s`` s before the hold
+      began (a slow creep is a tone rise; a cramp's contraction jumps above whatever
+      tone preceded it); once reached, this holds for the rest of the calf's active run;
+    - and the calf channel without building electrode trouble (growing hum) for
+      ``trouble_clean_s`` s.
+
     The cramp ends at the start of ``end_quiet_s`` s with either the calf back near rest
     (1-s envelope < ``end_rel`` × rest) or the cramp share (the cramp probability when
     no class shares are given) < ``p_off``.
@@ -125,6 +145,22 @@ class CrampParams:
     end_rel: float = 2.0
     end_quiet_s: float = 2.0
     refractory_s: float = 10.0
+    cramp_rel: float = 8.0
+    hold_s: float = 1.5
+    weak_hold_s: float = 12.0
+    steady_ratio: float = 0.5
+    jump_ratio: float = 2.0
+    weak_jump_ratio: float = 3.0
+    rise_allow_s: float = 6.0
+    trouble_clean_s: float = 10.0
+    # cramp_warning ("calf tightening"): the calf's 1-s envelope ≥ warn_rel × rest for
+    # warn_s s on a still, clean, calf-dominated leg; ends after warn_end_s s below
+    # warn_end_rel × rest, or when a cramp alarm starts; at most one per tightening
+    warn_rel: float = 3.0
+    warn_s: float = 4.0
+    warn_end_rel: float = 1.5
+    warn_end_s: float = 5.0
+    warn_refractory_s: float = 30.0
     frame_s: float = 0.1
 
     def shank_still(self, motion1s_g: np.ndarray, motion_rest_g: np.ndarray) -> np.ndarray:
@@ -164,6 +200,46 @@ class CrampTracker:
         self._quiet = 0
         self._quiet_start = 0.0
         self._last_end = -np.inf
+        # 1-s envelopes (× rest) of the last frames, for the force test's windows
+        fr_n = self._frames
+        self._hist_needed = fr_n(self.p.weak_hold_s) + fr_n(self.p.rise_allow_s) + 1
+        self._rel_hist = np.zeros(0)
+        self._run_jumped = False  # the current active run reached force within seconds
+        self._trouble_needed = fr_n(self.p.trouble_clean_s)
+        self._since_trouble = 10**9
+        self.cramp_mask = np.zeros(0, bool)  # per frame of the last push: in a cramp
+
+    def _frames(self, seconds: float) -> int:
+        return max(1, round(seconds / self.p.frame_s))
+
+    def _force(self, rel1: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per frame: (holding cramp force now, holding a steady partial contraction
+        now, and either reached within seconds) —
+        see :class:`CrampParams`. Windows reach into the frames of earlier pushes, so
+        the result does not depend on the block size."""
+        p = self.p
+        ext = np.concatenate([self._rel_hist, rel1])
+        n = rel1.shape[0]
+        k = np.arange(ext.shape[0] - n, ext.shape[0])
+        h, w, g = self._frames(p.hold_s), self._frames(p.weak_hold_s), self._frames(p.rise_allow_s)
+        pad = np.full(max(h, w) - 1, np.inf)
+        x = np.concatenate([pad, ext])
+        held = sliding_window_view(x, h)[-n:].min(axis=1)
+        wins = sliding_window_view(x, w)[-n:]
+        wmin, wmax = wins.min(axis=1), wins.max(axis=1)
+
+        def before(frames: int) -> np.ndarray:
+            j = k - frames
+            return np.where(j >= 0, ext[np.clip(j, 0, None)], 0.0)
+
+        strong = held >= p.cramp_rel
+        with np.errstate(invalid="ignore"):
+            weak = (wmin >= p.min_rel1s) & (wmin >= p.steady_ratio * wmax)
+        jumped = (strong & (held >= p.jump_ratio * before(h + g))) | (
+            weak & (wmin >= p.weak_jump_ratio * before(w + g))
+        )
+        self._rel_hist = ext[-self._hist_needed :]
+        return strong, weak, jumped
 
     @property
     def in_cramp(self) -> bool:
@@ -186,6 +262,7 @@ class CrampTracker:
         motion_floor_g2: np.ndarray | None = None,
         upright: np.ndarray | None = None,
         motion_known: np.ndarray | None = None,
+        calf_trouble: np.ndarray | None = None,
     ) -> list[Span]:
         """Feed frames; arrays are per frame (ratios to the resting levels, g, bool).
 
@@ -203,7 +280,9 @@ class CrampTracker:
         ``motion_known``: False where the shank motion says
         nothing about the leg (the accelerometer's filters settling after a gap): such
         frames do not count as motion at a contraction's onset (a run first seen as the
-        data resume did not start there).
+        data resume did not start there). ``calf_trouble``: frames where electrode
+        trouble is building up (growing hum): no alarm for ``trouble_clean_s`` s after.
+        After the call, :attr:`cramp_mask` tells per frame whether a cramp was open.
         """
         p = self.p
         rel = np.nan_to_num(np.asarray(calf_rel, float), nan=0.0)
@@ -214,6 +293,9 @@ class CrampTracker:
         n = t_s.shape[0]
         glitch = np.zeros(n, bool) if calf_glitch is None else np.asarray(calf_glitch, bool)
         active = rel >= p.active_rel
+        strong, weak, jumped = self._force(rel1)
+        trouble = np.zeros(n, bool) if calf_trouble is None else np.asarray(calf_trouble, bool)
+        self.cramp_mask = in_cramp = np.zeros(n, bool)
         known = np.ones(n, bool) if motion_known is None else np.asarray(motion_known, bool)
         if motion_power_g2 is None or motion_floor_g2 is None:
             power = floor = np.full(n, np.nan)
@@ -259,36 +341,48 @@ class CrampTracker:
                 # every frame of a calf-active run is looked at (onset motion, streaks);
                 # quiet stretches are skipped
                 interesting = (
-                    cand[i:] | bad[i:] | glitch[i:] | active[i:] | (self._active_start is not None)
+                    cand[i:]
+                    | bad[i:]
+                    | glitch[i:]
+                    | trouble[i:]
+                    | active[i:]
+                    | (self._active_start is not None)
                 )
                 if min(self._since_bad, self._since_glitch) < self._clean_needed:
                     interesting = np.ones_like(interesting)
                 hits = np.flatnonzero(interesting)
+                skip = n - i if hits.size == 0 else int(hits[0])
+                self._since_bad += skip
+                self._since_glitch += skip
+                self._since_trouble += skip
                 if hits.size == 0:
-                    self._since_bad += n - i
-                    self._since_glitch += n - i
                     return out
-                self._since_bad += int(hits[0])
-                self._since_glitch += int(hits[0])
-                i += int(hits[0])
+                i += skip
             t = float(t_s[i])
             self._since_bad = 0 if bad[i] else self._since_bad + 1
             self._since_glitch = 0 if glitch[i] else self._since_glitch + 1
+            self._since_trouble = 0 if trouble[i] else self._since_trouble + 1
             if active[i]:
                 if self._active_start is None:
                     self._active_start = t - p.frame_s
                     self._onset_motion = mot[i] if known[i] else 0.0
                     self._run_power = []
+                    self._run_jumped = False
                 elif t - self._active_start <= p.onset_window_s + 1e-9 and known[i]:
                     self._onset_motion = max(self._onset_motion, mot[i])
                 self._run_power.append(float(power[i]))
                 del self._run_power[: -self._still_frames]
+                self._run_jumped = self._run_jumped or bool(jumped[i])
             else:
                 self._active_start = None
                 self._run_alarmed = False
+                self._run_jumped = False
             if self._cramp_onset is None:
                 ready = (
                     not self._run_alarmed
+                    # the contraction reached its force within seconds and holds it
+                    and self._run_jumped
+                    and self._since_trouble > self._trouble_needed
                     # without a tibialis, evidence counts once the calf has been active
                     # longer than most leg movements last
                     and (tib_seen[i] or self._calf_only_ready(t, float(floor[i])))
@@ -297,11 +391,13 @@ class CrampTracker:
                     and self._onset_motion < p.max_onset_motion_g
                     and t - self._last_end >= p.refractory_s
                 )
-                span = self._confident(t, ready and bool(cand[i]), float(prob[i]))
+                # a partial contraction below cramp force alarms only when the
+                # classifier is sure of a cramp; cramp force also on the sustained path
+                held = bool(strong[i]) or bool(weak[i])
+                span = self._confident(t, ready and held and bool(cand[i]), float(prob[i]))
                 if span is None:
-                    span = self._sustained(
-                        t, ready and bool(sustained_ok[i]) and bool(active[i]), float(share[i])
-                    )
+                    ok = ready and bool(strong[i]) and bool(sustained_ok[i]) and bool(active[i])
+                    span = self._sustained(t, ok, float(share[i]))
                 if span is not None:
                     out.append(span)
             else:
@@ -314,6 +410,7 @@ class CrampTracker:
                         out.append(self._end(t, "signal" if bad[i] else "relaxed"))
                 else:
                     self._quiet = 0
+            in_cramp[i] = self._cramp_onset is not None
             i += 1
         return out
 
@@ -410,6 +507,97 @@ class CrampTracker:
                 {"end_reason": "end_of_recording", "duration_s": round(end_s - onset, 3)},
             )
         ]
+
+
+class CrampWarningTracker:
+    """``cramp_warning`` ("calf tightening"): the calf rising above its resting tone on
+    a still, clean leg, before any cramp (see the ``warn_*`` fields of
+    :class:`CrampParams`). Informative only: it never raises the alarm, and a cramp that
+    follows keeps its own. One warning per tightening: after a warning or a cramp the
+    calf must relax (below ``warn_end_rel`` × rest for ``warn_end_s`` s) first."""
+
+    def __init__(self, params: CrampParams | None = None) -> None:
+        self.p = params or CrampParams()
+        fr = self.p.frame_s
+        self._warn_needed = max(1, round(self.p.warn_s / fr))
+        self._end_needed = max(1, round(self.p.warn_end_s / fr))
+        self._run = 0  # consecutive frames meeting the warning condition
+        self._onset: float | None = None  # open warning
+        self._blocked = False  # a warning or cramp in this tightening: wait for relax
+        self._quiet = 0
+        self._quiet_start = 0.0
+        self._last_end = -np.inf
+
+    def push(
+        self, t_s: np.ndarray, calf_rel1s: np.ndarray, ok: np.ndarray, in_cramp: np.ndarray
+    ) -> list[Span]:
+        """``calf_rel1s``: 1-s calf envelope × rest; ``ok``: frames where the leg is still,
+        the calf signal clean and the calf dominant; ``in_cramp``: a cramp is open."""
+        p = self.p
+        rel1 = np.nan_to_num(np.asarray(calf_rel1s, float), nan=0.0)
+        cramp = np.asarray(in_cramp, bool)
+        cond = np.asarray(ok, bool) & (rel1 >= p.warn_rel) & ~cramp
+        relaxed = rel1 < p.warn_end_rel
+        out: list[Span] = []
+        n, i = t_s.shape[0], 0
+        while i < n:
+            if self._onset is None and self._run == 0 and not self._blocked:
+                hits = np.flatnonzero(cond[i:] | cramp[i:])
+                if hits.size == 0:
+                    return out
+                i += int(hits[0])
+            t = float(t_s[i])
+            if self._onset is not None or self._blocked:
+                # the tightening lasts until the calf relaxes
+                if cramp[i] and self._onset is not None:
+                    out.append(self._close(t, t - p.frame_s, "cramp"))
+                if relaxed[i]:
+                    if self._quiet == 0:
+                        self._quiet_start = t - p.frame_s
+                    self._quiet += 1
+                    if self._quiet >= self._end_needed:
+                        if self._onset is not None:
+                            out.append(self._close(t, self._quiet_start, "relaxed"))
+                        self._blocked = False
+                        self._quiet = 0
+                else:
+                    self._quiet = 0
+                self._blocked = self._blocked or bool(cramp[i])
+            elif cramp[i]:
+                self._blocked = True
+                self._run = 0
+            elif cond[i]:
+                self._run += 1
+                if self._run >= self._warn_needed and t - self._last_end >= p.warn_refractory_s:
+                    self._onset = t - self._run * p.frame_s
+                    self._blocked = True
+                    self._run = 0
+                    out.append(Span("cramp_warning", self._onset, None, t, 1.0))
+            else:
+                self._run = 0
+            i += 1
+        return out
+
+    def _close(self, t: float, end: float, reason: str) -> Span:
+        onset = self._onset
+        assert onset is not None
+        self._onset = None
+        self._last_end = t
+        end = max(end, onset)
+        return Span(
+            "cramp_warning",
+            onset,
+            end,
+            t,
+            1.0,
+            {"end_reason": reason, "duration_s": round(end - onset, 3)},
+        )
+
+    def flush(self, end_s: float) -> list[Span]:
+        """Close an open warning at the end of the recording."""
+        if self._onset is None:
+            return []
+        return [self._close(end_s, end_s, "end_of_recording")]
 
 
 # ---------------------------------------------------------------------- position change
@@ -551,6 +739,11 @@ class SignalIssueTracker:
     @property
     def is_open(self) -> bool:
         return self._open
+
+    @property
+    def main_reason(self) -> str:
+        """The most frequent reason of the open (or last) span, '' if none yet."""
+        return max(self._reasons, key=self._reasons.__getitem__) if self._reasons else ""
 
     def push(self, t_s: np.ndarray, reason: np.ndarray) -> list[Span]:
         """``reason``: per frame, '' when the signal is good, else a short reason code.

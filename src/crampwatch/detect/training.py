@@ -62,9 +62,19 @@ _TYPE_CLASS = {
     "position_change": "movement",
     "stretch": "movement",
     "restless_bout": "movement",
+    # a calf tone rise that resolves is not a cramp: the alarm must stay quiet on it
+    "tone_rise": "rest",
 }
 # later entries overwrite earlier ones: the most decisive label wins a frame
-_PRIORITY = ("restless_bout", "leg_movement", "stretch", "position_change", "cramp", "signal_issue")
+_PRIORITY = (
+    "tone_rise",
+    "restless_bout",
+    "leg_movement",
+    "stretch",
+    "position_change",
+    "cramp",
+    "signal_issue",
+)
 
 
 @dataclass(frozen=True)
@@ -119,20 +129,32 @@ def frame_labels(t_s: np.ndarray, truth: Sequence[Any]) -> tuple[np.ndarray, np.
     return y, w
 
 
-def simulated_night(seed: int, hours: float, variant: str = "train", *, cramp_boost: float = 1.0):
+def simulated_night(
+    seed: int,
+    hours: float,
+    variant: str = "train",
+    *,
+    cramp_boost: float = 1.0,
+    tibialis: bool | None = None,
+):
     """A simulated night with its per-seed montage; ``cramp_boost`` multiplies the cramp
-    rate (training nights need many positives)."""
+    rate (training nights need many positives; 0: a night without cramps, for the
+    no-cramp soak). ``tibialis`` overrides the montage (None: from the seed)."""
     from crampwatch.simulate import simulate_night
     from crampwatch.simulate.events import random_schedule
     from crampwatch.simulate.params import draw_params
 
     cfg = night_config(seed, variant)
+    if tibialis is not None:
+        cfg["tibialis"] = bool(tibialis)
     schedule = None
     if cramp_boost != 1.0:
         rng = np.random.default_rng([seed, 11])
         params = draw_params(rng, variant)
         params["cramps_per_night"] *= cramp_boost
         schedule = random_schedule(rng, hours * 3600.0, params)
+        if cramp_boost == 0:  # the schedule forces a cramp into training nights
+            schedule = [e for e in schedule if e.type != "cramp"]
     return simulate_night(hours, seed, variant=variant, schedule=schedule, **cfg)
 
 

@@ -30,8 +30,15 @@ TRUTH_TYPES: tuple[str, ...] = (
     "stretch",
     "signal_issue",
     "restless_bout",
+    "tone_rise",
 )
-SIGNAL_ISSUE_KINDS: tuple[str, ...] = ("electrode_off", "pop", "flat_line", "mains")
+SIGNAL_ISSUE_KINDS: tuple[str, ...] = (
+    "electrode_off",
+    "pop",
+    "flat_line",
+    "mains",
+    "electrode_failing",
+)
 SCHEDULE_TYPES: tuple[str, ...] = (
     "cramp",
     "leg_movement",
@@ -39,6 +46,7 @@ SCHEDULE_TYPES: tuple[str, ...] = (
     "restless_bout",
     "turn_over",
     "stretch",
+    "tone_rise",
     *SIGNAL_ISSUE_KINDS,
 )
 REACTIONS: tuple[str, ...] = ("stand_up", "stretch", "none")
@@ -59,9 +67,13 @@ class ScheduledEvent:
     - ``restless_bout``: ``duration_s`` of irregular movements a few seconds apart.
     - ``turn_over``: both muscles and a posture change; ``posture`` the new one.
     - ``stretch``: voluntary plantar flexion with limb movement; ``peak_uv`` calf RMS.
-    - ``electrode_off`` / ``pop`` / ``flat_line`` / ``mains``: signal issues on
-      ``muscle`` (``emg_calf``, ``emg_tibialis`` or ``both``); ``peak_uv`` is the hum
-      amplitude, the pop step or the mains amplitude.
+    - ``tone_rise``: a calf tone rise that resolves without a cramp; ``duration_s``
+      rise + hold + fade; ``peak_uv`` the peak level as a multiple of the resting level
+      (× rest, not µV); ``fasciculations`` twitches during it.
+    - ``electrode_off`` / ``pop`` / ``flat_line`` / ``mains`` / ``electrode_failing``:
+      signal issues on ``muscle`` (``emg_calf``, ``emg_tibialis`` or ``both``);
+      ``peak_uv`` is the hum amplitude, the pop step or the mains amplitude
+      (``electrode_failing``: the largest hum).
     """
 
     type: str
@@ -94,7 +106,8 @@ class TruthEvent:
     says how long the slow rise before it lasted) and ``end_s`` the end of its decay.
     ``leg_movement`` carries ``periodic`` (WASM 2016 series rule over the movements
     actually placed); ``signal_issue`` carries ``kind``; ``position_change`` carries
-    ``kind`` (``turn_over``, ``stand_up``, ``lie_down``).
+    ``kind`` (``turn_over``, ``stand_up``, ``lie_down``). ``tone_rise`` is a rise of
+    calf tone that resolved without a cramp (a look-alike, never to be alarmed).
     """
 
     type: str
@@ -207,6 +220,10 @@ class _Timeline:
         return None
 
 
+# rise, hold and fade of a resolving tone rise, s (issue #13)
+TONE_PARTS_S = ((5.0, 120.0), (2.0, 60.0), (5.0, 60.0))
+
+
 def _count(rng: np.random.Generator, mean: float) -> int:
     return int(rng.poisson(max(mean, 0.0)))
 
@@ -257,8 +274,21 @@ def random_schedule(
         if onset is not None:
             out.append(ScheduledEvent("plm_series", onset, count=count, interval_s=interval))
 
+    for _ in range(_count(rng, params.get("tone_rises_per_night", 0.0) * per_night)):
+        # rise 5–120 s, hold 2–60 s, fade 5–60 s (log-uniform each), + an ending
+        parts = [float(np.exp(rng.uniform(np.log(a), np.log(b)))) for a, b in TONE_PARTS_S]
+        dur = sum(parts)
+        onset = tl.place(rng, dur + 8.0)
+        if onset is not None:
+            out.append(ScheduledEvent("tone_rise", onset, duration_s=dur))
+
     issues = (
         ("electrode_off", params["electrode_off_per_night"] * per_night, (10.0, 300.0)),
+        (
+            "electrode_failing",
+            params.get("electrode_failing_per_night", 0.0) * per_night,
+            (15.0, 200.0),
+        ),
         ("flat_line", params["flat_per_night"] * per_night, (5.0, 120.0)),
         ("mains", params["mains_surges_per_night"] * per_night, (30.0, 600.0)),
         ("stretch", params["stretches_per_night"] * per_night, (3.0, 30.0)),

@@ -38,6 +38,22 @@ length of the night.
 | ``electrode_off_per_night`` | 0–1 | 1–3 | |
 | ``flat_per_night`` | 0–1 | 1–2 | |
 | ``mains_surges_per_night`` | 0–1 | 1–3 | |
+| ``tone_rises_per_night`` resolving calf tone rises | 2–10 | 4–16 | [9] [12] [13] |
+| ``tone_rise_max_x`` largest rise, × resting level | 1.3–5 | 1.3–6 | [13] |
+| ``electrode_failing_per_night`` contact failing over s | 0–1.5 | 1–3 | [14] |
+
+*Tone rises that resolve* are the cramp's look-alikes: the calf's activity creeps up
+over 5–120 s to 1.3–5× its resting level (per event, up to the night's
+``tone_rise_max_x``), with the irregular twitching and fasciculation bursts that also
+precede cramps [9], holds for seconds to a minute and fades over 5–60 s; no cramp
+follows. Some end in a small posture shift or a brief leg movement, as an arousal does
+[12]; most end in nothing. Their rise curve, spectrum, fluctuation, twitch rate and
+calf/tibialis crosstalk are drawn per event, overlapping the cramp's, so that only
+what a cramp physiologically is — a contraction far above resting tone that reaches
+its force within seconds and holds it — tells them apart. *Electrode contact failing*
+builds up over seconds: mains hum grows from nothing to hundreds of µV, pops and
+baseline steps come more often, small movements of a partly lifted electrode add slow
+artefact, then contact recovers (or the electrode comes off) [14].
 
 Per event, amplitudes and durations vary around the night's value (log-normal spread),
 so partial cramps, stretches and leg movements overlap in amplitude: duration,
@@ -68,6 +84,17 @@ Sources:
     Sleep 1992;15:143–149.
 11. Allen RP et al. (IRLSSG) diagnostic criteria for RLS, Sleep Med 2014;15:860–873:
     urge to move at rest, in the evening.
+12. AASM Manual (v2.6): arousals come with increases of EMG tone and often with leg
+    movements or a posture shift; Halász P et al., J Sleep Res 2004;13:1–23 (arousal
+    micro-structure, several per hour in healthy sleep).
+13. crampwatch issue #13: on independent nights, slow calf tone rises of tens of
+    seconds to a few times rest, with twitching, that faded without a cramp were more
+    frequent than cramps; Miller TM, Layzer RB. Muscle cramps. Muscle Nerve
+    2005;32:431–442 (cramp-prone muscles show fasciculations and aborted cramps).
+14. Electrode–skin impedance rising as gel dries or an electrode lifts raises the
+    common-mode (mains) pick-up and motion artefact: Webster JG, Medical
+    Instrumentation (4th ed., 2010), ch. 5; Tam H, Webster JG, IEEE TBME
+    1977;24:134–137 (motion artefact, skin stretch).
 """
 
 from __future__ import annotations
@@ -112,6 +139,9 @@ RANGES: dict[str, tuple[list[Interval], list[Interval], bool]] = {
     "electrode_off_per_night": ([(0.0, 1.0)], [(1.0, 3.0)], False),
     "flat_per_night": ([(0.0, 1.0)], [(1.0, 2.0)], False),
     "mains_surges_per_night": ([(0.0, 1.0)], [(1.0, 3.0)], False),
+    "tone_rises_per_night": ([(2.0, 10.0)], [(4.0, 16.0)], False),
+    "tone_rise_max_x": ([(1.3, 5.0)], [(1.3, 6.0)], False),
+    "electrode_failing_per_night": ([(0.0, 1.5)], [(1.0, 3.0)], False),
 }
 
 DEFAULT_MAINS_HZ = {"train": 50.0, "shifted": 60.0}

@@ -41,7 +41,7 @@ import numpy as np
 from scipy import signal as sps
 from scipy.spatial.transform import Rotation
 
-from crampwatch.simulate.events import ScheduledEvent, TruthEvent, wasm_periodic
+from crampwatch.simulate.events import TONE_PARTS_S, ScheduledEvent, TruthEvent, wasm_periodic
 
 __all__ = ["POSTURES", "synthesise"]
 
@@ -421,17 +421,19 @@ def _cramp(night: _Night, ev: ScheduledEvent) -> None:
     )
     t0, t_end = ev.onset_s, ev.onset_s + dur
     fs = night.emg_fs
-    level = float(rng.uniform(0.1, 0.3)) if prodrome > 0 else 0.0
+    level = float(rng.uniform(0.05, 0.35)) if prodrome > 0 else 0.0
     if prodrome > 0:
-        # slow prodromal rise of calf EMG over tens of seconds (pilot study: ~40 s)
+        # slow prodromal rise of calf EMG over tens of seconds (pilot study: ~40 s); its
+        # curve (concave to convex), fluctuation and twitching vary from cramp to cramp
         i0, i1 = night._i(t0 - prodrome), night._i(t0)
-        ramp = ((np.arange(i1 - i0) + 0.5) / max(i1 - i0, 1)) ** 2
+        ramp = _rise_curve(rng, i1 - i0)
+        ramp *= _fluctuation(night, i1 - i0, (0.0, 0.4))
         a = night._amp_for_rise("emg_calf", peak * level, hf)
-        night.env_lo["emg_calf"][i0:i1] += np.float32(a * math.sqrt(1 - hf)) * ramp.astype(
-            np.float32
-        )
-        night.env_hi["emg_calf"][i0:i1] += np.float32(a * math.sqrt(hf)) * ramp.astype(np.float32)
-    rise_s = float(rng.uniform(1.0, 4.0))
+        night.env_lo["emg_calf"][i0:i1] += np.float32(a * math.sqrt(1 - hf)) * ramp
+        night.env_hi["emg_calf"][i0:i1] += np.float32(a * math.sqrt(hf)) * ramp
+        _twitch_bursts(night, t0 - prodrome, prodrome, hf)
+    # the contraction reaches its force within seconds (Norris 1957: abrupt onset)
+    rise_s = float(np.exp(rng.uniform(math.log(0.5), math.log(6.0))))
     fall_s = min(float(rng.uniform(3.0, 15.0)), dur / 3)
     # sustained, involuntary, high-frequency contraction with slow fluctuations; the
     # prodrome level carries on underneath so the envelope does not dip at onset
@@ -443,8 +445,8 @@ def _cramp(night: _Night, ev: ScheduledEvent) -> None:
         hf,
         rise_s=rise_s,
         fall_s=fall_s,
-        wobble=0.2,
-        wobble_hz=0.5,
+        wobble=float(rng.uniform(0.1, 0.3)),
+        wobble_hz=float(np.exp(rng.uniform(math.log(0.2), math.log(1.5)))),
         floor=0.7,
     )
     if level:
@@ -454,7 +456,7 @@ def _cramp(night: _Night, ev: ScheduledEvent) -> None:
         "emg_tibialis",
         t0,
         dur,
-        peak * float(rng.uniform(0.03, 0.08)),
+        peak * float(np.exp(rng.uniform(math.log(0.02), math.log(0.15)))),
         hf,
         rise_s=rise_s,
         fall_s=fall_s,
@@ -543,6 +545,162 @@ def _cramp(night: _Night, ev: ScheduledEvent) -> None:
     )
 
 
+def _rise_curve(rng: np.random.Generator, n: int) -> np.ndarray:
+    """0→1 over ``n`` samples: a power curve (exponent 0.5–3: concave to convex) or a
+    logistic, drawn per event, as float32."""
+    x = (np.arange(n, dtype=np.float32) + 0.5) / max(n, 1)
+    if rng.random() < 0.3:
+        k = float(rng.uniform(6.0, 12.0))
+        c = float(rng.uniform(0.3, 0.7))
+        y = 1.0 / (1.0 + np.exp(-k * (x - c)))
+        return ((y - y[0]) / max(float(y[-1] - y[0]), 1e-6)).astype(np.float32)
+    return (x ** float(np.exp(rng.uniform(math.log(0.5), math.log(3.0))))).astype(np.float32)
+
+
+def _fluctuation(night: _Night, n: int, depth_range: tuple[float, float]) -> np.ndarray:
+    """Slow multiplicative fluctuation of a tone (depth drawn in ``depth_range``,
+    0.05–1 Hz), float32."""
+    rng = night.rng
+    depth = float(rng.uniform(*depth_range))
+    rate = float(np.exp(rng.uniform(math.log(0.05), math.log(1.0))))
+    w = 1.0 + depth * _smooth_noise(rng, n, night.emg_fs, rate)
+    return np.clip(w, 0.4, 1.0 + 3 * depth).astype(np.float32)
+
+
+def _twitch_bursts(night: _Night, t0: float, dur: float, hf: float) -> tuple[int, int]:
+    """Irregular twitching over ``[t0, t0 + dur]``: short calf bursts (0.05–0.5 s, 1–8×
+    rest above it) and single fasciculation potentials (30–200 µV), each at a rate drawn
+    per event (Minetto 2013: fasciculations and twitches precede cramps and occur in
+    cramp-prone muscles without one). Returns (bursts, fasciculations)."""
+    rng = night.rng
+    if dur <= 0:
+        return 0, 0
+    rest = night.p["rest_calf_uv"]
+    n_b = int(rng.poisson(dur * float(np.exp(rng.uniform(math.log(0.01), math.log(0.3))))))
+    for t in np.sort(rng.uniform(t0, t0 + dur, n_b)):
+        d = float(rng.uniform(0.05, 0.5))
+        amp = rest * float(rng.uniform(1.0, 8.0))
+        night.burst("emg_calf", float(t), d, amp, hf, rise_s=0.02, fall_s=d / 3, wobble=0)
+    n_f = int(rng.poisson(dur * float(np.exp(rng.uniform(math.log(0.02), math.log(0.5))))))
+    if n_f:
+        ft = rng.uniform(t0, t0 + dur, n_f)
+        amps = rng.uniform(30.0, 200.0, n_f) * rng.choice([-1.0, 1.0], n_f)
+        night.add_kernel("emg_calf", ft, amps, _kernel_muap(night.emg_fs))
+    return n_b, n_f
+
+
+def _tone_rise(night: _Night, ev: ScheduledEvent) -> None:
+    """Calf tone rising over 5–120 s to 1.3–5× rest, holding, fading over 5–60 s, with
+    twitching; no cramp follows. Some end in a posture shift or a leg movement."""
+    rng, p = night.rng, night.p
+    parts = [float(np.exp(rng.uniform(math.log(a), math.log(b)))) for a, b in TONE_PARTS_S]
+    if ev.duration_s is not None:
+        parts = [x * ev.duration_s / sum(parts) for x in parts]
+    rise, hold, fade = parts
+    top = max(float(p.get("tone_rise_max_x", 5.0)), 1.3)
+    peak_x = ev.peak_uv if ev.peak_uv is not None else float(rng.uniform(1.3, top))
+    hf = ev.hf_fraction if ev.hf_fraction is not None else float(rng.uniform(0.3, 0.85))
+    t0, t1 = ev.onset_s, ev.onset_s + rise + hold + fade
+    i0, i1 = night._i(t0), night._i(t1)
+    n = i1 - i0
+    if n < 2:
+        return
+    fs = night.emg_fs
+    n_r, n_h = min(round(rise * fs), n), min(round(hold * fs), n)
+    shape = np.ones(n, dtype=np.float32)
+    shape[:n_r] = _rise_curve(rng, n_r)
+    n_f = n - n_r - n_h
+    if n_f > 0:
+        shape[n - n_f :] = _rise_curve(rng, n_f)[::-1]
+    # tone of an arousal or an aborted cramp is irregular, never a steady plateau
+    shape *= _fluctuation(night, n, (0.15, 0.5))
+    rise_uv = p["rest_calf_uv"] * (peak_x - 1.0)
+    a = night._amp_for_rise("emg_calf", rise_uv, hf)
+    night.env_lo["emg_calf"][i0:i1] += np.float32(a * math.sqrt(1 - hf)) * shape
+    night.env_hi["emg_calf"][i0:i1] += np.float32(a * math.sqrt(hf)) * shape
+    if "emg_tibialis" in night.env_lo:  # crosstalk, 2–20 % of the calf's rise
+        x = float(np.exp(rng.uniform(math.log(0.02), math.log(0.2))))
+        a_t = night._amp_for_rise("emg_tibialis", rise_uv * x, hf)
+        night.env_lo["emg_tibialis"][i0:i1] += np.float32(a_t * math.sqrt(1 - hf)) * shape
+        night.env_hi["emg_tibialis"][i0:i1] += np.float32(a_t * math.sqrt(hf)) * shape
+    n_b, n_fasc = _twitch_bursts(night, t0, rise + hold, hf)
+    ending = str(rng.choice(("none", "shift", "movement"), p=(0.65, 0.15, 0.2)))
+    night.record(
+        TruthEvent(
+            "tone_rise",
+            t0,
+            t1,
+            details={
+                "peak_x_rest": round(peak_x, 2),
+                "rise_s": round(rise, 2),
+                "hold_s": round(hold, 2),
+                "fade_s": round(fade, 2),
+                "hf_fraction": round(hf, 3),
+                "twitch_bursts": n_b,
+                "fasciculations": n_fasc,
+                "ending": ending,
+            },
+        )
+    )
+    t_end = t1 - fade * float(rng.uniform(0.0, 0.8))
+    if ending == "shift":  # arousal: a small posture shift (both muscles, limb moves)
+        _turn_over(night, ScheduledEvent("turn_over", t_end, duration_s=rng.uniform(1.0, 3.0)))
+    elif ending == "movement":
+        _leg_movement(night, t_end, None, None, None, context="tone_rise")
+
+
+def _electrode_failing(night: _Night, ev: ScheduledEvent, muscles: list[str]) -> dict:
+    """Contact failing over seconds: hum growing from nothing to ``peak`` µV (mains and
+    its 3rd harmonic), pops and baseline steps coming more often, slow artefact from
+    small movements of the lifted electrode, then recovery (build-up 2–20 s, fade
+    2–20 s within the span)."""
+    rng, fs = night.rng, night.emg_fs
+    dur = ev.duration_s if ev.duration_s is not None else 60.0
+    hum = ev.peak_uv if ev.peak_uv is not None else float(rng.uniform(80.0, 800.0))
+    build = min(float(rng.uniform(2.0, 20.0)), dur / 3)
+    fade = min(float(rng.uniform(2.0, 20.0)), dur / 3)
+    i0, i1 = night._i(ev.onset_s), night._i(ev.onset_s + dur)
+    n = i1 - i0
+    if n < 2:
+        return {}
+    env = np.ones(n, dtype=np.float32)
+    nb, nf = round(build * fs), round(fade * fs)
+    env[:nb] = _rise_curve(rng, nb)
+    if nf:
+        env[n - nf :] = _rise_curve(rng, nf)[::-1]
+    f = night.p["mains_hz"]
+    ph = float(rng.uniform(0, 2 * np.pi))
+    h3 = float(rng.uniform(0.0, 0.4))
+    wave = (_sine(n, f, fs, ph) + h3 * _sine(n, 3 * f, fs, 3 * ph)) * env * np.float32(hum)
+    # slow artefact of a partly lifted electrode moving with the limb (1–10 Hz)
+    art = float(rng.uniform(10.0, 200.0))
+    wave += (art * _smooth_noise(rng, n, fs, float(rng.uniform(1.0, 10.0)))).astype(
+        np.float32
+    ) * env
+    # pops and baseline steps, more often as contact worsens (0.2–3 per s at worst)
+    rate = float(rng.uniform(0.2, 3.0))
+    k = int(rng.poisson(rate * dur * 0.6))
+    for t in np.sort(rng.uniform(0, n / fs, k)):
+        j = int(t * fs)
+        if rng.random() > env[j]:
+            continue
+        step = float(rng.uniform(20.0, 500.0)) * float(rng.choice([-1.0, 1.0]))
+        tau = float(np.exp(rng.uniform(math.log(0.03), math.log(2.0))))
+        m = min(n - j, round(5 * tau * fs) + 1)
+        wave[j : j + m] += (step * np.exp(-np.arange(m) / (tau * fs))).astype(np.float32)
+    for m in muscles:
+        night.add[m][i0:i1] += wave
+    # the small movements that lift it
+    for t in np.sort(rng.uniform(ev.onset_s, ev.onset_s + dur, int(rng.integers(0, 4)))):
+        night.move(float(t), float(rng.uniform(0.5, 2.0)), float(rng.uniform(0.005, 0.04)))
+    return {
+        "hum_uv": round(hum, 1),
+        "build_s": round(build, 2),
+        "fade_s": round(fade, 2),
+        "pops_per_s": round(rate, 2),
+    }
+
+
 def _pick_muscle(night: _Night, ev: ScheduledEvent, p_both: float) -> list[str]:
     if ev.muscle == "both":
         return list(night.muscles)
@@ -561,12 +719,20 @@ def _signal_issue(night: _Night, ev: ScheduledEvent) -> None:
     muscles = _pick_muscle(night, ev, p_both=0.5 if kind in ("flat_line", "mains") else 0.1)
     if not muscles:  # e.g. a tibialis issue scheduled in a night without tibialis
         return
-    default_dur = {"electrode_off": 60.0, "pop": 1.0, "flat_line": 20.0, "mains": 120.0}
+    default_dur = {
+        "electrode_off": 60.0,
+        "pop": 1.0,
+        "flat_line": 20.0,
+        "mains": 120.0,
+        "electrode_failing": 60.0,
+    }
     dur = ev.duration_s if ev.duration_s is not None else default_dur[kind]
     t0, t1 = ev.onset_s, ev.onset_s + dur
     i0, i1 = night._i(t0), night._i(t1)
     details: dict[str, Any] = {"channels": muscles}
-    if kind == "electrode_off":
+    if kind == "electrode_failing":
+        details.update(_electrode_failing(night, ev, muscles))
+    elif kind == "electrode_off":
         hum = ev.peak_uv if ev.peak_uv is not None else float(rng.uniform(100.0, 800.0))
         flat_s = dur * float(rng.uniform(0.3, 0.7)) if rng.random() < 0.5 else 0.0
         n = i1 - i0
@@ -610,6 +776,8 @@ _HANDLERS = {
     "pop": _signal_issue,
     "flat_line": _signal_issue,
     "mains": _signal_issue,
+    "electrode_failing": _signal_issue,
+    "tone_rise": _tone_rise,
 }
 
 
