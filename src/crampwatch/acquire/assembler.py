@@ -152,7 +152,12 @@ class BlockAssembler:
             return 0.0
         return self._last_end_t + max(0.0, host_s - self._last_host)
 
-    def _sensor_delta(self, state: _StreamState, packet: DecodedPacket, host_s: float) -> float:
+    def _sensor_delta(
+        self, state: _StreamState, packet: DecodedPacket, host_s: float
+    ) -> float | None:
+        """Sensor-clock time since the stream's last packet, or None without a sensor clock."""
+        if packet.sensor_time_s is None or state.last_sensor is None:
+            return None
         wrap = packet.sensor_time_wrap_s or float("inf")
         delta = (packet.sensor_time_s - state.last_sensor) % wrap
         if state.last_host is not None and wrap != float("inf"):
@@ -166,18 +171,20 @@ class BlockAssembler:
     ) -> tuple[float, str] | None:
         if state.next_t is None:
             return self._host_estimate(host_s), "start"
-        sensor = packet.sensor_time_s is not None and state.last_sensor is not None
+        delta = self._sensor_delta(state, packet, host_s)
         if state.resumed:
             state.resumed = False
-            if sensor and self.profile.sensor_clock and not self.profile.resets_on_connect:
-                delta = self._sensor_delta(state, packet, host_s)
+            if (
+                delta is not None
+                and self.profile.sensor_clock
+                and not self.profile.resets_on_connect
+            ):
                 elapsed = host_s - (state.last_host or host_s)
                 # A sensor that rebooted restarts its clock: then trust the host clock.
                 if abs(delta - elapsed) <= max(2.0, 0.1 * elapsed):
                     return state.last_t + delta, "reconnect"
             return max(state.next_t, self._host_estimate(host_s)), "reconnect"
-        if sensor:
-            delta = self._sensor_delta(state, packet, host_s)
+        if delta is not None:
             wrap = packet.sensor_time_wrap_s or float("inf")
             if delta == 0.0 or delta > wrap / 2:
                 return None  # same or older packet
@@ -212,7 +219,7 @@ class BlockAssembler:
         if state is None:
             return []
         out = []
-        if state.chunks and abs(t - state.next_t) > 0.5 / state.fs_hz:
+        if state.chunks and state.next_t is not None and abs(t - state.next_t) > 0.5 / state.fs_hz:
             out.extend(self._flush_role(role))
         if not state.chunks:
             state.t0 = t

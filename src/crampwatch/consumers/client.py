@@ -53,7 +53,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[str, bytes], None]
+Handler = Callable[[str, bytes], object]  # what it returns is ignored
 
 
 # where the embedded broker of `crampwatch run` listens, unless that port was taken
@@ -289,7 +289,7 @@ class Subscriber:
     def _on_message(self, client: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
         self.received += 1
         try:
-            self.handler(msg.topic, msg.payload)
+            self.handler(msg.topic, bytes(msg.payload))
         except InvalidMessage as exc:
             self.invalid += 1
             log.warning("invalid message on %s ignored: %s", msg.topic, exc)

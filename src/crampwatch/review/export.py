@@ -179,17 +179,34 @@ def write_edf_annotations(
         if a.duration_s is not None and a.onset_s + a.duration_s > duration:
             a = Annotation(a.onset_s, round(duration - a.onset_s, 3), a.text)
         anns.append(edfio.EdfAnnotation(a.onset_s, a.duration_s, a.text))
-    copy = type(raw)(
-        list(raw.signals),
-        patient=raw.patient,
-        recording=raw.recording,
-        starttime=raw.starttime,
-        data_record_duration=raw.data_record_duration,
-        annotations=[*kept, *anns],  # EDF+C: every viewer shows them
-    )
+    copy = _with_annotations(raw, [*kept, *anns])
     try:
         dst.parent.mkdir(parents=True, exist_ok=True)
         copy.write(dst)
     except OSError as exc:
         raise CrampwatchError(f"{dst}: cannot write ({exc.strerror or exc})") from None
     return dst, len(anns)
+
+
+def _with_annotations(
+    raw: edfio.Edf | edfio.Bdf, annotations: Sequence[edfio.EdfAnnotation]
+) -> edfio.Edf | edfio.Bdf:
+    """A copy of ``raw`` (EDF or BDF, as it is) with exactly these annotations (EDF+C:
+    every viewer shows them)."""
+    if isinstance(raw, edfio.Bdf):
+        return edfio.Bdf(
+            list(raw.signals),
+            patient=raw.patient,
+            recording=raw.recording,
+            starttime=raw.starttime,
+            data_record_duration=raw.data_record_duration,
+            annotations=annotations,
+        )
+    return edfio.Edf(
+        list(raw.signals),
+        patient=raw.patient,
+        recording=raw.recording,
+        starttime=raw.starttime,
+        data_record_duration=raw.data_record_duration,
+        annotations=annotations,
+    )

@@ -299,10 +299,6 @@ def merge_spans(spans: Iterable[Span]) -> list[Span]:
     return [(a, b) for a, b in out]
 
 
-def _clip(spans: Iterable[Span], lo: float, hi: float) -> list[Span]:
-    return merge_spans((max(a, lo), min(b, hi)) for a, b in spans)
-
-
 def parse_iso(text: str | None) -> datetime | None:
     """An ISO 8601 time (``Z`` accepted) as an aware datetime (UTC if no zone); None if bad."""
     if not text:
@@ -363,11 +359,11 @@ def _status_spans(
     )
     since: dict[str, float] = {}
     spans: list[tuple[float, float | None]] = []
-    for t, device, st in rows:
+    for at_s, device, st in rows:
         if st == "online":
-            since.setdefault(device, t)
+            since.setdefault(device, at_s)
         elif st in (topics.OFFLINE, topics.STOPPED) and device in since:
-            spans.append((since.pop(device), t))
+            spans.append((since.pop(device), at_s))
     spans += [(a, None) for a in since.values()]
     return [(a, b) for a, b in spans if night_of(datetime.fromtimestamp(a, UTC), tz) == night]
 

@@ -270,11 +270,11 @@ class Service:
                     pending.discard(t)
                     t.result()  # a source that failed raises here
         finally:
-            for t in (*pending, watchdog, stopper):
-                t.cancel()
-            for t in (*pending, watchdog, stopper):
+            for task in (*pending, watchdog, stopper):
+                task.cancel()
+            for task in (*pending, watchdog, stopper):
                 with contextlib.suppress(asyncio.CancelledError):
-                    await t
+                    await task
             for ch in self.channels:
                 self._finish(ch)
         return self.result
@@ -297,15 +297,14 @@ class Service:
 
     def _on_block(self, ch: _Channel, block: SampleBlock) -> None:
         ch.last_data = self._clock()
-        if ch.detector is None:
-            self._open(ch)
+        detector = ch.detector if ch.detector is not None else self._open(ch)
         if ch.silent is not None:  # data is back: close the no_data issue
             # the sample clock may not have moved (a stalled link): never end before onset
             end_s = max(ch.silent.onset_s, block.t0_s)
             self._emit(ch, ch.silent.with_end(end_s, end_s))
             ch.silent = None
         # detection first: the alarm never waits for, or depends on, the disk
-        for ev in ch.detector.push(block):
+        for ev in detector.push(block):
             self._emit(ch, ev)
         self._record(ch, block)
         if not ch.warmed_up and block.end_s >= WARM_UP_S:
@@ -361,13 +360,14 @@ class Service:
             self._emit(ch, self._issue(ch, "battery_low", t, t, percent=percent))
         ch.battery_low = low
 
-    def _open(self, ch: _Channel) -> None:
+    def _open(self, ch: _Channel) -> StreamingDetector:
+        """Start the detector (and the recorder) of ``ch`` on its first block."""
         src = ch.source
         # whole seconds: what an EDF header can hold, so offline ids match live ones
         ch.start_time = self.start_times.get(src.device_id) or datetime.now(UTC).replace(
             microsecond=0
         )
-        ch.detector = StreamingDetector(
+        detector = ch.detector = StreamingDetector(
             src.fs_hz,
             device_id=src.device_id,
             leg=src.leg,
@@ -391,6 +391,7 @@ class Service:
                 )
             except STORAGE_ERRORS as exc:
                 self.report_failure("recording", exc)
+        return detector
 
     def _finish(self, ch: _Channel) -> None:
         if ch.detector is None:
@@ -409,7 +410,8 @@ class Service:
                 path = None
             if path is not None:
                 self.result.recordings.append(path)
-                if self.on_recording is not None:
+                # a recorder is opened with its start time (``_open``)
+                if self.on_recording is not None and ch.start_time is not None:
                     self.on_recording(ch.source, path, ch.start_time)
         ch.detector = None
 
