@@ -57,7 +57,7 @@ from crampwatch.consumers.prompts import (
     prompt_steps,
     tightening_notice,
 )
-from crampwatch.events import Event
+from crampwatch.events import Event, EventType, SignalIssueKind
 from crampwatch.publish import topics
 from crampwatch.publish.config import BrokerConfig
 
@@ -78,7 +78,9 @@ log = logging.getLogger(__name__)
 # after the last prompt, an unanswered alert (silenced because the cramp ended) still
 # takes an "I'm awake" / "not a cramp" for this long, so the answer reaches the log
 ANSWER_WINDOW_S = 600.0
-LOST_ISSUES = frozenset({"sensor_lost", "disconnected", "no_data", "monitoring_stopped"})
+# the open signal_issue kinds that mean "the service hears nothing from the sensor" (a
+# reconnect gap arrives already closed: by then the data is back)
+LOST_ISSUES = frozenset({SignalIssueKind.NO_DATA})
 STOPPED = topics.STOPPED
 
 
@@ -195,13 +197,13 @@ class AlarmCore:
     ) -> list[AlarmAction]:
         """Actions for one received event (a resend of a known id does nothing)."""
         self._following.add(event.device_id)  # it sends events: it is running
-        if event.type == "signal_issue" and event.details.get("kind") in LOST_ISSUES:
+        if event.type == EventType.SIGNAL_ISSUE and event.details.get("kind") in LOST_ISSUES:
             if event.end_s is None:
                 return self._lost_notice(event.device_id)
             return self._resumed(event.device_id)  # the issue's end: data is back
-        if event.type == "cramp_warning":
+        if event.type == EventType.CRAMP_WARNING:
             return self._warning(event)
-        if event.type != "cramp":
+        if event.type != EventType.CRAMP:
             return []  # leg movements, turning over, ...: logged silently, never ring
         if event.end_s is not None:
             return self._ended(event)

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from crampwatch.errors import CrampwatchError
-from crampwatch.events import Event
+from crampwatch.events import Event, EventType
 from crampwatch.paths import default_db_path
 
 __all__ = [
@@ -359,8 +359,8 @@ class EventStore:
             " FROM events WHERE at_epoch >= ? AND at_epoch < ? AND device_id = ?",
             (*night_bounds(night, tz), device_id),
         ).fetchall()
-        cramps = sum(1 for r in rows if r[0] == "cramp")
-        plms = sum(1 for r in rows if r[0] == "leg_movement" and r[1] == 1)
+        cramps = sum(1 for r in rows if r[0] == EventType.CRAMP)
+        plms = sum(1 for r in rows if r[0] == EventType.LEG_MOVEMENT and r[1] == 1)
         timed = [r for r in rows if r[2] is not None]
         runs = group_runs([r[2] for r in timed])
         spans: dict[float, float] = {}

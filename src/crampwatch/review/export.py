@@ -25,7 +25,7 @@ import edfio
 
 from crampwatch.consumers.store import StoredEvent
 from crampwatch.errors import CrampwatchError
-from crampwatch.events import Event
+from crampwatch.events import Event, EventType
 from crampwatch.recordings import Annotation
 from crampwatch.review.report import open_recording
 from crampwatch.review.summary import issue_kind, issue_label
@@ -115,11 +115,11 @@ def annotation_for(event: Event, labels: Sequence[str] = ()) -> Annotation:
     """The EDF+ annotation of one event: onset and duration in recording seconds (None
     for an instantaneous or unfinished event) and a readable text with the prefix."""
     leg = f" ({event.leg})" if event.leg else ""
-    if event.type == "leg_movement":
+    if event.type == EventType.LEG_MOVEMENT:
         what = "periodic leg movement" if event.periodic else "leg movement"
-    elif event.type == "signal_issue":
+    elif event.type == EventType.SIGNAL_ISSUE:
         what = f"signal issue: {issue_label(issue_kind(event.details))}"
-    elif event.type == "cramp_warning":
+    elif event.type == EventType.CRAMP_WARNING:
         what = "calf tightening (cramp warning, no alarm)"
     else:
         what = event.type.replace("_", " ")

@@ -24,11 +24,10 @@ from crampwatch.acquire.base import Source, SourceNotice
 from crampwatch.blocks import SampleBlock
 from crampwatch.detect.streaming import StreamingDetector
 from crampwatch.errors import CrampwatchError
-from crampwatch.events import Event, event_id, onset_time_iso
+from crampwatch.events import Event, EventType, SignalIssueKind, event_id, onset_time_iso
 from crampwatch.service.recorder import NightRecorder, sensor_resolution
 
 __all__ = [
-    "STORAGE_FAILED",
     "Failure",
     "RunResult",
     "Service",
@@ -44,10 +43,6 @@ EventSink = Callable[[Event], None]
 # Seconds of signal after which the model is loaded and the pipeline has run its first
 # batches (0.5 s live, up to 30 s for fast replays), so its one-off buffers are freed.
 WARM_UP_S = 60.0
-
-# ``signal_issue`` kind: a part of the run could not write to disk (details ``what``:
-# recording, journal, outbox); detection and the alarms go on.
-STORAGE_FAILED = "storage_failed"
 
 # What a storage failure raises: the file system (full, read-only, I/O) or SQLite.
 STORAGE_ERRORS = (OSError, sqlite3.Error)
@@ -243,7 +238,7 @@ class Service:
         t = ch.last_t_s
         issue = self._issue(
             ch,
-            STORAGE_FAILED,
+            SignalIssueKind.STORAGE_FAILED,
             t,
             t,
             what=what,
@@ -337,7 +332,7 @@ class Service:
                 end - start,
                 d.get("reason", "gap"),
             )
-            for ev in ch.detector.notice_gap(start, end, reason=str(d.get("reason", "gap"))):
+            for ev in ch.detector.notice_gap(start, end, reason=_gap_kind(d.get("reason")).value):
                 self._emit(ch, ev)
         elif notice.kind == "disconnected":
             log.warning("%s: sensor disconnected; reconnecting", ch.source.device_id)
@@ -357,7 +352,7 @@ class Service:
         if low and not ch.battery_low:
             log.warning("%s: battery low (%d%%)", ch.source.device_id, percent)
             t = ch.last_t_s
-            self._emit(ch, self._issue(ch, "battery_low", t, t, percent=percent))
+            self._emit(ch, self._issue(ch, SignalIssueKind.BATTERY_LOW, t, t, percent=percent))
         ch.battery_low = low
 
     def _open(self, ch: _Channel) -> StreamingDetector:
@@ -438,26 +433,42 @@ class Service:
                 if ch.silent is None and silent_s >= self.no_data_timeout_s:
                     log.warning("%s: no data for %.0f s", ch.source.device_id, silent_s)
                     ch.silent = self._issue(
-                        ch, "no_data", ch.last_t_s, None, silent_s=round(silent_s, 1)
+                        ch, SignalIssueKind.NO_DATA, ch.last_t_s, None, silent_s=round(silent_s, 1)
                     )
                     self._emit(ch, ch.silent)
 
     def _issue(
-        self, ch: _Channel, kind: str, onset_s: float, end_s: float | None, **details: object
+        self,
+        ch: _Channel,
+        kind: SignalIssueKind,
+        onset_s: float,
+        end_s: float | None,
+        **details: object,
     ) -> Event:
         src = ch.source
         return Event(
-            id=event_id(src.device_id, f"signal_issue:{kind}", onset_s, src.leg, ch.start_time),
+            id=event_id(
+                src.device_id, f"{EventType.SIGNAL_ISSUE}:{kind}", onset_s, src.leg, ch.start_time
+            ),
             device_id=src.device_id,
-            type="signal_issue",
+            type=EventType.SIGNAL_ISSUE,
             onset_s=onset_s,
             end_s=end_s,
             detected_at_s=ch.last_t_s,
             confidence=1.0,
             leg=src.leg,
             onset_time=onset_time_iso(ch.start_time, onset_s),
-            details={"kind": kind, "channel": "all", **details},
+            details={"kind": kind.value, "channel": "all", **details},
         )
+
+
+def _gap_kind(reason: object) -> SignalIssueKind:
+    """The ``signal_issue`` kind of a source's gap notice: its reason (the assembler's
+    ``sequence`` or ``reconnect``) when that is a kind, else a plain ``gap``."""
+    try:
+        return SignalIssueKind(str(reason))
+    except ValueError:
+        return SignalIssueKind.GAP
 
 
 def _storage_message(what: str, reason: str) -> str:
