@@ -180,3 +180,17 @@ def test_a_known_detail_of_the_wrong_type_is_rejected(type_, details):
 )
 def test_details_stay_open_to_new_keys_kinds_and_types(type_, details):
     validate_event(_cramp(type=type_, details=details).to_dict())
+
+
+def test_iso_times_are_read_in_one_place():
+    from datetime import timedelta, timezone
+
+    from crampwatch.events import parse_iso
+
+    z = parse_iso("2026-11-24T22:02:03.457Z")
+    assert z == datetime(2026, 11, 24, 22, 2, 3, 457000, tzinfo=UTC)
+    assert parse_iso("2026-11-24T23:02:03.457+01:00") == z
+    assert parse_iso("2026-11-24T22:02:03.457").tzinfo == UTC  # no zone: UTC
+    assert parse_iso("2026-11-24T23:02:03+01:00").utcoffset() == timedelta(hours=1)
+    assert parse_iso("2026-11-24T23:02:03+01:00").tzinfo == timezone(timedelta(hours=1))
+    assert [parse_iso(t) for t in (None, "", "yesterday", "2026-02-30T01:00:00Z")] == [None] * 4

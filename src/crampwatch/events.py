@@ -31,6 +31,7 @@ __all__ = [
     "event_schema",
     "loads_event_json",
     "onset_time_iso",
+    "parse_iso",
     "validate_event",
 ]
 
@@ -109,6 +110,18 @@ def event_id(
     run = start_time.isoformat() if start_time is not None else ""
     key = f"{device_id}|{leg or ''}|{type_}|{round(onset_s * 1000)}|{run}"
     return str(uuid.uuid5(_ID_NAMESPACE, key))
+
+
+def parse_iso(text: str | None) -> datetime | None:
+    """An ISO 8601 time (``Z`` accepted) as an aware datetime (UTC if no zone); None if
+    missing or bad."""
+    if not text:
+        return None
+    try:
+        t = datetime.fromisoformat(text)  # Python 3.11 reads "Z"
+    except ValueError:
+        return None
+    return t if t.tzinfo else t.replace(tzinfo=UTC)
 
 
 def onset_time_iso(start: datetime | None, onset_s: float) -> str | None:
@@ -240,7 +253,7 @@ def _check_onset_time(text: Any) -> None:
     if text is None:
         return
     try:
-        t = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+        t = datetime.fromisoformat(str(text))  # Python 3.11 reads "Z"
     except ValueError:
         raise jsonschema.ValidationError(f"onset_time {text!r} is not a date and time") from None
     if not ONSET_YEARS[0] <= t.year <= ONSET_YEARS[1]:

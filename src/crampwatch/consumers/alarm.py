@@ -57,7 +57,7 @@ from crampwatch.consumers.prompts import (
     prompt_steps,
     tightening_notice,
 )
-from crampwatch.events import Event, EventType, SignalIssueKind
+from crampwatch.events import Event, EventType, SignalIssueKind, parse_iso
 from crampwatch.publish import topics
 from crampwatch.publish.config import BrokerConfig
 
@@ -328,12 +328,9 @@ class AlarmCore:
     def _is_stale(self, event: Event, now_wall: datetime | None) -> bool:
         if self.stale_after_s is None or now_wall is None or not event.onset_time:
             return False
-        try:
-            onset = datetime.fromisoformat(event.onset_time.replace("Z", "+00:00"))
-        except ValueError:
+        onset = parse_iso(event.onset_time)
+        if onset is None:
             return False
-        if onset.tzinfo is None:
-            onset = onset.replace(tzinfo=UTC)
         return (now_wall - onset).total_seconds() > self.stale_after_s
 
     def _prompt(self, alert: _Alert) -> AlarmAction:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from crampwatch.errors import CrampwatchError
-from crampwatch.events import Event, EventType
+from crampwatch.events import Event, EventType, parse_iso
 from crampwatch.paths import default_db_path
 
 __all__ = [
@@ -122,13 +122,8 @@ def group_runs(origins: list[float]) -> list[float]:
 
 
 def _epoch(text: str | None) -> float | None:
-    if not text:
-        return None
-    try:
-        t = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return (t if t.tzinfo else t.replace(tzinfo=UTC)).timestamp()
+    t = parse_iso(text)
+    return None if t is None else t.timestamp()
 
 
 def _now() -> datetime:
@@ -390,12 +385,8 @@ class EventStore:
 
     @staticmethod
     def _night_for(event: Event, received_at: datetime) -> str:
-        if event.onset_time:
-            try:
-                return night_of(datetime.fromisoformat(event.onset_time.replace("Z", "+00:00")))
-            except ValueError:
-                pass
-        return night_of(received_at)
+        onset = parse_iso(event.onset_time)
+        return night_of(onset if onset is not None else received_at)
 
 
 def _merge(spans: list[tuple[float, float]]) -> list[tuple[float, float]]:

@@ -32,7 +32,7 @@ from typing import Any
 
 from crampwatch.consumers.store import StoredEvent, group_runs, night_of
 from crampwatch.detect.wasm import plm_index
-from crampwatch.events import EventType, SignalIssueKind
+from crampwatch.events import EventType, SignalIssueKind, parse_iso
 from crampwatch.publish import topics
 
 __all__ = [
@@ -298,17 +298,6 @@ def merge_spans(spans: Iterable[Span]) -> list[Span]:
         else:
             out.append([a, b])
     return [(a, b) for a, b in out]
-
-
-def parse_iso(text: str | None) -> datetime | None:
-    """An ISO 8601 time (``Z`` accepted) as an aware datetime (UTC if no zone); None if bad."""
-    if not text:
-        return None
-    try:
-        t = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return t if t.tzinfo else t.replace(tzinfo=UTC)
 
 
 def _event_span(se: StoredEvent) -> Span:
