@@ -44,7 +44,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from crampwatch.consumers.client import InvalidMessage, LocalBroker, Subscriber, default_client_id
 from crampwatch.consumers.logger import ACK_ACTIONS, STATUSES, decode_event, parse_ack
@@ -341,8 +341,8 @@ class AlarmCore:
         )
 
     @staticmethod
-    def _action(kind: ActionKind, alert: _Alert, **kw: object) -> AlarmAction:
-        return AlarmAction(kind, alert.event.device_id, alert.event.id, leg=alert.event.leg, **kw)  # type: ignore[arg-type]
+    def _action(kind: ActionKind, alert: _Alert, **kw: Any) -> AlarmAction:
+        return AlarmAction(kind, alert.event.device_id, alert.event.id, leg=alert.event.leg, **kw)
 
 
 class Alarm:

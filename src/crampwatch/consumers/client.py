@@ -214,6 +214,7 @@ class Subscriber:
         protocol = probe_protocol(config)
         client = make_client(config, self.client_id, persistent=self.persistent, protocol=protocol)
         client.manual_ack_set(True)  # acknowledged in _on_message, after the handler
+        # paho annotates the delays as int but computes with floats: sub-second delays work
         client.reconnect_delay_set(*self._backoff)  # type: ignore[arg-type]
         client.on_connect = self._on_connect
         client.on_subscribe = self._on_subscribe

@@ -14,6 +14,7 @@ a restart has several runs, each with its own time origin.
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -112,12 +113,12 @@ def group_runs(origins: list[float]) -> list[float]:
     within :data:`RUN_GAP_S` of each other are one run (its earliest)."""
     order = sorted(range(len(origins)), key=lambda i: origins[i])
     out = [0.0] * len(origins)
-    first = prev = None
+    first = prev = -math.inf  # the first origin always starts a run
     for i in order:
-        if prev is None or origins[i] - prev > RUN_GAP_S:
+        if origins[i] - prev > RUN_GAP_S:
             first = origins[i]
         prev = origins[i]
-        out[i] = float(first)  # type: ignore[arg-type]
+        out[i] = float(first)
     return out
 
 
