@@ -140,7 +140,6 @@ class AlarmOutput(Protocol):
 @dataclass
 class _Alert:
     event: Event
-    started_s: float
     level: int = 1
     level_since_s: float = 0.0
     step: int = 0
@@ -213,7 +212,7 @@ class AlarmCore:
         if self._is_stale(event, now_wall):
             log.info("not ringing for stale cramp onset %s (%s)", event.id, event.onset_time)
             return []
-        alert = _Alert(event, now_s, level_since_s=now_s, step_since_s=now_s)
+        alert = _Alert(event, level_since_s=now_s, step_since_s=now_s)
         self._alerts[event.id] = alert
         return [
             self._action("state", alert, text="ringing"),
