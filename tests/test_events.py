@@ -7,7 +7,9 @@ import pytest
 from crampwatch.events import (
     MAX_EVENT_BYTES,
     Event,
+    SignalIssueKind,
     event_id,
+    event_schema,
     loads_event_json,
     onset_time_iso,
     validate_event,
@@ -141,3 +143,54 @@ def test_an_unmeasured_detail_travels_as_null_and_the_event_stays_valid():
 def test_anonymised_edf_start_gives_no_wall_clock():
     # EDF's anonymisation date is 1985-01-01: not a wall clock a consumer can use
     assert onset_time_iso(datetime(1985, 1, 1, tzinfo=UTC), 10.0) is None
+
+
+def test_the_schema_names_every_signal_issue_kind():
+    kind = event_schema()["$defs"]["signal_issue_details"]["properties"]["kind"]
+    assert sorted(kind["examples"]) == sorted(SignalIssueKind)
+
+
+@pytest.mark.parametrize(
+    ("type_", "details"),
+    [
+        ("signal_issue", {"kind": 3}),
+        ("signal_issue", {"kind": ""}),
+        ("signal_issue", {"kind": "no_data", "silent_s": "long"}),
+        ("cramp", {"alert_after_s": "2 s"}),
+        ("leg_movement", {"duration_s": -1.0}),
+        ("position_change", {"angle_deg": "steep"}),
+    ],
+)
+def test_a_known_detail_of_the_wrong_type_is_rejected(type_, details):
+    d = _cramp(type=type_, details=details).to_dict()
+    with pytest.raises(jsonschema.ValidationError):
+        validate_event(d)
+
+
+@pytest.mark.parametrize(
+    ("type_", "details"),
+    [
+        ("signal_issue", {}),  # kind is optional in the schema (the contract only grows)
+        ("signal_issue", {"kind": "a_future_kind", "channel": "calf", "extra": [1]}),
+        ("signal_issue", {"kind": "no_data", "channel": "all", "silent_s": None}),
+        ("cramp", {"alert_after_s": 2.5, "rule": "sustained", "peak_uv": None}),
+        ("cramp_warning", {"anything": "goes"}),
+        ("a_future_type", {"kind": 3}),
+    ],
+)
+def test_details_stay_open_to_new_keys_kinds_and_types(type_, details):
+    validate_event(_cramp(type=type_, details=details).to_dict())
+
+
+def test_iso_times_are_read_in_one_place():
+    from datetime import timedelta, timezone
+
+    from crampwatch.events import parse_iso
+
+    z = parse_iso("2026-11-24T22:02:03.457Z")
+    assert z == datetime(2026, 11, 24, 22, 2, 3, 457000, tzinfo=UTC)
+    assert parse_iso("2026-11-24T23:02:03.457+01:00") == z
+    assert parse_iso("2026-11-24T22:02:03.457").tzinfo == UTC  # no zone: UTC
+    assert parse_iso("2026-11-24T23:02:03+01:00").utcoffset() == timedelta(hours=1)
+    assert parse_iso("2026-11-24T23:02:03+01:00").tzinfo == timezone(timedelta(hours=1))
+    assert [parse_iso(t) for t in (None, "", "yesterday", "2026-02-30T01:00:00Z")] == [None] * 4

@@ -26,10 +26,12 @@ __all__ = [
     "SCHEMA_VERSION",
     "Event",
     "EventType",
+    "SignalIssueKind",
     "event_id",
     "event_schema",
     "loads_event_json",
     "onset_time_iso",
+    "parse_iso",
     "validate_event",
 ]
 
@@ -64,6 +66,31 @@ class EventType(StrEnum):
 
 EVENT_TYPES: tuple[str, ...] = tuple(t.value for t in EventType)
 
+
+class SignalIssueKind(StrEnum):
+    """Every ``details.kind`` of a ``signal_issue`` event (✦ contract: more may be added).
+
+    ``details.channel`` says where: ``calf`` / ``tib`` (one EMG channel, judged by the
+    detector frame by frame) or ``all`` (the data itself: lost, silent, not stored).
+    The review has words for each (``crampwatch.review.summary``); the event schema
+    lists them under ``signal_issue`` details.
+    """
+
+    # the detector's bad-signal reasons, per EMG channel (crampwatch.detect.streaming)
+    POOR_QUALITY = "poor_quality"
+    MAINS = "mains"  # mains hum large enough to hide the muscle
+    SATURATION = "saturation"  # clipping at the amplifier rails
+    ELECTRODE_OFF = "electrode_off"  # a flat line: electrode off or disconnected
+    GAP = "gap"  # frames with missing samples; a data gap of unknown cause
+    # data lost between packets, as the acquisition saw it (crampwatch.acquire.assembler)
+    SEQUENCE = "sequence"  # packets missing while connected
+    RECONNECT = "reconnect"  # the time the sensor was disconnected
+    # the service's own (crampwatch.service.runner)
+    NO_DATA = "no_data"  # nothing arrived for the watchdog's timeout; ends when data is back
+    BATTERY_LOW = "battery_low"
+    STORAGE_FAILED = "storage_failed"  # the outbox, journal or recording cannot be written
+
+
 _ID_NAMESPACE = uuid.UUID("6f1c1d0e-7a5b-4c8e-9a51-3f2b8c0d9e11")
 
 
@@ -83,6 +110,18 @@ def event_id(
     run = start_time.isoformat() if start_time is not None else ""
     key = f"{device_id}|{leg or ''}|{type_}|{round(onset_s * 1000)}|{run}"
     return str(uuid.uuid5(_ID_NAMESPACE, key))
+
+
+def parse_iso(text: str | None) -> datetime | None:
+    """An ISO 8601 time (``Z`` accepted) as an aware datetime (UTC if no zone); None if
+    missing or bad."""
+    if not text:
+        return None
+    try:
+        t = datetime.fromisoformat(text)  # Python 3.11 reads "Z"
+    except ValueError:
+        return None
+    return t if t.tzinfo else t.replace(tzinfo=UTC)
 
 
 def onset_time_iso(start: datetime | None, onset_s: float) -> str | None:
@@ -214,7 +253,7 @@ def _check_onset_time(text: Any) -> None:
     if text is None:
         return
     try:
-        t = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+        t = datetime.fromisoformat(str(text))  # Python 3.11 reads "Z"
     except ValueError:
         raise jsonschema.ValidationError(f"onset_time {text!r} is not a date and time") from None
     if not ONSET_YEARS[0] <= t.year <= ONSET_YEARS[1]:

@@ -1,4 +1,4 @@
-"""Channel roles of the sensor montage (✦ contract, see ARCHITECTURE.md).
+"""Channel roles of the sensor montage (✦ contract, see docs/architecture.md).
 
 | role | what | units |
 |---|---|---|

@@ -76,3 +76,11 @@ def test_nominal_emg_scale_marks_the_source_units_unknown():
 
     assert not BleSensorSource("thalmic-myo", "AA:BB:CC:DD:EE:FF", device_id="m").emg_units_known
     assert BleSensorSource("crampwatch-ref", "AA:BB:CC:DD:EE:01", device_id="r").emg_units_known
+
+
+def test_commands_without_their_characteristic_are_rejected(tmp_path):
+    text = (profiles_dir() / "crampwatch_ref.toml").read_text()
+    bad = tmp_path / "ref.toml"
+    bad.write_text(text.replace('characteristic = "5c3a0003-7e1d-4b9a-9f2e-a1c0ffeecafe"', ""))
+    with pytest.raises(CrampwatchError, match=r"ref\.toml: \[commands\].*'characteristic'"):
+        load_profile(bad)

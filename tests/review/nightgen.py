@@ -88,7 +88,7 @@ def night_events(spec: NightSpec) -> tuple[list[Event], list[Event]]:
             c.onset_s,
             None,
             detected_at_s=c.onset_s + c.latency_s,
-            details={"alert_latency_s": c.latency_s},
+            details={"alert_after_s": c.latency_s},
         )
         first.append(onset)
         end = c.onset_s + c.duration_s

@@ -62,7 +62,7 @@ def run_events(
         )
 
     out = [ev("leg_movement", t, t + 2.0, periodic=True) for t in lms]
-    out += [ev("cramp", t, t + 60.0, details={"alert_latency_s": 2.0}) for t in cramps]
+    out += [ev("cramp", t, t + 60.0, details={"alert_after_s": 2.0}) for t in cramps]
     out += [ev("cramp_warning", t, t + 30.0) for t in warnings]
     return out
 

@@ -93,8 +93,9 @@ def test_cramp_details_latency_and_feedback(tmp_path):
 
 
 def test_alert_latency_degrades_gracefully():
-    assert alert_latency_s({"alert_latency_s": 3.0}, 100.0, 200.0, True) == 3.0
-    assert alert_latency_s({"onset_detected_at_s": 104.5}, 100.0, 200.0, True) == 4.5
+    assert alert_latency_s({"alert_after_s": 3.0}, 100.0, 200.0, True) == 3.0
+    # only the key the detector writes: no aliases
+    assert alert_latency_s({"alert_latency_s": 3.0}, 100.0, 200.0, True) is None
     assert alert_latency_s({}, 100.0, 107.0, ended=False) == 7.0  # the onset record itself
     assert alert_latency_s({}, 100.0, 200.0, ended=True) is None  # end update only: unknown
     # last resort: logger receipt minus wall-clock onset, plausible only for a live night
@@ -232,12 +233,25 @@ def test_cramps_on_several_nights_a_week(tmp_path):
     ("details", "label"),
     [
         ({"kind": "electrode_off"}, "electrode off or loose"),
-        ({"reason": "mains", "channel": "calf"}, "mains interference (calf)"),
+        ({"kind": "mains", "channel": "calf"}, "mains interference (calf)"),
         ({"kind": "no_data", "channel": "all"}, "no data"),
-        ({"reason": "gap", "channel": "tib"}, "data gap (tibialis)"),
+        ({"kind": "gap", "channel": "tib"}, "data gap (tibialis)"),
+        ({"kind": "sequence", "channel": "all"}, "data gap (packets lost)"),
+        ({"kind": "reconnect", "channel": "all"}, "sensor disconnected"),
+        ({"reason": "mains"}, "signal issue"),  # the contract's key is kind
         ({"kind": "new_thing"}, "new thing"),
         ({}, "signal issue"),
     ],
 )
 def test_issue_wording_from_details(details, label):
     assert issue_label(issue_kind(details)) == label
+
+
+def test_the_review_has_words_for_exactly_the_kinds_that_are_emitted():
+    from crampwatch.events import SignalIssueKind
+    from crampwatch.review.summary import _ISSUE_LABELS, OFFLINE
+
+    # every kind in words; no words for a kind nothing emits (the review's own
+    # "offline" drop-out aside)
+    assert set(_ISSUE_LABELS) - {OFFLINE} == set(SignalIssueKind)
+    assert all(_ISSUE_LABELS.values())

@@ -156,3 +156,74 @@ def test_a_repeated_bug_is_logged_once_with_a_count(tmp_path, monkeypatch, caplo
     (failure,) = result.failures.values()
     assert failure.count == result.notices["errors"] > 100  # every block failed ...
     assert len([r for r in caplog.records if r.levelname == "ERROR"]) == 1  # ... one line
+
+
+def _assembler_gaps() -> list[SourceNotice]:
+    """Gap notices as the real assembler makes them for a reference sensor: packets lost
+    while connected, then the time away during a reconnection."""
+    import numpy as np
+
+    from crampwatch.acquire.assembler import BlockAssembler
+    from crampwatch.acquire.decoders import make_decoder
+    from crampwatch.acquire.profiles import get_profile
+    from support.encoders import encode_reference
+
+    profile = get_profile("crampwatch-ref")
+    decoder, rng = make_decoder(profile), np.random.default_rng(0)
+    packets = [
+        decoder.decode(
+            encode_reference(
+                k,
+                20_000 * k,
+                rng.integers(-2000, 2000, size=(20, 2)),
+                rng.integers(-4096, 4096, size=(2, 3)),
+            )
+        )
+        for k in range(200)
+    ]
+    assembler = BlockAssembler(profile, block_s=1.0)
+    out = [x for k in range(50) for x in assembler.push(packets[k], 0.02 * k)]
+    out += assembler.push(packets[60], 0.02 * 60)  # ten packets lost
+    assembler.new_connection()
+    out += assembler.push(packets[150], 0.02 * 150 + 0.3)
+    return [n for n in out if isinstance(n, SourceNotice)]
+
+
+class TroubledSource(PausingSource):
+    """A night with a loose calf electrode and mains hum, in which the sensor also
+    reports lost packets, a reconnection and a low battery, and goes silent."""
+
+    def __init__(self) -> None:
+        from crampwatch.simulate import ScheduledEvent
+
+        super().__init__(pause_s=1.0)
+        schedule = [
+            ScheduledEvent("electrode_off", 10.0, muscle="emg_calf", duration_s=15.0),
+            ScheduledEvent("mains", 35.0, muscle="emg_calf", duration_s=20.0, peak_uv=150.0),
+        ]
+        night = simulate_night(60 / 3600, 5, emg_fs_hz=500, acc_fs_hz=50, schedule=schedule)
+        self.inner = ReplaySource(night.recording, device_id="t", speed=0, block_s=1.0)
+
+    async def stream(self):
+        async for item in super().stream():
+            yield item
+            if not isinstance(item, SourceNotice) and item.t0_s == 20.0 and item.role == "acc_z":
+                for notice in _assembler_gaps():
+                    yield notice
+                yield SourceNotice("battery", t_s=21.0, detail={"percent": 5})
+
+
+def test_every_signal_issue_the_service_emits_is_a_known_kind(tmp_path):
+    from crampwatch.events import SignalIssueKind as K
+
+    not_a_folder = tmp_path / "recordings"
+    not_a_folder.write_text("")  # the recording cannot be written: storage_failed
+    events: list = []
+    service = Service(
+        [TroubledSource()], events.append, recordings_dir=not_a_folder, no_data_timeout_s=0.3
+    )
+    asyncio.run(service.run())
+    kinds = {e.details.get("kind") for e in events if e.type == "signal_issue"}
+    assert kinds <= set(K)
+    assert {K.SEQUENCE, K.RECONNECT, K.BATTERY_LOW, K.NO_DATA, K.STORAGE_FAILED} <= kinds
+    assert kinds & {K.POOR_QUALITY, K.MAINS, K.SATURATION, K.ELECTRODE_OFF, K.GAP}  # detector's

@@ -12,7 +12,9 @@ clock only sees radio arrival times):
    (injected, so tests can run the night faster than real time) measures the hole.
 
 A hole becomes a ``gap`` :class:`SourceNotice` with its start and end on the sample
-clock and a jump of the next block's ``t0_s``: never interpolated. Contiguous samples are
+clock and a jump of the next block's ``t0_s``: never interpolated. Its ``reason``
+(``sequence``: packets lost while connected, ``reconnect``: the time the sensor was away)
+becomes the ``signal_issue`` kind the service reports. Contiguous samples are
 coalesced into blocks of about ``block_s`` seconds per role.
 """
 
@@ -27,6 +29,7 @@ from crampwatch.acquire.base import SourceNotice
 from crampwatch.acquire.decoders import DecodedPacket
 from crampwatch.acquire.profiles import Profile
 from crampwatch.blocks import SampleBlock
+from crampwatch.events import SignalIssueKind
 
 __all__ = ["BlockAssembler"]
 
@@ -152,7 +155,12 @@ class BlockAssembler:
             return 0.0
         return self._last_end_t + max(0.0, host_s - self._last_host)
 
-    def _sensor_delta(self, state: _StreamState, packet: DecodedPacket, host_s: float) -> float:
+    def _sensor_delta(
+        self, state: _StreamState, packet: DecodedPacket, host_s: float
+    ) -> float | None:
+        """Sensor-clock time since the stream's last packet, or None without a sensor clock."""
+        if packet.sensor_time_s is None or state.last_sensor is None:
+            return None
         wrap = packet.sensor_time_wrap_s or float("inf")
         delta = (packet.sensor_time_s - state.last_sensor) % wrap
         if state.last_host is not None and wrap != float("inf"):
@@ -164,30 +172,34 @@ class BlockAssembler:
     def _packet_time(
         self, state: _StreamState, packet: DecodedPacket, host_s: float
     ) -> tuple[float, str] | None:
+        """The packet's time on the sample clock and how it was found (``start``, or the
+        gap reason); None for a repeated or older packet."""
         if state.next_t is None:
             return self._host_estimate(host_s), "start"
-        sensor = packet.sensor_time_s is not None and state.last_sensor is not None
+        delta = self._sensor_delta(state, packet, host_s)
         if state.resumed:
             state.resumed = False
-            if sensor and self.profile.sensor_clock and not self.profile.resets_on_connect:
-                delta = self._sensor_delta(state, packet, host_s)
+            if (
+                delta is not None
+                and self.profile.sensor_clock
+                and not self.profile.resets_on_connect
+            ):
                 elapsed = host_s - (state.last_host or host_s)
                 # A sensor that rebooted restarts its clock: then trust the host clock.
                 if abs(delta - elapsed) <= max(2.0, 0.1 * elapsed):
-                    return state.last_t + delta, "reconnect"
-            return max(state.next_t, self._host_estimate(host_s)), "reconnect"
-        if sensor:
-            delta = self._sensor_delta(state, packet, host_s)
+                    return state.last_t + delta, SignalIssueKind.RECONNECT
+            return max(state.next_t, self._host_estimate(host_s)), SignalIssueKind.RECONNECT
+        if delta is not None:
             wrap = packet.sensor_time_wrap_s or float("inf")
             if delta == 0.0 or delta > wrap / 2:
                 return None  # same or older packet
-            return state.last_t + delta, "sequence"
+            return state.last_t + delta, SignalIssueKind.SEQUENCE
         if packet.seq is not None and state.last_seq is not None and state.seq_modulo:
             step = (packet.seq - state.last_seq) % state.seq_modulo
             if step == 0:
                 return None
-            return state.next_t + (step - 1) * state.packet_s, "sequence"
-        return state.next_t, "sequence"
+            return state.next_t + (step - 1) * state.packet_s, SignalIssueKind.SEQUENCE
+        return state.next_t, SignalIssueKind.SEQUENCE
 
     def _gap(self, state: _StreamState, t: float, reason: str, hole: float) -> SourceNotice:
         lost = round(hole / state.packet_s)
@@ -212,7 +224,7 @@ class BlockAssembler:
         if state is None:
             return []
         out = []
-        if state.chunks and abs(t - state.next_t) > 0.5 / state.fs_hz:
+        if state.chunks and state.next_t is not None and abs(t - state.next_t) > 0.5 / state.fs_hz:
             out.extend(self._flush_role(role))
         if not state.chunks:
             state.t0 = t

@@ -34,6 +34,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from bleak import BleakClient, BleakScanner
+from bleak.backends.characteristic import BleakGATTCharacteristic
 from bleak.backends.client import BaseBleakClient
 from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import BaseBleakScanner
@@ -248,11 +249,16 @@ class BleSensorSource(Source):
         client = self._client
         if not self.profile.alert or client is None or not client.is_connected:
             return False
-        for command in self.profile.alert:
-            await client.write_gatt_char(
-                self.profile.command_uuid, command, response=self.profile.command_with_response
-            )
+        await self._send(client, self.profile.alert)
         return True
+
+    async def _send(self, client: BleakClient, commands: tuple[bytes, ...]) -> None:
+        """Write ``commands`` in order to the profile's command characteristic."""
+        uuid = self.profile.command_uuid
+        if uuid is None:  # never with commands: profiles.py requires their characteristic
+            return
+        for command in commands:
+            await client.write_gatt_char(uuid, command, response=self.profile.command_with_response)
 
     async def stream(self) -> AsyncIterator[SampleBlock | SourceNotice]:
         """Connect, stream, reconnect after every drop; runs until cancelled."""
@@ -372,43 +378,42 @@ class BleSensorSource(Source):
     async def _setup(self, client: BleakClient) -> dict[str, Any]:
         """MTU, info, battery, commands, subscriptions; returns details for the notice."""
         profile = self.profile
-        backend = getattr(client, "_backend", None)
-        if hasattr(backend, "_acquire_mtu"):
+        acquire_mtu = getattr(getattr(client, "_backend", None), "_acquire_mtu", None)
+        if acquire_mtu is not None:
             # BlueZ only learns the MTU BlueZ negotiated through this private call
             # (bleak docs); other backends exchange it during connect.
-            await _quietly(backend._acquire_mtu(), 5.0)
+            await _quietly(acquire_mtu(), 5.0)
         mtu = client.mtu_size
         detail: dict[str, Any] = {"address": client.address, "mtu": mtu}
         if mtu < profile.min_mtu:
             logger.warning("MTU %d < %d needed by %s", mtu, profile.min_mtu, profile.name)
             detail["mtu_too_small"] = True
         if profile.info_uuid:
-            rates = await self._read_info(client)
+            rates = await self._read_info(client, profile.info_uuid)
             if rates:
                 self._assembler.rates_hz.update(rates)
         if profile.battery_uuid:
             with contextlib.suppress(Exception):
                 value = await client.read_gatt_char(profile.battery_uuid)
                 detail["battery_percent"] = int(value[0])
-        for command in profile.configure:
-            await client.write_gatt_char(
-                profile.command_uuid, command, response=profile.command_with_response
-            )
+        await self._send(client, profile.configure)
         generation = self._generation
         for uuid in dict.fromkeys(profile.notify_uuids):  # each exactly once
-            await client.start_notify(
-                uuid,
-                lambda _char, data, _u=uuid: self._on_notify(generation, _u, data),
-            )
-        for command in profile.start:
-            await client.write_gatt_char(
-                profile.command_uuid, command, response=profile.command_with_response
-            )
+            await client.start_notify(uuid, self._notify_handler(generation, uuid))
+        await self._send(client, profile.start)
         return detail
 
-    async def _read_info(self, client: BleakClient) -> dict[str, float]:
+    def _notify_handler(
+        self, generation: int, uuid: str
+    ) -> Callable[[BleakGATTCharacteristic, bytearray], None]:
+        def handler(_char: BleakGATTCharacteristic, data: bytearray) -> None:
+            self._on_notify(generation, uuid, data)
+
+        return handler
+
+    async def _read_info(self, client: BleakClient, info_uuid: str) -> dict[str, float]:
         try:
-            raw = bytes(await client.read_gatt_char(self.profile.info_uuid))
+            raw = bytes(await client.read_gatt_char(info_uuid))
             _v, channels, emg_fs, acc_fs, _ne, _na = struct.unpack_from("<BBHHBB", raw)
         except Exception as exc:  # the info characteristic is optional in practice
             logger.info("no device info (%s); using profile rates", exc)
@@ -446,7 +451,11 @@ class BleSensorSource(Source):
             )
         poller = None
         if self.profile.battery_uuid and self._battery_interval_s:
-            poller = asyncio.create_task(self._poll_battery(client, self._queue))
+            poller = asyncio.create_task(
+                self._poll_battery(
+                    client, self.profile.battery_uuid, self._battery_interval_s, self._queue
+                )
+            )
         try:
             async for item in self._drain(self._queue):
                 yield item
@@ -463,11 +472,13 @@ class BleSensorSource(Source):
             detail={"address": client.address, "connection": self.stats["connections"]},
         )
 
-    async def _poll_battery(self, client: BleakClient, queue: asyncio.Queue) -> None:
+    async def _poll_battery(
+        self, client: BleakClient, battery_uuid: str, interval_s: float, queue: asyncio.Queue
+    ) -> None:
         while True:
-            await asyncio.sleep(self._battery_interval_s)
+            await asyncio.sleep(interval_s)
             try:
-                value = await client.read_gatt_char(self.profile.battery_uuid)
+                value = await client.read_gatt_char(battery_uuid)
             except Exception as exc:  # a failed read is not worth a notice; the link may be going
                 logger.debug("battery read failed: %r", exc)
                 continue

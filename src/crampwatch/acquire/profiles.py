@@ -213,6 +213,10 @@ def load_profile(path: Path) -> Profile:
         raise CrampwatchError(f"{where}: [rates_hz] has unknown roles {unknown}; known {ROLES}")
     scale = _need(doc, "scale", dict, where)
     commands = doc.get("commands", {})
+    if any(commands.get(k) for k in ("configure", "start", "stop", "alert")) and not (
+        commands.get("characteristic")
+    ):
+        raise CrampwatchError(f"{where}: [commands] has commands but no 'characteristic'")
     battery = doc.get("battery", {})
     return Profile(
         name=_need(doc, "name", str, where),

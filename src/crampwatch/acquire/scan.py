@@ -55,7 +55,10 @@ async def scan(
     """
     profiles = list_profiles()
     try:
-        found = await BleakScanner.discover(timeout_s, return_adv=True, backend=backend)
+        if backend is None:  # bleak's typing has no "default backend" value
+            found = await BleakScanner.discover(timeout_s, return_adv=True)
+        else:
+            found = await BleakScanner.discover(timeout_s, return_adv=True, backend=backend)
     except Exception as exc:  # BlueZ/D-Bus/OS errors vary by platform: one clear line
         if problem := adapter_problem(exc):
             raise CrampwatchError(problem) from exc

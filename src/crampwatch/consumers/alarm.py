@@ -44,7 +44,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from crampwatch.consumers.client import InvalidMessage, LocalBroker, Subscriber, default_client_id
 from crampwatch.consumers.logger import ACK_ACTIONS, STATUSES, decode_event, parse_ack
@@ -57,7 +57,7 @@ from crampwatch.consumers.prompts import (
     prompt_steps,
     tightening_notice,
 )
-from crampwatch.events import Event
+from crampwatch.events import Event, EventType, SignalIssueKind, parse_iso
 from crampwatch.publish import topics
 from crampwatch.publish.config import BrokerConfig
 
@@ -78,7 +78,9 @@ log = logging.getLogger(__name__)
 # after the last prompt, an unanswered alert (silenced because the cramp ended) still
 # takes an "I'm awake" / "not a cramp" for this long, so the answer reaches the log
 ANSWER_WINDOW_S = 600.0
-LOST_ISSUES = frozenset({"sensor_lost", "disconnected", "no_data", "monitoring_stopped"})
+# the open signal_issue kinds that mean "the service hears nothing from the sensor" (a
+# reconnect gap arrives already closed: by then the data is back)
+LOST_ISSUES = frozenset({SignalIssueKind.NO_DATA})
 STOPPED = topics.STOPPED
 
 
@@ -138,7 +140,6 @@ class AlarmOutput(Protocol):
 @dataclass
 class _Alert:
     event: Event
-    started_s: float
     level: int = 1
     level_since_s: float = 0.0
     step: int = 0
@@ -195,13 +196,13 @@ class AlarmCore:
     ) -> list[AlarmAction]:
         """Actions for one received event (a resend of a known id does nothing)."""
         self._following.add(event.device_id)  # it sends events: it is running
-        if event.type == "signal_issue" and event.details.get("kind") in LOST_ISSUES:
+        if event.type == EventType.SIGNAL_ISSUE and event.details.get("kind") in LOST_ISSUES:
             if event.end_s is None:
                 return self._lost_notice(event.device_id)
             return self._resumed(event.device_id)  # the issue's end: data is back
-        if event.type == "cramp_warning":
+        if event.type == EventType.CRAMP_WARNING:
             return self._warning(event)
-        if event.type != "cramp":
+        if event.type != EventType.CRAMP:
             return []  # leg movements, turning over, ...: logged silently, never ring
         if event.end_s is not None:
             return self._ended(event)
@@ -211,7 +212,7 @@ class AlarmCore:
         if self._is_stale(event, now_wall):
             log.info("not ringing for stale cramp onset %s (%s)", event.id, event.onset_time)
             return []
-        alert = _Alert(event, now_s, level_since_s=now_s, step_since_s=now_s)
+        alert = _Alert(event, level_since_s=now_s, step_since_s=now_s)
         self._alerts[event.id] = alert
         return [
             self._action("state", alert, text="ringing"),
@@ -326,12 +327,9 @@ class AlarmCore:
     def _is_stale(self, event: Event, now_wall: datetime | None) -> bool:
         if self.stale_after_s is None or now_wall is None or not event.onset_time:
             return False
-        try:
-            onset = datetime.fromisoformat(event.onset_time.replace("Z", "+00:00"))
-        except ValueError:
+        onset = parse_iso(event.onset_time)
+        if onset is None:
             return False
-        if onset.tzinfo is None:
-            onset = onset.replace(tzinfo=UTC)
         return (now_wall - onset).total_seconds() > self.stale_after_s
 
     def _prompt(self, alert: _Alert) -> AlarmAction:
@@ -342,8 +340,8 @@ class AlarmCore:
         )
 
     @staticmethod
-    def _action(kind: ActionKind, alert: _Alert, **kw: object) -> AlarmAction:
-        return AlarmAction(kind, alert.event.device_id, alert.event.id, leg=alert.event.leg, **kw)  # type: ignore[arg-type]
+    def _action(kind: ActionKind, alert: _Alert, **kw: Any) -> AlarmAction:
+        return AlarmAction(kind, alert.event.device_id, alert.event.id, leg=alert.event.leg, **kw)
 
 
 class Alarm:

@@ -53,7 +53,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[str, bytes], None]
+Handler = Callable[[str, bytes], object]  # what it returns is ignored
 
 
 # where the embedded broker of `crampwatch run` listens, unless that port was taken
@@ -214,6 +214,7 @@ class Subscriber:
         protocol = probe_protocol(config)
         client = make_client(config, self.client_id, persistent=self.persistent, protocol=protocol)
         client.manual_ack_set(True)  # acknowledged in _on_message, after the handler
+        # paho annotates the delays as int but computes with floats: sub-second delays work
         client.reconnect_delay_set(*self._backoff)  # type: ignore[arg-type]
         client.on_connect = self._on_connect
         client.on_subscribe = self._on_subscribe
@@ -289,7 +290,7 @@ class Subscriber:
     def _on_message(self, client: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
         self.received += 1
         try:
-            self.handler(msg.topic, msg.payload)
+            self.handler(msg.topic, bytes(msg.payload))
         except InvalidMessage as exc:
             self.invalid += 1
             log.warning("invalid message on %s ignored: %s", msg.topic, exc)

@@ -14,6 +14,7 @@ a restart has several runs, each with its own time origin.
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from crampwatch.errors import CrampwatchError
-from crampwatch.events import Event
+from crampwatch.events import Event, EventType, parse_iso
 from crampwatch.paths import default_db_path
 
 __all__ = [
@@ -112,23 +113,18 @@ def group_runs(origins: list[float]) -> list[float]:
     within :data:`RUN_GAP_S` of each other are one run (its earliest)."""
     order = sorted(range(len(origins)), key=lambda i: origins[i])
     out = [0.0] * len(origins)
-    first = prev = None
+    first = prev = -math.inf  # the first origin always starts a run
     for i in order:
-        if prev is None or origins[i] - prev > RUN_GAP_S:
+        if origins[i] - prev > RUN_GAP_S:
             first = origins[i]
         prev = origins[i]
-        out[i] = float(first)  # type: ignore[arg-type]
+        out[i] = float(first)
     return out
 
 
 def _epoch(text: str | None) -> float | None:
-    if not text:
-        return None
-    try:
-        t = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return (t if t.tzinfo else t.replace(tzinfo=UTC)).timestamp()
+    t = parse_iso(text)
+    return None if t is None else t.timestamp()
 
 
 def _now() -> datetime:
@@ -359,8 +355,8 @@ class EventStore:
             " FROM events WHERE at_epoch >= ? AND at_epoch < ? AND device_id = ?",
             (*night_bounds(night, tz), device_id),
         ).fetchall()
-        cramps = sum(1 for r in rows if r[0] == "cramp")
-        plms = sum(1 for r in rows if r[0] == "leg_movement" and r[1] == 1)
+        cramps = sum(1 for r in rows if r[0] == EventType.CRAMP)
+        plms = sum(1 for r in rows if r[0] == EventType.LEG_MOVEMENT and r[1] == 1)
         timed = [r for r in rows if r[2] is not None]
         runs = group_runs([r[2] for r in timed])
         spans: dict[float, float] = {}
@@ -390,12 +386,8 @@ class EventStore:
 
     @staticmethod
     def _night_for(event: Event, received_at: datetime) -> str:
-        if event.onset_time:
-            try:
-                return night_of(datetime.fromisoformat(event.onset_time.replace("Z", "+00:00")))
-            except ValueError:
-                pass
-        return night_of(received_at)
+        onset = parse_iso(event.onset_time)
+        return night_of(onset if onset is not None else received_at)
 
 
 def _merge(spans: list[tuple[float, float]]) -> list[tuple[float, float]]:

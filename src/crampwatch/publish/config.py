@@ -23,6 +23,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
 
 from crampwatch.errors import CrampwatchError
 
@@ -171,14 +172,12 @@ def make_client(
     plus a session expiry in MQTT 5 (see :func:`connect_client`).
     """
     proto = protocol or config.protocol or MQTT_V311
-    kwargs: dict[str, object] = {}
-    if proto == MQTT_V311:
-        kwargs["clean_session"] = not persistent
     client = mqtt.Client(
         CallbackAPIVersion.VERSION2,
         client_id=client_id,
         protocol=mqtt.MQTTv5 if proto == MQTT_V5 else mqtt.MQTTv311,
-        **kwargs,
+        # MQTT 5 has no clean session (paho refuses one): see connect_client
+        clean_session=(not persistent) if proto == MQTT_V311 else None,
     )
     if config.username is not None:
         client.username_pw_set(config.username, config.password)
@@ -196,17 +195,23 @@ def connect_client(
 ) -> None:
     """Connect (``connect_async`` unless ``blocking``), with ``persistent`` as given to
     :func:`make_client`. Raises ``OSError`` only when ``blocking``."""
-    kwargs: dict[str, object] = {}
+    clean_start: mqtt.CleanStartOption = mqtt.MQTT_CLEAN_START_FIRST_ONLY  # paho's default
+    properties: Properties | None = None
     if client.protocol == mqtt.MQTTv5:
         # paho's default is "clean start on the first connect only", which would drop
         # a consumer's stored session every time the consumer restarts.
-        kwargs["clean_start"] = not persistent
+        clean_start = not persistent
         if persistent:
-            props = Properties(PacketTypes.CONNECT)
-            props.SessionExpiryInterval = SESSION_EXPIRY_S
-            kwargs["properties"] = props
+            properties = Properties(PacketTypes.CONNECT)
+            properties.SessionExpiryInterval = SESSION_EXPIRY_S
     connect = client.connect if blocking else client.connect_async
-    connect(config.host, config.port, keepalive=config.keepalive, **kwargs)
+    connect(
+        config.host,
+        config.port,
+        keepalive=config.keepalive,
+        clean_start=clean_start,
+        properties=properties,
+    )
 
 
 def probe_protocol(config: BrokerConfig, timeout_s: float = 2.0) -> int:
@@ -221,14 +226,14 @@ def probe_protocol(config: BrokerConfig, timeout_s: float = 2.0) -> int:
     client = make_client(
         config, f"{config.client_id_prefix}-probe-{uuid.uuid4().hex[:8]}", protocol=MQTT_V5
     )
-    result: dict[str, object] = {}
+    result: dict[str, ReasonCode] = {}
     done = threading.Event()
 
-    def on_connect(_c, _u, _f, reason_code, _p) -> None:  # type: ignore[no-untyped-def]
+    def on_connect(_c, _u, _f, reason_code: ReasonCode, _p) -> None:
         result["rc"] = reason_code
         done.set()
 
-    def on_disconnect(_c, _u, _f, _reason_code, _p) -> None:  # type: ignore[no-untyped-def]
+    def on_disconnect(_c, _u, _f, _reason_code, _p) -> None:
         done.set()  # closed without a CONNACK
 
     client.on_connect = on_connect

@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from crampwatch import __version__
+from crampwatch.events import EventType
 from crampwatch.publish import topics
 
 __all__ = [
@@ -50,14 +51,8 @@ _STATUS_TEMPLATE = "{{ 'offline' if value == 'stopped' else value }}"
 
 def event_types() -> list[str]:
     """The ``event_type`` values the event entity can report."""
-    return [
-        "cramp_onset",
-        "cramp_end",
-        "cramp_warning",
-        "leg_movement",
-        "position_change",
-        "signal_issue",
-    ]
+    # a cramp is two: its onset wakes, its end closes the alert
+    return ["cramp_onset", "cramp_end", *(str(t) for t in EventType if t != EventType.CRAMP)]
 
 
 def _node(device_id: str) -> str:

@@ -113,11 +113,6 @@ class Outbox:
             self._db.execute("PRAGMA synchronous=NORMAL")
             return self._db.execute("DELETE FROM outbox WHERE seq = ?", (seq,)).rowcount > 0
 
-    def ack_event(self, event_id: str) -> int:
-        """Remove every entry of ``event_id``; returns how many."""
-        with self._lock:
-            return self._db.execute("DELETE FROM outbox WHERE event_id = ?", (event_id,)).rowcount
-
     def entries(self) -> list[OutboxEntry]:
         """Pending events, oldest first."""
         with self._lock:

@@ -172,6 +172,7 @@ class EventPublisher:
                 protocol = MQTT_V311
         client = make_client(self.config, self.client_id, protocol=protocol)
         client.will_set(topics.status_topic(self.device_id), topics.OFFLINE, qos=1, retain=True)
+        # paho annotates the delays as int but computes with floats: sub-second delays work
         client.reconnect_delay_set(*self._backoff)  # type: ignore[arg-type]
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect

@@ -1,4 +1,4 @@
-"""MQTT topic names (✦ MQTT contract in ARCHITECTURE.md).
+"""MQTT topic names (✦ MQTT contract: docs/mqtt.md).
 
 | topic | payload | QoS / retain |
 |---|---|---|

@@ -62,6 +62,7 @@ def _open(path: Path) -> edfio.Edf | edfio.Bdf:
         raise CrampwatchError(f"{path}: not an EDF or BDF file")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
+        edf: edfio.Edf | edfio.Bdf
         try:
             if is_bdf:
                 edf = edfio.read_bdf(path, header_encoding="latin-1")
@@ -96,7 +97,7 @@ def _start_time(edf: edfio.Edf | edfio.Bdf) -> datetime | None:
     return start.replace(tzinfo=UTC)
 
 
-def _check_calibration(path: Path, sig: edfio.EdfSignal) -> None:
+def _check_calibration(path: Path, sig: edfio.EdfSignal | edfio.BdfSignal) -> None:
     """An impossible scale (physical or digital range empty, not a number) is an error:
     edfio would return raw counts, scored as µV or g (a shin motion of 200 g)."""
     try:

@@ -25,7 +25,7 @@ import edfio
 
 from crampwatch.consumers.store import StoredEvent
 from crampwatch.errors import CrampwatchError
-from crampwatch.events import Event
+from crampwatch.events import Event, EventType
 from crampwatch.recordings import Annotation
 from crampwatch.review.report import open_recording
 from crampwatch.review.summary import issue_kind, issue_label
@@ -115,11 +115,11 @@ def annotation_for(event: Event, labels: Sequence[str] = ()) -> Annotation:
     """The EDF+ annotation of one event: onset and duration in recording seconds (None
     for an instantaneous or unfinished event) and a readable text with the prefix."""
     leg = f" ({event.leg})" if event.leg else ""
-    if event.type == "leg_movement":
+    if event.type == EventType.LEG_MOVEMENT:
         what = "periodic leg movement" if event.periodic else "leg movement"
-    elif event.type == "signal_issue":
+    elif event.type == EventType.SIGNAL_ISSUE:
         what = f"signal issue: {issue_label(issue_kind(event.details))}"
-    elif event.type == "cramp_warning":
+    elif event.type == EventType.CRAMP_WARNING:
         what = "calf tightening (cramp warning, no alarm)"
     else:
         what = event.type.replace("_", " ")
@@ -179,17 +179,34 @@ def write_edf_annotations(
         if a.duration_s is not None and a.onset_s + a.duration_s > duration:
             a = Annotation(a.onset_s, round(duration - a.onset_s, 3), a.text)
         anns.append(edfio.EdfAnnotation(a.onset_s, a.duration_s, a.text))
-    copy = type(raw)(
-        list(raw.signals),
-        patient=raw.patient,
-        recording=raw.recording,
-        starttime=raw.starttime,
-        data_record_duration=raw.data_record_duration,
-        annotations=[*kept, *anns],  # EDF+C: every viewer shows them
-    )
+    copy = _with_annotations(raw, [*kept, *anns])
     try:
         dst.parent.mkdir(parents=True, exist_ok=True)
         copy.write(dst)
     except OSError as exc:
         raise CrampwatchError(f"{dst}: cannot write ({exc.strerror or exc})") from None
     return dst, len(anns)
+
+
+def _with_annotations(
+    raw: edfio.Edf | edfio.Bdf, annotations: Sequence[edfio.EdfAnnotation]
+) -> edfio.Edf | edfio.Bdf:
+    """A copy of ``raw`` (EDF or BDF, as it is) with exactly these annotations (EDF+C:
+    every viewer shows them)."""
+    if isinstance(raw, edfio.Bdf):
+        return edfio.Bdf(
+            list(raw.signals),
+            patient=raw.patient,
+            recording=raw.recording,
+            starttime=raw.starttime,
+            data_record_duration=raw.data_record_duration,
+            annotations=annotations,
+        )
+    return edfio.Edf(
+        list(raw.signals),
+        patient=raw.patient,
+        recording=raw.recording,
+        starttime=raw.starttime,
+        data_record_duration=raw.data_record_duration,
+        annotations=annotations,
+    )

@@ -156,7 +156,7 @@ def intervals_png(summary: NightSummary) -> bytes:
     iv = iv[iv > 0]
     bins = np.logspace(0, np.log10(max(1000.0, iv.max() * 1.1 if iv.size else 1000.0)), 31)
     ax.axvspan(PLM_MIN_INTERVAL_S, PLM_MAX_INTERVAL_S, color=COLORS["periodic"], alpha=0.1)
-    ax.hist(iv, bins=bins, color=COLORS["periodic"], alpha=0.85)
+    ax.hist(iv, bins=bins.tolist(), color=COLORS["periodic"], alpha=0.85)
     ax.set_xscale("log")
     ax.set_xlabel("interval between leg movements (s)", fontsize=9)
     ax.set_ylabel("count", fontsize=9)

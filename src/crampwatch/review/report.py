@@ -392,7 +392,7 @@ def build_reports(
             build_report(store, night, history_nights=history_nights, device_id=device_id, tz=tz)
         ]
     night = resolve_night(store, night, tz)
-    devices = night_devices(store, night, tz) or [None]
+    devices: list[str | None] = [*night_devices(store, night, tz)] or [None]
     return [
         build_report(store, night, history_nights=history_nights, device_id=d, tz=tz)
         for d in devices

@@ -32,6 +32,7 @@ from typing import Any
 
 from crampwatch.consumers.store import StoredEvent, group_runs, night_of
 from crampwatch.detect.wasm import plm_index
+from crampwatch.events import EventType, SignalIssueKind, parse_iso
 from crampwatch.publish import topics
 
 __all__ = [
@@ -76,21 +77,23 @@ QUIET_RUN_S = 600.0
 # A live alert takes seconds; a larger receipt delay means a replay or a backlog.
 _MAX_RECEIVED_DELAY_S = 600.0
 
-# signal_issue ``details.kind`` (detector reason codes and service watchdog kinds)
+# The review's own drop-out kind: time between runs, when no service was watching.
+OFFLINE = "offline"
+
+# Words for every signal_issue ``details.kind`` (tests/review: exactly the kinds of
+# SignalIssueKind) and for the review's own drop-out kind.
 _ISSUE_LABELS = {
-    "electrode_off": "electrode off or loose",
-    "mains": "mains interference",
-    "saturation": "signal saturated",
-    "poor_quality": "poor signal",
-    "gap": "data gap",
-    "dropout": "data gap",
-    "ble_drop": "Bluetooth drop-out",
-    "no_data": "no data",
-    "sensor_lost": "sensor lost",
-    "disconnected": "sensor disconnected",
-    "monitoring_stopped": "monitoring stopped",
-    "battery_low": "battery low",
-    "offline": "not monitored (service not running)",
+    SignalIssueKind.ELECTRODE_OFF: "electrode off or loose",
+    SignalIssueKind.MAINS: "mains interference",
+    SignalIssueKind.SATURATION: "signal saturated",
+    SignalIssueKind.POOR_QUALITY: "poor signal",
+    SignalIssueKind.GAP: "data gap",
+    SignalIssueKind.SEQUENCE: "data gap (packets lost)",
+    SignalIssueKind.RECONNECT: "sensor disconnected",
+    SignalIssueKind.NO_DATA: "no data",
+    SignalIssueKind.BATTERY_LOW: "battery low",
+    SignalIssueKind.STORAGE_FAILED: "storage failed",
+    OFFLINE: "not monitored (service not running)",
 }
 _CHANNELS = {"calf": "calf", "emg_calf": "calf", "tib": "tibialis", "emg_tibialis": "tibialis"}
 
@@ -236,9 +239,9 @@ def plm_band(index_per_h: float) -> tuple[str, str]:
 
 
 def issue_kind(details: dict[str, Any]) -> str:
-    """The kind of a ``signal_issue`` from its details: ``kind`` (the event contract's
-    key), else the detector's ``reason``, with the EMG channel when one is named."""
-    kind = str(details.get("kind") or details.get("reason") or "signal_issue")
+    """The kind of a ``signal_issue`` from its details (``kind``), with the EMG channel
+    when one is named."""
+    kind = str(details.get("kind") or EventType.SIGNAL_ISSUE)
     channel = _CHANNELS.get(str(details.get("channel") or ""))
     return f"{kind}:{channel}" if channel else kind
 
@@ -261,18 +264,16 @@ def alert_latency_s(
     """Seconds from cramp onset to the wake alert, or None when it cannot be known.
 
     The store keeps a cramp's end update, whose ``detected_at_s`` is when the *end* was
-    seen, so the onset's detection time survives only in ``details``
-    (``alert_latency_s`` or ``onset_detected_at_s``); an onset record without its end
-    update still carries it in ``detected_at_s``. Last resort, ``received_delay_s``:
+    seen, so the alarm's delay survives only in ``details`` (``alert_after_s``, written
+    by the detector); an onset record without its end update still carries it in
+    ``detected_at_s``. Last resort, ``received_delay_s``:
     when the logger first received the event minus its wall-clock onset, which is the
     alert delay in a live night (used only when 0..600 s: a replay faster than real time
     gives nonsense there).
     """
-    for key in ("alert_after_s", "alert_latency_s", "latency_s"):
-        if isinstance(details.get(key), int | float):
-            return max(0.0, float(details[key]))
-    if isinstance(details.get("onset_detected_at_s"), int | float):
-        return max(0.0, float(details["onset_detected_at_s"]) - onset_s)
+    after_s = details.get("alert_after_s")
+    if isinstance(after_s, int | float):
+        return max(0.0, float(after_s))
     if not ended:
         return max(0.0, detected_at_s - onset_s)
     if received_delay_s is not None and 0.0 <= received_delay_s <= _MAX_RECEIVED_DELAY_S:
@@ -297,21 +298,6 @@ def merge_spans(spans: Iterable[Span]) -> list[Span]:
         else:
             out.append([a, b])
     return [(a, b) for a, b in out]
-
-
-def _clip(spans: Iterable[Span], lo: float, hi: float) -> list[Span]:
-    return merge_spans((max(a, lo), min(b, hi)) for a, b in spans)
-
-
-def parse_iso(text: str | None) -> datetime | None:
-    """An ISO 8601 time (``Z`` accepted) as an aware datetime (UTC if no zone); None if bad."""
-    if not text:
-        return None
-    try:
-        t = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return t if t.tzinfo else t.replace(tzinfo=UTC)
 
 
 def _event_span(se: StoredEvent) -> Span:
@@ -363,11 +349,11 @@ def _status_spans(
     )
     since: dict[str, float] = {}
     spans: list[tuple[float, float | None]] = []
-    for t, device, st in rows:
+    for at_s, device, st in rows:
         if st == "online":
-            since.setdefault(device, t)
+            since.setdefault(device, at_s)
         elif st in (topics.OFFLINE, topics.STOPPED) and device in since:
-            spans.append((since.pop(device), t))
+            spans.append((since.pop(device), at_s))
     spans += [(a, None) for a in since.values()]
     return [(a, b) for a, b in spans if night_of(datetime.fromtimestamp(a, UTC), tz) == night]
 
@@ -459,20 +445,20 @@ def summarize_night(
     end_s = monitored[-1][1] if monitored else 0.0
     gaps = [(a[1], b[0]) for a, b in pairwise(monitored)]
 
-    dropouts = [Dropout("offline", "", None, a, b) for a, b in gaps if b > a]
+    dropouts = [Dropout(OFFLINE, "", None, a, b) for a, b in gaps if b > a]
     for off, se in placed:
         e = se.event
-        if e.type == "signal_issue":
+        if e.type == EventType.SIGNAL_ISSUE:
             # still bad when its run ended
             run_end = run_ends.get(off, end_s)
             stop = off + e.end_s if e.end_s is not None else max(run_end, _run_stop(off, monitored))
             kind = issue_kind(e.details)
             dropouts.append(Dropout(kind, e.device_id, e.leg, off + e.onset_s, stop))
     dropouts.sort(key=lambda d: d.start_s)
-    issue_spans = [(d.start_s, d.end_s) for d in dropouts if d.kind != "offline"]
+    issue_spans = [(d.start_s, d.end_s) for d in dropouts if d.kind != OFFLINE]
     bad = merge_spans((max(a, lo), min(b, hi)) for a, b in issue_spans for lo, hi in monitored)
     online_s = sum(b - a for a, b in monitored)
-    lms = [(off, se.event) for off, se in placed if se.event.type == "leg_movement"]
+    lms = [(off, se.event) for off, se in placed if se.event.type == EventType.LEG_MOVEMENT]
     return NightSummary(
         night=night,
         origin=origin,
@@ -481,14 +467,16 @@ def summarize_night(
         window_source=source,
         online_s=online_s,
         good_signal_s=max(0.0, online_s - sum(b - a for a, b in bad)),
-        cramps=tuple(_cramp(se, off) for off, se in placed if se.event.type == "cramp"),
+        cramps=tuple(_cramp(se, off) for off, se in placed if se.event.type == EventType.CRAMP),
         cramp_warnings_s=tuple(
-            off + se.event.onset_s for off, se in placed if se.event.type == "cramp_warning"
+            off + se.event.onset_s for off, se in placed if se.event.type == EventType.CRAMP_WARNING
         ),
         lm_onsets_s=tuple(off + e.onset_s for off, e in lms),
         lm_periodic=tuple(bool(e.periodic) for _, e in lms),
         position_changes_s=tuple(
-            off + se.event.onset_s for off, se in placed if se.event.type == "position_change"
+            off + se.event.onset_s
+            for off, se in placed
+            if se.event.type == EventType.POSITION_CHANGE
         ),
         dropouts=tuple(dropouts),
         bad_spans=tuple(bad),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import tzinfo
 
-from rich.console import Console, Group
+from rich.console import Console, Group, JustifyMethod
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -45,15 +45,16 @@ def _overview(s: NightSummary, tz: tzinfo | None) -> Table:
 
 def _cramps(s: NightSummary, tz: tzinfo | None) -> Table:
     t = Table(title="Cramps", title_justify="left", expand=False)
-    for col, just in (
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
         ("time", "left"),
         ("duration", "right"),
         ("peak", "right"),
         ("leg", "left"),
         ("alert after", "right"),
         ("your response", "left"),
-    ):
-        t.add_column(col, justify=just)  # type: ignore[arg-type]
+    )
+    for col, just in columns:
+        t.add_column(col, justify=just)
     for c in s.cramps:
         t.add_row(
             clock_time(s, c.onset_s, tz),

@@ -116,7 +116,7 @@ def run_service(
     those of ``cfg`` (the demo's scripted night). ``on_ready``: called with the sources
     once they and the recordings folder are set up (a bad file or folder is an error before it).
     """
-    sources, starts = sources or build_sources(cfg)
+    source_list, starts = sources if sources is not None else build_sources(cfg)
     recordings_dir = None
     if cfg.recording.enabled:
         recordings_dir = (
@@ -131,18 +131,28 @@ def run_service(
             ) from None
     outbox = Path(cfg.outbox) if cfg.outbox else default_outbox_path(cfg.device_id)
     if on_ready is not None:
-        on_ready(sources)
+        on_ready(source_list)
     if broker_config is not None:
-        return _run(cfg, broker_config, sources, starts, recordings_dir, outbox, on_event, progress)
+        return _run(
+            cfg, broker_config, source_list, starts, recordings_dir, outbox, on_event, progress
+        )
     # No reachability check: a broker that is down at bedtime only delays delivery (the
     # publisher queues in the outbox and connects when it appears).
     with broker_for(cfg.broker.url) as base:
         config = _broker_settings(cfg, base)
-        local = LocalStore(default_db_path(), {s.device_id for s in sources}, acks_from=config)
+        local = LocalStore(default_db_path(), {s.device_id for s in source_list}, acks_from=config)
         try:
             with advertised(default_endpoint_path(), config, cfg.device_id):
                 return _run(
-                    cfg, config, sources, starts, recordings_dir, outbox, on_event, progress, local
+                    cfg,
+                    config,
+                    source_list,
+                    starts,
+                    recordings_dir,
+                    outbox,
+                    on_event,
+                    progress,
+                    local,
                 )
         finally:
             local.close()

@@ -44,15 +44,20 @@ def apply_overrides(
         cfg = dataclasses.replace(
             cfg, replay=ReplaySettings(path=str(replay)), sensors=(), simulator=None
         )
-    if (speed is not None or channels) and cfg.replay is None:
-        raise CrampwatchError("--speed and --channel apply to a replay: add --replay REC")
-    if speed is not None:
-        if speed < 0:
-            raise CrampwatchError(f"--speed must be >= 0 (0 = as fast as possible), got {speed}")
-        cfg = dataclasses.replace(cfg, replay=dataclasses.replace(cfg.replay, speed=speed))
-    if channels:
-        mapping = {**cfg.replay.channels, **parse_channel_options(channels)}
-        cfg = dataclasses.replace(cfg, replay=dataclasses.replace(cfg.replay, channels=mapping))
+    if speed is not None or channels:
+        if cfg.replay is None:
+            raise CrampwatchError("--speed and --channel apply to a replay: add --replay REC")
+        replay_settings = cfg.replay
+        if speed is not None:
+            if speed < 0:
+                raise CrampwatchError(
+                    f"--speed must be >= 0 (0 = as fast as possible), got {speed}"
+                )
+            replay_settings = dataclasses.replace(replay_settings, speed=speed)
+        if channels:
+            mapping = {**replay_settings.channels, **parse_channel_options(channels)}
+            replay_settings = dataclasses.replace(replay_settings, channels=mapping)
+        cfg = dataclasses.replace(cfg, replay=replay_settings)
     if record is not None:
         cfg = dataclasses.replace(cfg, recording=dataclasses.replace(cfg.recording, enabled=record))
     return cfg

@@ -8,8 +8,11 @@ embedded one.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import tomllib
+import types
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -125,45 +128,43 @@ class ServiceConfig:
         return "none"
 
 
-# key -> (type(s), required) per section; the single place that knows the file format
+def _toml_types(hint: Any) -> tuple[type, ...]:
+    """The TOML value types a field of type ``hint`` accepts (``None`` is an absent key,
+    never a TOML value; an integer is a fine float)."""
+    union = typing.get_origin(hint) in (typing.Union, types.UnionType)
+    accepted: list[type] = []
+    for arg in typing.get_args(hint) if union else (hint,):
+        if arg is type(None):
+            continue
+        arg = typing.get_origin(arg) or arg  # dict[str, str] -> dict
+        accepted += [int, float] if arg is float else [arg]
+    return tuple(accepted)
+
+
+def _keys(cls: type, exclude: tuple[str, ...] = ()) -> dict[str, tuple[tuple[type, ...], bool]]:
+    """key -> (accepted types, required) of one section, from its dataclass: the fields,
+    their types and their defaults are the single description of the file format."""
+    hints = typing.get_type_hints(cls)
+    return {
+        f.name: (
+            _toml_types(hints[f.name]),
+            f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING,
+        )
+        for f in dataclasses.fields(cls)
+        if f.name not in exclude
+    }
+
+
+# The [service] keys are ServiceConfig's own fields: the others are sections of their own
+# or not read from the file.
+_NOT_SERVICE_KEYS = ("broker", "sensors", "replay", "simulator", "recording", "source_path")
 _SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], bool]]] = {
-    "service": {
-        "device_id": ((str,), False),
-        "no_data_timeout_s": ((int, float), False),
-        "low_battery_pct": ((int,), False),
-        "outbox": ((str,), False),
-        "model": ((str,), False),
-    },
-    "broker": {
-        "url": ((str,), False),
-        "username": ((str,), False),
-        "password": ((str,), False),
-        "ca_file": ((str,), False),
-        "client_id_prefix": ((str,), False),
-        "home_assistant": ((bool,), False),
-    },
-    "sensor": {
-        "profile": ((str,), True),
-        "address": ((str,), False),
-        "name": ((str,), False),
-        "leg": ((str,), False),
-        "device_id": ((str,), False),
-    },
-    "replay": {
-        "path": ((str,), True),
-        "speed": ((int, float), False),
-        "channels": ((dict,), False),
-        "leg": ((str,), False),
-    },
-    "simulator": {
-        "hours": ((int, float), False),
-        "seed": ((int,), False),
-        "speed": ((int, float), False),
-        "emg_fs_hz": ((int, float), False),
-        "acc_fs_hz": ((int, float), False),
-        "leg": ((str,), False),
-    },
-    "recording": {"enabled": ((bool,), False), "folder": ((str,), False)},
+    "service": _keys(ServiceConfig, exclude=_NOT_SERVICE_KEYS),
+    "broker": _keys(BrokerSettings),
+    "sensor": _keys(SensorSettings),
+    "replay": _keys(ReplaySettings),
+    "simulator": _keys(SimulatorSettings),
+    "recording": _keys(RecordingSettings),
 }
 
 
@@ -239,24 +240,19 @@ def parse_config(data: dict[str, Any], *, source: str = "<config>") -> ServiceCo
             f"{source}: [broker] url must be 'embedded', mqtt://host:port or mqtts://host:port,"
             f" got {without_password(broker.url)!r}"
         )
-    timeout = service.get("no_data_timeout_s", 30.0)
-    if not timeout > 0:
-        raise CrampwatchError(f"{source}: [service] no_data_timeout_s must be > 0")
-    return ServiceConfig(
-        device_id=check_device_id(
-            service.get("device_id", "crampwatch"), f"{source}: [service] device_id"
-        ),
+    cfg = ServiceConfig(
+        **service,
         broker=broker,
         sensors=sensors,
         replay=replay,
         simulator=simulator,
         recording=RecordingSettings(**_section(data, "recording", source)),
-        no_data_timeout_s=float(timeout),
-        low_battery_pct=service.get("low_battery_pct", 15),
-        outbox=service.get("outbox"),
-        model=service.get("model"),
         source_path=source,
     )
+    if not cfg.no_data_timeout_s > 0:
+        raise CrampwatchError(f"{source}: [service] no_data_timeout_s must be > 0")
+    check_device_id(cfg.device_id, f"{source}: [service] device_id")
+    return dataclasses.replace(cfg, no_data_timeout_s=float(cfg.no_data_timeout_s))
 
 
 def _profile_names() -> tuple[str, ...]:

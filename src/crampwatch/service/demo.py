@@ -21,7 +21,7 @@ from crampwatch.consumers.alarm import Alarm, AlarmAction
 from crampwatch.consumers.logger import EventLogger
 from crampwatch.consumers.outputs import SoundCheck, SoundOutput, find_player
 from crampwatch.consumers.store import EventStore, night_of
-from crampwatch.events import Event
+from crampwatch.events import Event, EventType
 from crampwatch.publish.broker import EmbeddedBroker
 from crampwatch.service.app import run_service
 from crampwatch.service.config import RecordingSettings, ServiceConfig
@@ -167,7 +167,7 @@ def run_demo(
         )
 
         def on_event(ev: Event) -> None:
-            if ev.type != "cramp" and ev.end_s is not None:
+            if ev.type != EventType.CRAMP and ev.end_s is not None:
                 tag = " (periodic)" if ev.periodic else ""
                 progress.console.print(f"[dim]{_clock(ev.onset_s)}  {ev.type}{tag}[/dim]")
 

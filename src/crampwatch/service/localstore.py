@@ -16,6 +16,7 @@ and summed up at the end; it never stops the night.
 
 from __future__ import annotations
 
+import functools
 import logging
 import queue
 import threading
@@ -123,7 +124,9 @@ class LocalStore:
     def _status(self, status: str) -> None:
         # as the logger stores the retained status: the review's monitored time
         for device_id in self.device_ids:
-            self._submit(lambda store, d=device_id: store.add_status(d, status))
+            self._submit(
+                functools.partial(EventStore.add_status, device_id=device_id, status=status)
+            )
 
     def _submit(self, job: _Job) -> None:
         self._jobs.put(job)

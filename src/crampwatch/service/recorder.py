@@ -23,7 +23,7 @@ from datetime import datetime
 from pathlib import Path
 
 from crampwatch.blocks import SampleBlock
-from crampwatch.events import Event
+from crampwatch.events import Event, EventType
 from crampwatch.recordings.edfplus_stream import EdfPlusStreamWriter, finish_edfplus, is_locked
 from crampwatch.recordings.model import Annotation
 
@@ -43,7 +43,7 @@ def event_annotations(events: list[Event]) -> list[Annotation]:
     out = []
     for ev in sorted(latest.values(), key=lambda e: e.onset_s):
         text = ev.type + (" periodic" if ev.periodic else "")
-        if ev.type == "signal_issue" and ev.details.get("kind"):
+        if ev.type == EventType.SIGNAL_ISSUE and ev.details.get("kind"):
             text += f" {ev.details['kind']}"
         duration = None if ev.end_s is None else max(0.0, ev.end_s - ev.onset_s)
         out.append(Annotation(onset_s=ev.onset_s, duration_s=duration, text=text))

@@ -24,11 +24,10 @@ from crampwatch.acquire.base import Source, SourceNotice
 from crampwatch.blocks import SampleBlock
 from crampwatch.detect.streaming import StreamingDetector
 from crampwatch.errors import CrampwatchError
-from crampwatch.events import Event, event_id, onset_time_iso
+from crampwatch.events import Event, EventType, SignalIssueKind, event_id, onset_time_iso
 from crampwatch.service.recorder import NightRecorder, sensor_resolution
 
 __all__ = [
-    "STORAGE_FAILED",
     "Failure",
     "RunResult",
     "Service",
@@ -44,10 +43,6 @@ EventSink = Callable[[Event], None]
 # Seconds of signal after which the model is loaded and the pipeline has run its first
 # batches (0.5 s live, up to 30 s for fast replays), so its one-off buffers are freed.
 WARM_UP_S = 60.0
-
-# ``signal_issue`` kind: a part of the run could not write to disk (details ``what``:
-# recording, journal, outbox); detection and the alarms go on.
-STORAGE_FAILED = "storage_failed"
 
 # What a storage failure raises: the file system (full, read-only, I/O) or SQLite.
 STORAGE_ERRORS = (OSError, sqlite3.Error)
@@ -243,7 +238,7 @@ class Service:
         t = ch.last_t_s
         issue = self._issue(
             ch,
-            STORAGE_FAILED,
+            SignalIssueKind.STORAGE_FAILED,
             t,
             t,
             what=what,
@@ -270,11 +265,11 @@ class Service:
                     pending.discard(t)
                     t.result()  # a source that failed raises here
         finally:
-            for t in (*pending, watchdog, stopper):
-                t.cancel()
-            for t in (*pending, watchdog, stopper):
+            for task in (*pending, watchdog, stopper):
+                task.cancel()
+            for task in (*pending, watchdog, stopper):
                 with contextlib.suppress(asyncio.CancelledError):
-                    await t
+                    await task
             for ch in self.channels:
                 self._finish(ch)
         return self.result
@@ -297,15 +292,14 @@ class Service:
 
     def _on_block(self, ch: _Channel, block: SampleBlock) -> None:
         ch.last_data = self._clock()
-        if ch.detector is None:
-            self._open(ch)
+        detector = ch.detector if ch.detector is not None else self._open(ch)
         if ch.silent is not None:  # data is back: close the no_data issue
             # the sample clock may not have moved (a stalled link): never end before onset
             end_s = max(ch.silent.onset_s, block.t0_s)
             self._emit(ch, ch.silent.with_end(end_s, end_s))
             ch.silent = None
         # detection first: the alarm never waits for, or depends on, the disk
-        for ev in ch.detector.push(block):
+        for ev in detector.push(block):
             self._emit(ch, ev)
         self._record(ch, block)
         if not ch.warmed_up and block.end_s >= WARM_UP_S:
@@ -338,7 +332,7 @@ class Service:
                 end - start,
                 d.get("reason", "gap"),
             )
-            for ev in ch.detector.notice_gap(start, end, reason=str(d.get("reason", "gap"))):
+            for ev in ch.detector.notice_gap(start, end, reason=_gap_kind(d.get("reason")).value):
                 self._emit(ch, ev)
         elif notice.kind == "disconnected":
             log.warning("%s: sensor disconnected; reconnecting", ch.source.device_id)
@@ -358,16 +352,17 @@ class Service:
         if low and not ch.battery_low:
             log.warning("%s: battery low (%d%%)", ch.source.device_id, percent)
             t = ch.last_t_s
-            self._emit(ch, self._issue(ch, "battery_low", t, t, percent=percent))
+            self._emit(ch, self._issue(ch, SignalIssueKind.BATTERY_LOW, t, t, percent=percent))
         ch.battery_low = low
 
-    def _open(self, ch: _Channel) -> None:
+    def _open(self, ch: _Channel) -> StreamingDetector:
+        """Start the detector (and the recorder) of ``ch`` on its first block."""
         src = ch.source
         # whole seconds: what an EDF header can hold, so offline ids match live ones
         ch.start_time = self.start_times.get(src.device_id) or datetime.now(UTC).replace(
             microsecond=0
         )
-        ch.detector = StreamingDetector(
+        detector = ch.detector = StreamingDetector(
             src.fs_hz,
             device_id=src.device_id,
             leg=src.leg,
@@ -391,6 +386,7 @@ class Service:
                 )
             except STORAGE_ERRORS as exc:
                 self.report_failure("recording", exc)
+        return detector
 
     def _finish(self, ch: _Channel) -> None:
         if ch.detector is None:
@@ -409,7 +405,8 @@ class Service:
                 path = None
             if path is not None:
                 self.result.recordings.append(path)
-                if self.on_recording is not None:
+                # a recorder is opened with its start time (``_open``)
+                if self.on_recording is not None and ch.start_time is not None:
                     self.on_recording(ch.source, path, ch.start_time)
         ch.detector = None
 
@@ -436,26 +433,42 @@ class Service:
                 if ch.silent is None and silent_s >= self.no_data_timeout_s:
                     log.warning("%s: no data for %.0f s", ch.source.device_id, silent_s)
                     ch.silent = self._issue(
-                        ch, "no_data", ch.last_t_s, None, silent_s=round(silent_s, 1)
+                        ch, SignalIssueKind.NO_DATA, ch.last_t_s, None, silent_s=round(silent_s, 1)
                     )
                     self._emit(ch, ch.silent)
 
     def _issue(
-        self, ch: _Channel, kind: str, onset_s: float, end_s: float | None, **details: object
+        self,
+        ch: _Channel,
+        kind: SignalIssueKind,
+        onset_s: float,
+        end_s: float | None,
+        **details: object,
     ) -> Event:
         src = ch.source
         return Event(
-            id=event_id(src.device_id, f"signal_issue:{kind}", onset_s, src.leg, ch.start_time),
+            id=event_id(
+                src.device_id, f"{EventType.SIGNAL_ISSUE}:{kind}", onset_s, src.leg, ch.start_time
+            ),
             device_id=src.device_id,
-            type="signal_issue",
+            type=EventType.SIGNAL_ISSUE,
             onset_s=onset_s,
             end_s=end_s,
             detected_at_s=ch.last_t_s,
             confidence=1.0,
             leg=src.leg,
             onset_time=onset_time_iso(ch.start_time, onset_s),
-            details={"kind": kind, "channel": "all", **details},
+            details={"kind": kind.value, "channel": "all", **details},
         )
+
+
+def _gap_kind(reason: object) -> SignalIssueKind:
+    """The ``signal_issue`` kind of a source's gap notice: its reason (the assembler's
+    ``sequence`` or ``reconnect``) when that is a kind, else a plain ``gap``."""
+    try:
+        return SignalIssueKind(str(reason))
+    except ValueError:
+        return SignalIssueKind.GAP
 
 
 def _storage_message(what: str, reason: str) -> str:

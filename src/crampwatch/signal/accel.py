@@ -78,7 +78,11 @@ class Accelerometer:
         k_stop = min(b.releasable(max_samples) for b in bufs)
         if k_stop <= next(iter(bufs)).next_hop:
             return None
-        chunks = [b.pop_hops(k_stop=k_stop) for b in bufs]
+        chunks = []
+        for b in bufs:
+            chunk = b.pop_hops(k_stop=k_stop)
+            assert chunk is not None  # every axis has hops up to k_stop (checked above)
+            chunks.append(chunk)
         gap = chunks[0].gap | chunks[1].gap | chunks[2].gap
         return self.features(chunks), gap
 

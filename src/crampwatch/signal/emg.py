@@ -321,6 +321,8 @@ class EmgChannel:
         float32 (per-hop sums of <= 200 samples: ~1e-7 relative error, far below the
         noise of any EMG feature) for speed.
         """
+        if self._filter is None:
+            raise RuntimeError("EMG features before the mains frequency is known")
         x = chunk.samples
         n = chunk.counts
         starts = chunk.bounds[:-1]

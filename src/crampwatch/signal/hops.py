@@ -17,6 +17,7 @@ import logging
 import math
 from dataclasses import dataclass
 from functools import cached_property
+from typing import overload
 
 import numpy as np
 
@@ -91,6 +92,10 @@ class HopBuffer:
         self._k = 0  # next hop to release
         self._gaps: list[tuple[int, int]] = []  # zero-filled [start, stop) global indices
 
+    @overload
+    def bound(self, k: int) -> int: ...
+    @overload
+    def bound(self, k: np.ndarray) -> np.ndarray: ...
     def bound(self, k: int | np.ndarray) -> int | np.ndarray:
         """Global index of the first sample of hop ``k``."""
         if isinstance(k, np.ndarray):

@@ -55,7 +55,7 @@ class GanglionDecoder(Decoder):
 
     def reset(self) -> None:
         self._last: np.ndarray | None = None
-        self._acc = [None, None, None]
+        self._acc: list[int | None] = [None, None, None]
 
     def _emg(self, counts: np.ndarray) -> dict[str, np.ndarray]:
         # counts: (n_samples, 4) -> role arrays in µV
@@ -101,9 +101,10 @@ class GanglionDecoder(Decoder):
         if axis not in (0, 1, 2):
             return
         self._acc[axis] = byte - 256 if byte > 127 else byte
-        if axis == 2 and None not in self._acc:
+        counts = [c for c in self._acc if c is not None]
+        if axis == 2 and len(counts) == 3:
             # One (x, y, z) sample per 10 packets = 20 EMG samples -> 10 Hz.
-            for role, count in zip(("acc_x", "acc_y", "acc_z"), self._acc, strict=True):
+            for role, count in zip(("acc_x", "acc_y", "acc_z"), counts, strict=True):
                 samples[role] = np.array([count * self.profile.acc_g_per_lsb])
         if axis == 2:
             self._acc = [None, None, None]
