@@ -564,7 +564,7 @@ def train(
         labelled = labelled_recordings(pairs, progress=say)
         n_val = max(1, len(labelled) // 4)
         train_n, val_n = labelled[:-n_val], labelled[-n_val:]
-        config = {"source": str(from_edf), "files": [f.name for f in files]}
+        config: dict[str, Any] = {"source": str(from_edf), "files": [f.name for f in files]}
     else:
         if nights < 1:
             raise CrampwatchError("--nights must be ≥ 1")

@@ -297,9 +297,7 @@ class LegMovementDetector:
         # a combined movement is final when no movement that could still join it can
         # come: every leg is scored past its end + 0.5 s, and a movement in progress
         # (not yet confirmed by its quiet period) started later than that
-        horizon = min(
-            (st.scorer.onset_s if st.scorer.active else st.t_s) for st in self._legs.values()
-        )
+        horizon = min(_scored_until_s(st) for st in self._legs.values())
         groups = combine_legs(self._pending)
         n = 0
         while n < len(groups) and (final or groups[n][0].end_s + BILATERAL_GAP_S < horizon):
@@ -477,3 +475,10 @@ def summary_lines(s: Mapping[str, Any]) -> list[str]:
             "no hypnogram, so per hour of recording, not of sleep"
         )
     return lines
+
+
+def _scored_until_s(leg: _Leg) -> float:
+    """Recording time (s) up to which ``leg``'s movements are final: the onset of a
+    movement in progress, else the last frame scored."""
+    onset_s = leg.scorer.onset_s if leg.scorer.active else None
+    return leg.t_s if onset_s is None else onset_s

@@ -467,8 +467,8 @@ class StreamingDetector:
         for a, b, seen in self._position_spans[-8:]:
             if seen <= now and lm.onset_s < b + 1.0 and a - 1.0 < lm.end_s:
                 return True
-        for a, b, seen in self._cramp_spans[-4:]:
-            if seen <= now and lm.end_s > a and (b is None or lm.onset_s < b):
+        for onset_s, end_s, decided_s in self._cramp_spans[-4:]:
+            if decided_s <= now and lm.end_s > onset_s and (end_s is None or lm.onset_s < end_s):
                 return True
         return False
 

@@ -162,10 +162,9 @@ def draw_params(
     """One night's parameters (a flat JSON-friendly dict), see the module table."""
     if variant not in VARIANTS:
         raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
-    col = 0 if variant == "train" else 1
     params: dict[str, Any] = {"variant": variant}
-    for name, spec in RANGES.items():
-        params[name] = _draw(rng, spec[col], spec[2])
+    for name, (train_ranges, shifted_ranges, log) in RANGES.items():
+        params[name] = _draw(rng, train_ranges if variant == "train" else shifted_ranges, log)
     # the two muscles of one person differ a little, not wildly
     params["rest_tibialis_uv"] = params["rest_uv"] * float(rng.uniform(0.7, 1.3))
     params["rest_calf_uv"] = params.pop("rest_uv")

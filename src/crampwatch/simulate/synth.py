@@ -688,8 +688,8 @@ def _electrode_failing(night: _Night, ev: ScheduledEvent, muscles: list[str]) ->
         tau = float(np.exp(rng.uniform(math.log(0.03), math.log(2.0))))
         m = min(n - j, round(5 * tau * fs) + 1)
         wave[j : j + m] += (step * np.exp(-np.arange(m) / (tau * fs))).astype(np.float32)
-    for m in muscles:
-        night.add[m][i0:i1] += wave
+    for muscle in muscles:
+        night.add[muscle][i0:i1] += wave
     # the small movements that lift it
     for t in np.sort(rng.uniform(ev.onset_s, ev.onset_s + dur, int(rng.integers(0, 4)))):
         night.move(float(t), float(rng.uniform(0.5, 2.0)), float(rng.uniform(0.005, 0.04)))
