@@ -69,6 +69,8 @@ def test_terminal_summary_and_all_outputs(nights, tmp_path, capsys, monkeypatch)
     assert f"night of {spec.night}" in out
     assert "Cramps" in out and "acknowledged" in out and "not a cramp" in out
     assert "PLM index" in out and "Signal drop-outs" in out
+    # the mode in one line, from the recording's channels (calf + accelerometer)
+    assert "What ran: cramp alarm and leg movements: calf EMG, shin accelerometer" in out
     assert "worth mentioning to a doctor" in out  # cramps on every night of the week
     assert (tmp_path / "r.html").stat().st_size > 10_000
     n_events = len(spec.cramps) + spec.n_lms + len(spec.positions) + len(spec.issues)

@@ -88,6 +88,8 @@ class NightReport:
     recordings: tuple[tuple[str, str], ...] = ()
     notes: tuple[str, ...] = ()
     device_id: str | None = None
+    # what ran on the night's recordings' channels, one line each (detect.legs)
+    modes: tuple[str, ...] = ()
 
 
 def _online_s_by_night(
@@ -192,6 +194,20 @@ def recording_span(path: Path) -> tuple[datetime | None, float] | None:
         log.warning("cannot read recording header %s: %s", path, exc)
         return None
     return start, duration
+
+
+def recording_mode(path: Path) -> str | None:
+    """What detection runs on the recording's channels, in one line (as ``detect`` and
+    ``run`` say it); None if the header cannot be read or matched."""
+    from crampwatch.detect.legs import detection_mode
+
+    try:
+        signals = open_recording(path).signals
+        keys = match_roles([s.label for s in signals], source=str(path))
+    except Exception as exc:  # the rest of the report still helps
+        log.warning("cannot read the channels of %s: %s", path, exc)
+        return None
+    return detection_mode(list(keys)).line
 
 
 def same_run(event: Event, start: datetime | None) -> bool:
@@ -374,7 +390,10 @@ def build_report(
         for n in nights[-history_nights:]
     )
     pairs = tuple((r.device_id, r.path) for r in recordings)
-    return NightReport(summary, tuple(events), history, traces, pairs, tuple(notes), device_id)
+    modes = tuple(dict.fromkeys(m for r in recordings if (m := recording_mode(Path(r.path)))))
+    return NightReport(
+        summary, tuple(events), history, traces, pairs, tuple(notes), device_id, modes
+    )
 
 
 def build_reports(

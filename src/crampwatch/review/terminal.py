@@ -96,6 +96,7 @@ def summary_renderable(report: NightReport, tz: tzinfo | None = None) -> Group:
         parts.append(_cramps(s, tz))
     if s.dropouts:
         parts.append(_dropouts(s, tz))
+    parts.extend(Text(f"What ran: {mode}", style="dim") for mode in report.modes)
     notes = list(report.notes)
     if s.empty:
         notes.append("Nothing was detected this night.")
