@@ -39,7 +39,7 @@ from crampwatch.detect.wasm import (
     plm_index,
     rest_relative_above,
 )
-from crampwatch.events import Event, event_id, onset_time_iso
+from crampwatch.events import Event, SignalIssueKind, event_id, onset_time_iso
 
 __all__ = ["DetectorStats", "StreamingDetector", "bad_signal_reasons", "detect_recording"]
 
@@ -105,7 +105,10 @@ class _HumGrowth:
 
 
 # reasons that make a single frame unusable (no samples or no real signal in it)
-HARD_REASONS = ("gap", "electrode_off", "saturation")
+HARD_REASONS = tuple(
+    k.value
+    for k in (SignalIssueKind.GAP, SignalIssueKind.ELECTRODE_OFF, SignalIssueKind.SATURATION)
+)
 
 
 def hum_uv(frames, prefix: str) -> np.ndarray:
@@ -148,14 +151,14 @@ def _assess(frames, prefix: str, units_known: bool = True):
     q_no_pops = quality_score(sat, flat, np.zeros_like(pop), mains, gap)
     reason = np.full(len(frames), "", dtype=object)
     checks = [
-        ("poor_quality", q < _MIN_QUALITY),
-        ("mains", (ratio >= _MAINS_RATIO) & ~small),
-        ("saturation", col["sat_frac"] >= _SAT_FRAC),
-        ("electrode_off", col["flat_frac"] >= _FLAT_FRAC),
-        ("gap", gap > 0),
+        (SignalIssueKind.POOR_QUALITY, q < _MIN_QUALITY),
+        (SignalIssueKind.MAINS, (ratio >= _MAINS_RATIO) & ~small),
+        (SignalIssueKind.SATURATION, col["sat_frac"] >= _SAT_FRAC),
+        (SignalIssueKind.ELECTRODE_OFF, col["flat_frac"] >= _FLAT_FRAC),
+        (SignalIssueKind.GAP, gap > 0),
     ]
     for code, mask in checks:  # later checks win: the most specific reason last
-        reason[mask] = code
+        reason[mask] = code.value
     return reason, q, q_no_pops
 
 
@@ -303,7 +306,9 @@ class StreamingDetector:
         events += [self._lm_event(m) for m in decided if m.candidate]
         return sorted(events, key=_order)
 
-    def notice_gap(self, start_s: float, end_s: float, reason: str = "ble_drop") -> list[Event]:
+    def notice_gap(
+        self, start_s: float, end_s: float, reason: str = SignalIssueKind.GAP
+    ) -> list[Event]:
         """The service lost samples between ``start_s`` and ``end_s`` (s): a
         ``signal_issue`` event; movements in progress are abandoned (their offset is
         unknowable). The pipeline also marks the gap in its frames when blocks resume."""
@@ -365,8 +370,8 @@ class StreamingDetector:
         # that pass the filters as a steady "contraction"
         # (a BLE gap is not the electrode: once data resume, 2 s clean suffice)
         calf_issue = self._issues["calf"]
-        calf_bad |= calf_reasons == "mains"
-        if calf_issue.main_reason != "gap":
+        calf_bad |= calf_reasons == SignalIssueKind.MAINS
+        if calf_issue.main_reason != SignalIssueKind.GAP:
             calf_bad |= calf_issue.open_mask
         calf_glitch = ~calf_bad & (q_calf < _VETO_QUALITY)
         grav = np.column_stack([column_or_nan(frames, f"grav_{a}_g") for a in "xyz"])
