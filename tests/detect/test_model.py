@@ -54,7 +54,7 @@ def test_round_trip_keeps_predictions_and_thresholds(tmp_path):
     X = np.random.default_rng(1).normal(size=(20, 3))
     np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
     assert loaded.features == FEATURES
-    assert loaded.threshold("p_on") == 0.7
+    assert loaded.thresholds["p_on"] == 0.7
     assert loaded.classes == CLASSES
 
 

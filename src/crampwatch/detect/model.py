@@ -113,9 +113,6 @@ class CrampModel:
             out[:, int(label)] = proba[:, j]
         return out
 
-    def threshold(self, name: str) -> float:
-        return float(self.thresholds.get(name, DEFAULT_THRESHOLDS[name]))
-
 
 def packaged_model_dir() -> Path:
     """The package's ``crampwatch/models/`` folder: the shipped model and its card travel

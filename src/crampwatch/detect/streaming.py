@@ -131,7 +131,7 @@ def _hum_small(hum: np.ndarray, rest: np.ndarray, units_known: bool) -> np.ndarr
 
 def _assess(frames, prefix: str, units_known: bool = True):
     """``(reasons, quality, quality_without_pops)`` of one EMG channel per frame (one
-    pass over the columns; see :func:`bad_signal_reasons`, :func:`effective_quality`)."""
+    pass over the columns; see :func:`bad_signal_reasons`)."""
     from crampwatch.signal.emg import quality_score
 
     col = {
