@@ -418,6 +418,19 @@ def test_a_jump_after_a_slow_prodrome_alarms():
     assert spans and 30.5 <= spans[0].decided_at_s <= 33.0
 
 
+def test_a_tone_creeping_up_to_a_partial_level_does_not_alarm():
+    # 5× rest reached over 20 s, then held 20 s: a resolving tone rise, not a cramp
+    rel = ramp(200, 400, 5.0)
+    assert run_kw(CrampTracker(NO_WAIT), tone_inputs(rel), p_active=np.ones(N)) == []
+
+
+def test_a_jump_to_a_fluctuating_partial_level_does_not_alarm():
+    # jumped, but swings between 2.5 and 5× rest every second: not held steady
+    rel = ramp(200, 210, 5.0)
+    rel[210:] = np.where((np.arange(N - 210) // 10) % 2 == 0, 5.0, 2.5)
+    assert run_kw(CrampTracker(NO_WAIT), tone_inputs(rel), p_active=np.ones(N)) == []
+
+
 def test_electrode_trouble_building_up_holds_the_alarm():
     arrays = tone_inputs(ramp(200, 205, 20.0))
     trouble = np.zeros(N, bool)
