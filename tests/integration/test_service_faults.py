@@ -112,7 +112,7 @@ def _error_lines(stderr: str) -> list[str]:
         # (sqlite words a full disk "database or disk is full" or "disk I/O error")
         ("--record", 100, ["recording (No space left on device", "outbox ("]),
         # only the outbox's volume is full (42 of 43 events vanished without a line)
-        ("--no-record", 64, ["outbox (database or disk is full"]),
+        ("--no-record", 64, ["outbox ("]),
     ],
     ids=["data-folder-full", "outbox-full"],
 )

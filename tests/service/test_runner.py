@@ -35,6 +35,33 @@ class PausingSource(Source):
             yield item
 
 
+class MuteSource(PausingSource):
+    """A sensor that connects but never sends a sample for ``pause_s`` seconds."""
+
+    async def stream(self):
+        await asyncio.sleep(self.pause_s)
+        return
+        yield  # an async generator that yields nothing
+
+
+def test_a_sensor_that_never_sends_gets_a_closed_issue_of_this_run():
+    def silent_issues() -> list:
+        events: list = []
+        service = Service(
+            [MuteSource(pause_s=0.6)], events.append, recordings_dir=None, no_data_timeout_s=0.2
+        )
+        asyncio.run(service.run())
+        return [e for e in events if e.details.get("kind") == "no_data"]
+
+    first, second = silent_issues(), silent_issues()
+    # opened, then closed at the end of the run, with this run's wall clock
+    assert [e.end_s is None for e in first] == [True, False]
+    assert first[0].onset_time is not None
+    # another night's run: its own id, not the same key again (which the store would
+    # take for a duplicate of last night's issue)
+    assert first[0].id != second[0].id or first[0].onset_time == second[0].onset_time
+
+
 def test_silence_raises_no_data_then_closes_it(tmp_path):
     events = []
     service = Service(

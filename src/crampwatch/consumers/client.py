@@ -19,7 +19,6 @@ and move with it when it restarts on another port or with a new password.
 
 from __future__ import annotations
 
-import json
 import logging
 import socket
 import threading
@@ -27,10 +26,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import paho.mqtt.client as mqtt
 
-from crampwatch.events import Event
 from crampwatch.paths import default_endpoint_path
 from crampwatch.publish.config import (
     DEFAULT_PORT,
@@ -47,8 +44,6 @@ __all__ = [
     "LocalBroker",
     "Subscriber",
     "default_client_id",
-    "parse_event",
-    "parse_json_object",
 ]
 
 log = logging.getLogger(__name__)
@@ -108,29 +103,6 @@ class InvalidMessage(ValueError):
     """A message that is not what its topic promises (bad JSON, schema violation)."""
 
 
-def parse_json_object(payload: bytes) -> dict[str, Any]:
-    """Decode a JSON object from a UTF-8 payload, or raise :class:`InvalidMessage`."""
-    try:
-        obj = json.loads(payload.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidMessage(f"not JSON: {exc}") from exc
-    if not isinstance(obj, dict):
-        raise InvalidMessage(f"not a JSON object: {type(obj).__name__}")
-    return obj
-
-
-def parse_event(payload: bytes) -> Event:
-    """Decode and validate (event JSON Schema) an event payload, or raise
-    :class:`InvalidMessage`."""
-    obj = parse_json_object(payload)
-    try:
-        return Event.from_dict(obj)
-    except jsonschema.ValidationError as exc:
-        raise InvalidMessage(f"schema violation: {exc.message}") from exc
-    except (KeyError, TypeError, ValueError) as exc:
-        raise InvalidMessage(f"bad event: {exc}") from exc
-
-
 class Subscriber:
     """A persistent-session MQTT subscriber running in paho's network thread.
 
@@ -168,6 +140,9 @@ class Subscriber:
         self._stopping = threading.Event()
         self._subscribed = threading.Event()
         self._sub_mid: int | None = None
+        self._out_lock = threading.Lock()
+        self._retained: dict[str, str] = {}  # topic -> payload, sent on every connection
+        self._held: list[tuple[str, str]] = []  # published while there was no connection
         self.invalid = 0
         self.errors = 0
         self.received = 0
@@ -243,8 +218,16 @@ class Subscriber:
         return self._subscribed.wait(timeout_s)
 
     def publish(self, topic: str, payload: str, *, retain: bool = False) -> None:
-        """QoS 1 publish on this connection (queued by paho while offline)."""
-        if self._client is not None:
+        """QoS 1 publish (queued by paho while offline). With no connection at all (still
+        waiting for the local service) it is held until the next one; a retained message
+        is sent again on every new connection (a restarted service's broker lacks it)."""
+        with self._out_lock:
+            if retain:
+                self._retained[topic] = payload
+            if self._client is None:
+                if not retain:
+                    self._held.append((topic, payload))
+                return
             self._client.publish(topic, payload, qos=1, retain=retain)
 
     def _on_connect(
@@ -272,6 +255,12 @@ class Subscriber:
         # Subscribing again is harmless with a stored session and needed without one.
         _result, mid = client.subscribe([(t, 1) for t in self.subscriptions])
         self._sub_mid = mid
+        with self._out_lock:
+            held, self._held = self._held, []
+            for topic, payload in self._retained.items():
+                client.publish(topic, payload, qos=1, retain=True)
+            for topic, payload in held:
+                client.publish(topic, payload, qos=1)
 
     def _on_subscribe(self, client: Any, _u: Any, mid: int, _rc: Any, _p: Any) -> None:
         if client is self._client and mid == self._sub_mid:

@@ -59,7 +59,7 @@ ACK_ACTIONS: dict[str, str] = {"ack": "acknowledged", "not_a_cramp": "not_a_cram
 _SOURCE = re.compile(r"[A-Za-z0-9_.-]{1,32}")
 # status payloads: "stopped" (a normal end, sent before the retained "offline") tells a
 # finished night from a lost one
-STATUSES = (topics.ONLINE, topics.OFFLINE, "stopped")
+STATUSES = (topics.ONLINE, topics.OFFLINE, topics.STOPPED)
 RECORDING_SUFFIXES = (".edf", ".bdf")
 # A failing store is logged on the first failure and then every this many.
 _LOG_EVERY = 100
@@ -68,12 +68,7 @@ _LOG_EVERY = 100
 def decode_event(payload: bytes) -> Event:
     """A network payload as a validated :class:`Event`, or :class:`InvalidMessage`
     (size bounded before parsing; no NaN/Infinity; no deep nesting; sane times)."""
-    try:
-        obj = loads_event_json(payload)
-    except ValueError as exc:
-        raise InvalidMessage(str(exc)) from None
-    if not isinstance(obj, dict):
-        raise InvalidMessage(f"not a JSON object: {type(obj).__name__}")
+    obj = _json_object(payload)
     try:
         return Event.from_dict(obj)
     except jsonschema.ValidationError as exc:

@@ -162,16 +162,6 @@ def _assess(frames, prefix: str, units_known: bool = True):
     return reason, q, q_no_pops
 
 
-def effective_quality(
-    frames, prefix: str, *, pops: bool = True, units_known: bool = True
-) -> np.ndarray:
-    """The pipeline's quality score (0..1), except that a hum too small to matter (see
-    ``_MAINS_MIN_UV``) does not lower it; ``pops=False`` also leaves electrode pops out
-    (transient glitches, judged separately). NaN (no channel) counts as good."""
-    _, q, q_no_pops = _assess(frames, prefix, units_known)
-    return q if pops else q_no_pops
-
-
 def bad_signal_reasons(frames, prefix: str, *, units_known: bool = True) -> np.ndarray:
     """Per frame, '' for a usable ``prefix`` channel (``calf``/``tib``) or a reason code.
 

@@ -164,7 +164,6 @@ def _run(
     publisher = EventPublisher(
         config, cfg.device_id, outbox, home_assistant=cfg.broker.home_assistant
     )
-    publisher.start()
 
     # The outbox write syncs to disk (ms): done on one worker thread, in order, so the
     # event loop that feeds the detector never waits for the disk.
@@ -214,6 +213,10 @@ def _run(
     publisher.on_storage_failure = lambda exc: service.report_failure("outbox", exc)
     if local is not None:
         local.on_failure = lambda exc: service.report_failure("local event store", exc)
+
+    # started only once the service is built (the model loaded): a bad model file is one
+    # line, with no publisher thread or retained "online" left behind
+    publisher.start()
 
     async def main() -> RunResult:
         loop = asyncio.get_running_loop()

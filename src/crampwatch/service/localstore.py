@@ -116,6 +116,8 @@ class LocalStore:
         while not self._closing.wait(delay_s):
             try:
                 acks.start()
+                if self._closing.is_set():  # closed while connecting: leave no thread behind
+                    acks.stop()
                 return
             except Exception as exc:
                 log.debug("answers to the alarm not followed yet: %s", exc)
@@ -140,7 +142,8 @@ class LocalStore:
             except Exception as exc:  # any failure: counted, never fatal to the night
                 self.failed += 1
                 if self.on_failure is not None:
-                    self.on_failure(exc)
+                    # the store wraps sqlite's error in a user-facing one: report the cause
+                    self.on_failure(exc.__cause__ or exc.__context__ or exc)
                 elif self.failed == 1:
                     log.warning("cannot write the local event store %s: %s", self.db_path, exc)
         if store is not None:

@@ -180,6 +180,9 @@ class Service:
         self._storage_announced = False
         # a storage failure before any sensor delivered (no detector yet): said once one does
         self._unannounced: str | None = None
+        # wall-clock start of this run: the time origin of a sensor's issues before its
+        # first sample (else a silent sensor's no_data id would repeat every night)
+        self._run_start: datetime | None = None
 
     def stop(self) -> None:
         """Ask the run to end (SIGINT/SIGTERM): open events are closed, files finished."""
@@ -197,7 +200,10 @@ class Service:
                 return
             self._storage_announced = True
         loop = self._loop
-        if loop is None or loop.is_closed():
+        if loop is None:  # before the run: said once the first detector exists
+            self._unannounced = what
+            return
+        if loop.is_closed():
             return  # the run is over: the exit line says it
         try:
             on_loop = asyncio.get_running_loop() is loop
@@ -249,6 +255,7 @@ class Service:
 
     async def run(self) -> RunResult:
         self._loop = asyncio.get_running_loop()
+        self._run_start = datetime.now(UTC).replace(microsecond=0)
         now = self._clock()
         for ch in self.channels:
             ch.last_data = now
@@ -389,11 +396,11 @@ class Service:
         return detector
 
     def _finish(self, ch: _Channel) -> None:
-        if ch.detector is None:
-            return
-        if ch.silent is not None:
+        if ch.silent is not None:  # also for a sensor that never sent a sample
             self._emit(ch, ch.silent.with_end(ch.last_t_s, ch.last_t_s))
             ch.silent = None
+        if ch.detector is None:
+            return
         for ev in ch.detector.flush(ch.last_t_s):
             self._emit(ch, ev)
         self.result.recorded_s = max(self.result.recorded_s, ch.last_t_s)
@@ -446,10 +453,9 @@ class Service:
         **details: object,
     ) -> Event:
         src = ch.source
+        start = ch.start_time or self._run_start
         return Event(
-            id=event_id(
-                src.device_id, f"{EventType.SIGNAL_ISSUE}:{kind}", onset_s, src.leg, ch.start_time
-            ),
+            id=event_id(src.device_id, f"{EventType.SIGNAL_ISSUE}:{kind}", onset_s, src.leg, start),
             device_id=src.device_id,
             type=EventType.SIGNAL_ISSUE,
             onset_s=onset_s,
@@ -457,7 +463,7 @@ class Service:
             detected_at_s=ch.last_t_s,
             confidence=1.0,
             leg=src.leg,
-            onset_time=onset_time_iso(ch.start_time, onset_s),
+            onset_time=onset_time_iso(start, onset_s),
             details={"kind": kind.value, "channel": "all", **details},
         )
 
