@@ -533,6 +533,7 @@ def _cramp(night: _Night, ev: ScheduledEvent) -> None:
             t_end,
             details={
                 "peak_uv": round(peak, 2),
+                "rise_s": round(rise_s, 2),
                 "prodrome_s": round(prodrome, 2),
                 "prodrome_level": round(level, 3),
                 "fasciculations": int(n_fasc),
@@ -589,14 +590,29 @@ def _twitch_bursts(night: _Night, t0: float, dur: float, hf: float) -> tuple[int
     return n_b, n_f
 
 
+def _log_uniform(rng: np.random.Generator, lo: float, hi: float) -> float:
+    return float(np.exp(rng.uniform(math.log(lo), math.log(max(hi, lo)))))
+
+
+def _tone_parts(rng: np.random.Generator, total_s: float | None) -> tuple[float, float, float]:
+    """(rise, hold, fade) in s, each log-uniform in its range of :data:`TONE_PARTS_S`;
+    with ``total_s`` given, drawn within what that total leaves (the hold takes the rest,
+    up to its maximum), so that a tone rise is never squeezed into a rise faster than
+    5 s (a tone creeps up; a cramp jumps)."""
+    (r0, r1), (h0, h1), (f0, f1) = TONE_PARTS_S
+    if total_s is None:
+        return _log_uniform(rng, r0, r1), _log_uniform(rng, h0, h1), _log_uniform(rng, f0, f1)
+    total_s = max(total_s, r0 + h0 + f0)
+    rise = _log_uniform(rng, r0, min(r1, total_s - h0 - f0))
+    fade = _log_uniform(rng, f0, min(f1, total_s - rise - h0))
+    return rise, min(total_s - rise - fade, h1), fade
+
+
 def _tone_rise(night: _Night, ev: ScheduledEvent) -> None:
     """Calf tone rising over 5–120 s to 1.3–5× rest, holding, fading over 5–60 s, with
     twitching; no cramp follows. Some end in a posture shift or a leg movement."""
     rng, p = night.rng, night.p
-    parts = [float(np.exp(rng.uniform(math.log(a), math.log(b)))) for a, b in TONE_PARTS_S]
-    if ev.duration_s is not None:
-        parts = [x * ev.duration_s / sum(parts) for x in parts]
-    rise, hold, fade = parts
+    rise, hold, fade = _tone_parts(rng, ev.duration_s)
     top = max(float(p.get("tone_rise_max_x", 5.0)), 1.3)
     peak_x = ev.peak_uv if ev.peak_uv is not None else float(rng.uniform(1.3, top))
     hf = ev.hf_fraction if ev.hf_fraction is not None else float(rng.uniform(0.3, 0.85))
