@@ -3,49 +3,15 @@ and how well it does."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from crampwatch.detect.features import MODEL_FEATURES
+from crampwatch.detect.metrics import METRICS, format_causes, format_value
 from crampwatch.detect.model import CrampModel
 
 __all__ = ["write_model_card"]
-
-_TARGETS = {
-    "cramp_sensitivity": ("cramp sensitivity", "≥ 0.95", 3),
-    "false_alarms_per_8h": ("false alarms per 8 h", "≤ 0.1", 3),
-    "false_alarms_per_100_nights": ("false alarms per 100 nights of 8 h", "soak ≤ 3", 1),
-    "warned_before_onset_share": ("prodromal cramps warned before onset", "aim ≥ 0.5", 2),
-    "warnings_per_cramp_free_8h": ("cramp_warning per cramp-free 8 h", "aim ≤ a few", 2),
-    "latency_p50_s": ("alarm latency p50 (s)", "≤ 3", 2),
-    "latency_p95_s": ("alarm latency p95 (s)", "≤ 6", 2),
-    "latency_no_prodrome_p50_s": ("— latency p50, cramps without prodrome (s)", "≤ 3", 2),
-    "latency_no_prodrome_p95_s": ("— latency p95, cramps without prodrome (s)", "≤ 6", 2),
-    "lm_precision": ("leg-movement precision", "", 3),
-    "lm_recall": ("leg-movement recall", "", 3),
-    "lm_f1": ("leg-movement F1", "≥ 0.9", 3),
-    "plm_index_error_per_h": ("PLM-index error (/h)", "≤ 2", 2),
-    "lm_f1_tib": ("— LM F1, nights with tibialis", "", 3),
-    "lm_f1_calf_only": ("— LM F1, calf-only nights", "", 3),
-    "plm_index_error_tib": ("— PLM error, nights with tibialis (/h)", "", 2),
-    "plm_index_error_calf_only": ("— PLM error, calf-only nights (/h)", "", 2),
-    "latency_p50_s_tib": ("— latency p50, nights with tibialis (s)", "", 2),
-    "latency_p95_s_tib": ("— latency p95, nights with tibialis (s)", "", 2),
-    "latency_p50_s_calf_only": ("— latency p50, calf-only nights (s)", "", 2),
-    "latency_p95_s_calf_only": ("— latency p95, calf-only nights (s)", "", 2),
-    "false_alarms_per_8h_tib": ("— false alarms per 8 h, nights with tibialis", "", 3),
-    "false_alarms_per_8h_calf_only": ("— false alarms per 8 h, calf-only nights", "", 3),
-    "cramps": ("truth cramps", "", 0),
-    "hours": ("hours scored", "", 1),
-}
-
-
-def _f(v: Any, d: int) -> str:
-    if isinstance(v, float):
-        return "n/a" if math.isnan(v) else f"{v:.{d}f}"
-    return str(v)
 
 
 def _event_table(results: Mapping[str, Mapping[str, Any]]) -> str:
@@ -53,19 +19,15 @@ def _event_table(results: Mapping[str, Mapping[str, Any]]) -> str:
         return "_not evaluated in this run (`--eval-nights 0`)_\n"
     names = list(results)
     lines = ["| metric | target | " + " | ".join(names) + " |", "|---|---|" + "---|" * len(names)]
-    for key, (label, target, d) in _TARGETS.items():
+    for m in METRICS:
         lines.append(
-            f"| {label} | {target} | "
-            + " | ".join(_f(results[n].get(key, float("nan")), d) for n in names)
+            f"| {m.label} | {m.target} | "
+            + " | ".join(format_value(results[n].get(m.key, float("nan")), m.digits) for n in names)
             + " |"
         )
     lines.append(
         "| false cramps caused by | | "
-        + " | ".join(
-            ", ".join(f"{k} {v}" for k, v in sorted(results[n]["false_alarm_causes"].items()))
-            or "-"
-            for n in names
-        )
+        + " | ".join(format_causes(results[n]["false_alarm_causes"]) for n in names)
         + " |"
     )
     lines.append(
