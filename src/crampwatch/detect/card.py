@@ -1,6 +1,6 @@
 """The model card (``crampwatch/models/MODEL_CARD.md``): what the shipped model was trained on
-and how well it does. The text is the template ``detect/templates/MODEL_CARD.md``; this
-module hands it the model, its alarm parameters and the figures."""
+and how well it does. The text is the template ``detect/templates/MODEL_CARD.md.jinja``;
+this module hands it the model, its alarm parameters and the figures."""
 
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ def write_model_card(
     from crampwatch.detect.streaming import _cramp_params
 
     p = _cramp_params(model)
-    text = _ENV.get_template("MODEL_CARD.md").render(
+    text = _ENV.get_template("MODEL_CARD.md.jinja").render(
         model=model,
         p=p,
         thresholds=thr,
