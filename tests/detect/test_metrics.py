@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from crampwatch.detect.metrics import score_night, summarize
+from crampwatch.detect.metrics import METRICS, score_night, summarize
 from crampwatch.events import Event, event_id
 from crampwatch.simulate import TruthEvent
 
@@ -70,3 +72,14 @@ def test_plm_index_error():
     truth = [TruthEvent("leg_movement", 20.0 * i, 20.0 * i + 1, periodic=True) for i in range(4)]
     s = score_night([], truth, hours=2.0)
     assert s.plm_index_error == pytest.approx(2.0)
+
+
+def test_readme_targets_are_the_metrics_table():
+    """The README's targets are rendered from METRICS (one copy of every target)."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    start = readme.index("<!-- targets:")
+    block = readme[readme.index("\n", start) + 1 : readme.index("<!-- end of targets -->")]
+    expected = "| metric | target |\n|---|---|\n" + "".join(
+        f"| {m.label} | {m.target} |\n" for m in METRICS if m.target
+    )
+    assert block == expected, f"README targets out of date; should read:\n{expected}"

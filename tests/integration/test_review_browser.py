@@ -92,11 +92,13 @@ def load_in_chromium(page: Path, profile: Path) -> tuple[dict[str, str], list[st
 
 
 def test_harness_catches_a_broken_page(tmp_path):
-    from crampwatch.review.html import _CHECK_JS
+    from importlib import resources
 
+    # the report's own check script, as the page template includes it
+    check_js = (resources.files("crampwatch.review") / "templates" / "report.js").read_text()
     bad = tmp_path / "bad.html"
     bad.write_text(
-        f"<!doctype html><html><head><script>{_CHECK_JS}</script></head><body>"
+        f"<!doctype html><html><head><script>{check_js}</script></head><body>"
         '<img src="data:image/png;base64,AAAA"><script>console.error("boom")</script>'
         "</body></html>"
     )

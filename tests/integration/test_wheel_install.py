@@ -1,7 +1,8 @@
 """The package carries what it needs: a wheel built from this checkout, installed into a
 fresh virtual environment without the dev/bench extras, replays a simulated night from a
-folder outside the checkout (``crampwatch run`` and ``crampwatch detect``) and finds its
-cramp. Nothing of the checkout is on the path: only what the wheel holds is there."""
+folder outside the checkout (``crampwatch run`` and ``crampwatch detect``), finds its
+cramp and shows it in the report page (templates are package data). Nothing of the
+checkout is on the path: only what the wheel holds is there."""
 
 from __future__ import annotations
 
@@ -92,6 +93,33 @@ def test_the_wheel_alone_replays_a_night_and_finds_the_cramp(installed: Path, tm
     )
     assert run.returncode == 0, run.stderr
     assert "1 cramp" in run.stdout
+
+    # the report page and the model card are templates that travel as package data
+    page = tmp_path / "report.html"
+    review = subprocess.run(
+        [cw, "review", "--last", "--html", str(page)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert review.returncode == 0, review.stderr
+    assert 'data-cramps="1"' in page.read_text() and "What helps" in page.read_text()
+    card = subprocess.run(
+        [
+            str(installed / "python"),
+            "-c",
+            "from crampwatch.detect.card import write_model_card as w; "
+            "from crampwatch.detect.model import default_model as m; "
+            "print(w('card.md', m(), config={}, frame_metrics={}, event_metrics={}, "
+            "train_command='t', eval_command='e').read_text())",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert card.stdout.startswith("# crampwatch detector — model card"), card.stderr
 
     # the sensor profiles travel with the package too (a BLE config needs them)
     devices = subprocess.run([cw, "devices"], capture_output=True, text=True, env=env)

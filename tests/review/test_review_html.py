@@ -108,6 +108,33 @@ def test_data_is_escaped(report):
     assert "&lt;b&gt;x&lt;/b&gt;" in html
 
 
+def test_device_id_issue_kind_and_leg_from_data_are_escaped(report):
+    """Text that comes over MQTT (device id, a signal issue's kind, the leg) and the night
+    in an attribute are escaped by the template: no element or attribute comes from them."""
+    from crampwatch.review.summary import Dropout
+
+    s = report.summary
+    evil = replace(
+        s,
+        night='2026-11-24" onload="alert(0)',
+        dropouts=(
+            Dropout("<script>alert(2)</script>", "dev", "<img src=x onerror=alert(3)>", 60, 90),
+        ),
+    )
+    device = "<script>alert(1)</script>"
+    html = render_html(
+        replace(report, summary=evil, device_id=device, traces={}, history=()), tz=UTC
+    )
+    page = parse(html)
+    assert page.body["data-night"] == '2026-11-24" onload="alert(0)'
+    assert "onload" not in page.body
+    assert all(src.startswith("data:image/png;base64,") for src in page.images)  # plots only
+    assert html.count("<script>") == 1  # the page's own check script only
+    text = " ".join(page.text)
+    assert "— <script>alert(1)</script>" in text  # shown as text, in the heading
+    assert "<script>alert(2)</script>" in text and "<img src=x onerror=alert(3)>" in text
+
+
 def test_empty_night_page(tmp_path):
     spec = NightSpec(start=evening(24), hours=7.0)
     with EventStore(tmp_path / "s.sqlite") as store:

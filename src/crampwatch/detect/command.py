@@ -176,60 +176,28 @@ def _truth_for(rec: Path):
     return read_truth(cand if cand.is_file() else rec)
 
 
-def _fmt(v: Any, digits: int = 2) -> str:
-    if isinstance(v, float):
-        return "n/a" if math.isnan(v) else f"{v:.{digits}f}"
-    return str(v)
-
-
-_ROWS = (
-    ("nights", "nights", 0),
-    ("hours", "hours", 1),
-    ("cramps", "truth cramps", 0),
-    ("cramp_sensitivity", "cramp sensitivity (≥ 0.95)", 3),
-    ("false_alarms_per_8h", "false alarms / 8 h (≤ 0.1)", 3),
-    ("false_alarms_per_100_nights", "false alarms / 100 nights of 8 h (soak ≤ 3)", 1),
-    ("latency_p50_s", "latency p50, s (≤ 3)", 2),
-    ("latency_p95_s", "latency p95, s (≤ 6)", 2),
-    ("latency_no_prodrome_p50_s", "  latency p50, cramps without prodrome", 2),
-    ("latency_no_prodrome_p95_s", "  latency p95, cramps without prodrome", 2),
-    ("lm_precision", "leg movement precision", 3),
-    ("lm_recall", "leg movement recall", 3),
-    ("lm_f1", "leg movement F1 (≥ 0.9)", 3),
-    ("plm_index_error_per_h", "PLM index error, /h (≤ 2)", 2),
-    ("lm_f1_tib", "  LM F1, nights with tibialis", 3),
-    ("lm_f1_calf_only", "  LM F1, calf-only nights", 3),
-    ("plm_index_error_tib", "  PLM error, nights with tibialis", 2),
-    ("plm_index_error_calf_only", "  PLM error, calf-only nights", 2),
-    ("latency_p50_s_tib", "  latency p50, nights with tibialis", 2),
-    ("latency_p95_s_tib", "  latency p95, nights with tibialis", 2),
-    ("latency_p50_s_calf_only", "  latency p50, calf-only nights", 2),
-    ("latency_p95_s_calf_only", "  latency p95, calf-only nights", 2),
-    ("false_alarms_per_8h_tib", "  false alarms / 8 h, nights with tibialis", 3),
-    ("false_alarms_per_8h_calf_only", "  false alarms / 8 h, calf-only nights", 3),
-    ("warned_before_onset_share", "prodromal cramps warned before onset (aim ≥ 0.5)", 2),
-    ("warnings_per_cramp_free_8h", "cramp_warning / cramp-free 8 h (aim ≤ a few)", 2),
-    ("seeds", "seeds", 0),
-)
-
-
 def metrics_table(results: dict[str, dict[str, Any]]):
-    """A rich table: one column per evaluated set."""
+    """A rich table: one row per :data:`~crampwatch.detect.metrics.METRICS` entry with its
+    target, one column per evaluated set."""
     from rich.table import Table
+
+    from crampwatch.detect.metrics import METRICS, format_causes, format_value
 
     table = Table(title="crampwatch detection: event-level metrics")
     table.add_column("metric")
+    table.add_column("target")
     for name in results:
         table.add_column(name, justify="right")
-    for key, label, digits in _ROWS:
-        table.add_row(label, *[_fmt(r.get(key, float("nan")), digits) for r in results.values()])
+    sets = list(results.values())
+    table.add_row("nights", "", *[format_value(r.get("nights", "-"), 0) for r in sets])
+    for m in METRICS:
+        table.add_row(
+            m.label, m.target, *[format_value(r.get(m.key, math.nan), m.digits) for r in sets]
+        )
     table.add_row(
-        "false cramps caused by",
-        *[
-            ", ".join(f"{k}: {v}" for k, v in sorted(r["false_alarm_causes"].items())) or "-"
-            for r in results.values()
-        ],
+        "false cramps caused by", "", *[format_causes(r["false_alarm_causes"]) for r in sets]
     )
+    table.add_row("seeds", "", *[str(r.get("seeds", "-")) for r in sets])
     return table
 
 
@@ -463,6 +431,7 @@ def evaluate(
 
 def _evaluate_psg(nights: int, hours: float, seed: int | None, as_json: bool) -> None:
     """``evaluate --psg``: leg-movement F1 and PLMS-index error on simulated PSG nights."""
+    from crampwatch.detect.metrics import format_value
     from crampwatch.detect.psg_eval import PSG_SEED_BASE, evaluate_psg
 
     if nights < 1 or hours <= 0:
@@ -486,7 +455,7 @@ def _evaluate_psg(nights: int, hours: float, seed: int | None, as_json: bool) ->
         ("plms_index_error_per_h", "PLMS index error, /h of sleep (≤ 2)", 2),
         ("plms_index_error_max_per_h", "  worst night", 2),
     ):
-        table.add_row(label, _fmt(res[key], digits))
+        table.add_row(label, format_value(res[key], digits))
     Console().print(table)
 
 

@@ -25,8 +25,9 @@ Matching rules (documented in ``crampwatch/models/MODEL_CARD.md``):
 
 from __future__ import annotations
 
+import math
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,9 +36,13 @@ import numpy as np
 from crampwatch.events import Event
 
 __all__ = [
+    "METRICS",
+    "Metric",
     "NightScore",
     "final_events",
     "first_emissions",
+    "format_causes",
+    "format_value",
     "score_night",
     "summarize",
 ]
@@ -52,6 +57,63 @@ _CONFOUNDER_ORDER = (
     "leg_movement",
     "tone_rise",
 )
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One row of the metrics table: a key of :func:`summarize`'s result (or of the
+    per-channel split ``crampwatch evaluate`` adds), how it is labelled, its target
+    (empty: reported, no target) and the digits it is shown with."""
+
+    key: str
+    label: str
+    target: str
+    digits: int
+
+
+# The one table of event-level metrics: ``crampwatch evaluate`` prints it, the model card
+# and the README's targets are rendered from it. Labels starting "—" break the row above
+# down (by channel set, or cramps without a prodrome).
+METRICS: tuple[Metric, ...] = (
+    Metric("cramp_sensitivity", "cramp sensitivity", "≥ 0.95", 3),
+    Metric("false_alarms_per_8h", "false alarms per 8 h", "≤ 0.1", 3),
+    Metric("false_alarms_per_100_nights", "false alarms per 100 nights of 8 h", "soak ≤ 3", 1),
+    Metric("warned_before_onset_share", "prodromal cramps warned before onset", "aim ≥ 0.5", 2),
+    Metric("warnings_per_cramp_free_8h", "cramp_warning per cramp-free 8 h", "aim ≤ a few", 2),
+    Metric("latency_p50_s", "alarm latency p50 (s)", "≤ 3", 2),
+    Metric("latency_p95_s", "alarm latency p95 (s)", "≤ 6", 2),
+    Metric("latency_no_prodrome_p50_s", "— latency p50, cramps without prodrome (s)", "≤ 3", 2),
+    Metric("latency_no_prodrome_p95_s", "— latency p95, cramps without prodrome (s)", "≤ 6", 2),
+    Metric("lm_precision", "leg-movement precision", "", 3),
+    Metric("lm_recall", "leg-movement recall", "", 3),
+    Metric("lm_f1", "leg-movement F1", "≥ 0.9", 3),
+    Metric("plm_index_error_per_h", "PLM-index error (/h)", "≤ 2", 2),
+    Metric("lm_f1_tib", "— LM F1, nights with tibialis", "", 3),
+    Metric("lm_f1_calf_only", "— LM F1, calf-only nights", "", 3),
+    Metric("plm_index_error_tib", "— PLM error, nights with tibialis (/h)", "", 2),
+    Metric("plm_index_error_calf_only", "— PLM error, calf-only nights (/h)", "", 2),
+    Metric("latency_p50_s_tib", "— latency p50, nights with tibialis (s)", "", 2),
+    Metric("latency_p95_s_tib", "— latency p95, nights with tibialis (s)", "", 2),
+    Metric("latency_p50_s_calf_only", "— latency p50, calf-only nights (s)", "", 2),
+    Metric("latency_p95_s_calf_only", "— latency p95, calf-only nights (s)", "", 2),
+    Metric("false_alarms_per_8h_tib", "— false alarms per 8 h, nights with tibialis", "", 3),
+    Metric("false_alarms_per_8h_calf_only", "— false alarms per 8 h, calf-only nights", "", 3),
+    Metric("cramps", "truth cramps", "", 0),
+    Metric("hours", "hours scored", "", 1),
+)
+
+
+def format_value(value: Any, digits: int) -> str:
+    """A figure as the metrics table shows it: floats to ``digits`` decimals (NaN, a
+    figure without data such as latency on cramp-free nights: ``n/a``), others as is."""
+    if isinstance(value, float):
+        return "n/a" if math.isnan(value) else f"{value:.{digits}f}"
+    return str(value)
+
+
+def format_causes(causes: Mapping[str, int]) -> str:
+    """False alarms by cause, e.g. ``leg_movement 5, none 1`` (``-``: none)."""
+    return ", ".join(f"{k} {v}" for k, v in sorted(causes.items())) or "-"
 
 
 @dataclass

@@ -4,9 +4,9 @@ The writer's choices (``write_edf``):
 
 - labels from :data:`crampwatch.roles.DEFAULT_LABELS` (whatever the source file called
   them), physical dimension ``uV`` / ``g``;
-- 16-bit EDF, physical range ±5000 µV for EMG (one digital step ≈ 0.15 µV, far below
-  the few-µV resting EMG) and ±8 g for acceleration (step ≈ 0.24 mg, below the ~5 mg
-  sensor noise); values outside are clipped, as a saturated amplifier would;
+- 16-bit EDF, physical range and transducer from
+  :data:`~crampwatch.recordings.edf_header.SIGNAL_SPECS` (±5000 µV for EMG, ±8 g for
+  acceleration); values outside are clipped, as a saturated amplifier would;
 - a data-record duration that makes every rate an integer number of samples per
   record (1 s for integer rates); channels are padded with their last value to a whole
   number of records, so a written file can be a fraction of a record longer;
@@ -30,6 +30,7 @@ import numpy as np
 
 from crampwatch.errors import CrampwatchError
 from crampwatch.recordings.channels import emg_units_calibrated, match_roles, unit_scale
+from crampwatch.recordings.edf_header import signal_spec
 from crampwatch.recordings.edfplus_stream import record_duration_s as _record_duration_s
 from crampwatch.recordings.model import Annotation, Recording
 from crampwatch.roles import DEFAULT_LABELS, EMG_ROLES, ROLES, split_key, unit_label
@@ -39,10 +40,7 @@ log = logging.getLogger(__name__)
 if TYPE_CHECKING:
     import edfio
 
-__all__ = ["ACC_RANGE_G", "EMG_RANGE_UV", "read_recording", "write_edf"]
-
-EMG_RANGE_UV = 5000.0
-ACC_RANGE_G = 8.0
+__all__ = ["read_recording", "write_edf"]
 
 _BDF_MAGIC = b"\xffBIOSEMI"
 
@@ -241,7 +239,8 @@ def write_edf(
         if len(x) < n:
             fill = x[-1] if len(x) else 0.0
             x = np.concatenate([x, np.full(n - len(x), fill)])
-        lim = EMG_RANGE_UV if role in EMG_ROLES else ACC_RANGE_G
+        spec = signal_spec(role)
+        lim = spec.physical_max
         if role in EMG_ROLES and not recording.emg_units_known and x.size:
             # device counts have no physiological range: keep all of them
             lim = max(lim, float(np.ceil(np.nanmax(np.abs(x)))))
@@ -251,11 +250,10 @@ def write_edf(
                 x,
                 sampling_frequency=fs,
                 label=DEFAULT_LABELS[role],
-                transducer_type="surface EMG electrodes"
-                if role in EMG_ROLES
-                else "3-axis accelerometer",
+                transducer_type=spec.transducer,
                 physical_dimension=unit_label(role, recording.emg_units_known),
                 physical_range=(-lim, lim),
+                prefiltering=spec.prefiltering,
             )
         )
     all_ann = sorted((*recording.annotations, *annotations), key=lambda a: (a.onset_s, a.text))

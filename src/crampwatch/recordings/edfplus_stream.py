@@ -19,12 +19,12 @@ Layout of a file written here (EDF+ spec, Kemp & Olivan 2003, sections 2.1 and 2
 Ranges are fixed up front, so no second pass is needed. With the sensor's resolution
 (``resolution``: µV or g per count, from its profile) the digital range is
 -32768..32767 and the step the smallest power-of-two multiple of that resolution whose
-range covers ±:data:`MIN_RANGE`: an int16 sensor's counts are stored as they are
-(reference sensor ±8192 µV and ±8 g, Myo ±128 counts and ±16 g; the 24-bit Ganglion
-±7843 µV in 0.24-µV steps). Without it (replays, simulator) the range is
-±:data:`MIN_RANGE` over digital ±32767 (0.15 µV and 0.24 mg steps, the range of
-:func:`~crampwatch.recordings.write_edf`). Samples outside are clipped, as a saturated
-amplifier would, and counted.
+range covers the role's ±``physical_max`` (:mod:`~crampwatch.recordings.edf_header`):
+an int16 sensor's counts are stored as they are (reference sensor ±8192 µV and ±8 g,
+Myo ±128 counts and ±16 g; the 24-bit Ganglion ±7843 µV in 0.24-µV steps). Without it
+(replays, simulator) the range is ±``physical_max`` over digital ±32767 (0.15 µV and
+0.24 mg steps, the range of :func:`~crampwatch.recordings.write_edf`). Samples outside
+are clipped, as a saturated amplifier would, and counted.
 
 A channel that falls more than ``max_lag_s`` behind the others (it stopped delivering)
 is zero-filled up to that lag, so memory stays bounded; its later samples for the
@@ -45,8 +45,9 @@ from pathlib import Path
 
 import numpy as np
 
+from crampwatch.recordings.edf_header import signal_spec
 from crampwatch.recordings.model import Annotation
-from crampwatch.roles import DEFAULT_LABELS, ROLES, UNITS, unit_label
+from crampwatch.roles import DEFAULT_LABELS, ROLES, unit_label
 
 try:  # advisory lock: recovery must not finish a file another process still writes
     import fcntl
@@ -55,7 +56,6 @@ except ImportError:  # pragma: no cover - not on Windows
 
 __all__ = [
     "ANNOTATION_BYTES",
-    "MIN_RANGE",
     "EdfPlusStreamWriter",
     "finish_edfplus",
     "is_locked",
@@ -66,12 +66,8 @@ log = logging.getLogger(__name__)
 # Bytes of the "EDF Annotations" signal per data record: the time-keeping TAL
 # (<= 10 bytes for a night) plus two or three event TALs of ~45 bytes.
 ANNOTATION_BYTES = 128
-# Physical range each unit must cover at least: EMG ±5000 µV (surface EMG stays well
-# below; a cramp reaches a few mV), acceleration ±8 g (a kick in bed stays below).
-MIN_RANGE = {"uV": 5000.0, "g": 8.0}
 DIGITAL_MIN, DIGITAL_MAX = -32768, 32767
 _N_RECORDS_OFFSET = 236  # byte offset of "number of data records" in the header
-_TRANSDUCER = {"uV": "surface EMG electrodes", "g": "3-axis accelerometer"}
 _MONTHS = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]
 
 
@@ -122,7 +118,7 @@ def _channel(role: str, fs_hz: float, record_s: float, resolution: float | None)
     spr = round(fs_hz * record_s)
     if spr < 1 or abs(spr - fs_hz * record_s) > 1e-6:
         raise ValueError(f"{role}: {fs_hz} Hz is not a whole number of samples per record")
-    need = MIN_RANGE[UNITS[role]]
+    need = signal_spec(role).physical_max
     if not (resolution and resolution > 0):
         # symmetric, so that 0 (a zero-filled gap) is digital 0 exactly
         return _Channel(role, fs_hz, spr, -need, need, -DIGITAL_MAX, DIGITAL_MAX)
@@ -177,13 +173,13 @@ def _header(
     ann = "EDF Annotations"
     cols: list[list[bytes]] = [
         [field(DEFAULT_LABELS[c.role], 16) for c in channels] + [field(ann, 16)],
-        [field(_TRANSDUCER[UNITS[c.role]], 80) for c in channels] + [field("", 80)],
+        [field(signal_spec(c.role).transducer, 80) for c in channels] + [field("", 80)],
         [field(unit_label(c.role, emg_units_known), 8) for c in channels] + [field("", 8)],
         [field(_fmt_number(c.physical_min), 8) for c in channels] + [field("-1", 8)],
         [field(_fmt_number(c.physical_max), 8) for c in channels] + [field("1", 8)],
         [field(str(c.digital_min), 8) for c in channels] + [field(str(DIGITAL_MIN), 8)],
         [field(str(c.digital_max), 8) for c in channels] + [field(str(DIGITAL_MAX), 8)],
-        [field("", 80) for _ in channels] + [field("", 80)],
+        [field(signal_spec(c.role).prefiltering, 80) for c in channels] + [field("", 80)],
         [field(str(c.samples_per_record), 8) for c in channels] + [field(str(ann_samples), 8)],
         [field("", 32) for _ in channels] + [field("", 32)],
     ]

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from crampwatch.recordings.edf_header import signal_spec
 from crampwatch.recordings.hypnogram import SLEEP_STAGES
 from crampwatch.simulate.events import ScheduledEvent, TruthEvent, wasm_periodic
 from crampwatch.simulate.night import simulate_night
@@ -243,12 +244,13 @@ def write_psg(
     ecg = _noise(rng, n, 8.0, 5)
     beat = np.arange(0, n, int(fs * 0.9))
     ecg[beat] += 800.0
+    leg_uv = signal_spec("emg_tibialis").physical_max  # the range crampwatch writes
     signals = [
         ("EEG Fpz-Cz", 100.0, _noise(rng, n_s * 100, 20.0, 4), 500.0),
         ("EOG horizontal", 100.0, _noise(rng, n_s * 100, 30.0, 8), 800.0),
         ("EMG chin", fs, _noise(rng, n, 4.0, 1), 1000.0),
         ("ECG", fs, ecg, 2000.0),
-        *((labels[leg], fs, night.legs[leg][:n], 5000.0) for leg in ("left", "right")),
+        *((labels[leg], fs, night.legs[leg][:n], leg_uv) for leg in ("left", "right")),
     ]
     anns = []
     if hypnogram == "annotations":
