@@ -30,7 +30,7 @@ __all__ = [
     "ACTIVE_REL",
     "MODEL_FEATURES",
     "ContextFeatures",
-    "column_or_nan",
+    "column",
     "period_ends",
 ]
 
@@ -85,12 +85,13 @@ _DERIVED = [
 MODEL_FEATURES: tuple[str, ...] = tuple(_FRAME_COLUMNS + _DERIVED)
 
 
-def column_or_nan(frames, name: str) -> np.ndarray:
-    """A column of a ``FeatureFrames`` or all-NaN when the pipeline does not provide it."""
-    try:
-        return np.asarray(frames.column(name), dtype=np.float64)
-    except (KeyError, ValueError):
-        return np.full(len(frames), np.nan)
+def column(frames, name: str) -> np.ndarray:
+    """One column of a ``FeatureFrames`` as float64; ``KeyError`` naming a column the
+    frames lack. Strict on purpose: a misspelt name read as all-NaN would pass guards
+    such as ``~(ratio < x)`` and silently switch a safety check off. A channel that may
+    be absent (the tibialis) is a column of NaN in the pipeline's frames, and callers
+    decide by the channel's presence, not by the column's."""
+    return np.asarray(frames.column(name), dtype=np.float64)
 
 
 def _log_ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
@@ -174,15 +175,15 @@ class ContextFeatures:
             self.motion_power_g2 = np.empty(0)
             self.motion_floor_g2 = np.empty(0)
             return np.empty((0, len(MODEL_FEATURES)))
-        cols: dict[str, np.ndarray] = {c: column_or_nan(frames, c) for c in _FRAME_COLUMNS}
+        cols: dict[str, np.ndarray] = {c: column(frames, c) for c in _FRAME_COLUMNS}
         for m in ("calf", "tib"):
-            env = column_or_nan(frames, f"{m}_env_uv")
-            rest = column_or_nan(frames, f"{m}_rest_uv")
+            env = column(frames, f"{m}_env_uv")
+            rest = column(frames, f"{m}_rest_uv")
             lrel = _log_ratio(env, rest)
             lrel[~np.isfinite(env) | ~np.isfinite(rest)] = np.nan
             cols[f"{m}_lrel"] = lrel
             for src, dst in (("env1s", "lrel1s"), ("env3s", "lrel3s")):
-                e = column_or_nan(frames, f"{m}_{src}_uv")
+                e = column(frames, f"{m}_{src}_uv")
                 v = _log_ratio(e, rest)
                 v[~np.isfinite(e) | ~np.isfinite(rest)] = np.nan
                 cols[f"{m}_{dst}"] = v
@@ -192,11 +193,11 @@ class ContextFeatures:
             lag = np.concatenate([np.full(10, np.nan), hist])[-n - 10 : -10] if n else lrel
             cols[f"{m}_lrel_rise1s"] = lrel - lag
             cols[f"{m}_active_s"] = self._run_length(m, lrel >= np.log10(ACTIVE_REL)) * 0.1
-        mot = column_or_nan(frames, "acc_motion_g")
+        mot = column(frames, "acc_motion_g")
         rest = self._motion_rest.process(mot, np.isfinite(mot))
         self.motion_rest_g = rest
-        mot1s = column_or_nan(frames, "acc_motion1s_g")
-        gap = np.nan_to_num(column_or_nan(frames, "gap"), nan=0.0)
+        mot1s = column(frames, "acc_motion1s_g")
+        gap = np.nan_to_num(column(frames, "gap"), nan=0.0)
         settling = _windowed(self._history("gap", gap), n, _GAP_SETTLE_FRAMES, np.nanmax) > 0
         self.motion_known = ~settling
         self.motion_power_g2 = np.where(settling, np.nan, mot * mot)

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from crampwatch.blocks import SampleBlock
-from crampwatch.detect.features import ContextFeatures, column_or_nan
+from crampwatch.detect.features import ContextFeatures, column
 from crampwatch.detect.model import CrampModel, default_model
 from crampwatch.detect.trackers import (
     CrampParams,
@@ -114,8 +114,8 @@ HARD_REASONS = tuple(
 def hum_uv(frames, prefix: str) -> np.ndarray:
     """Estimated mains hum amplitude per frame, µV RMS: the filtered (notched) envelope
     is the non-hum part, so hum = env · r / sqrt(1 - r²) for a hum share r of the RMS."""
-    r = np.clip(np.nan_to_num(column_or_nan(frames, f"{prefix}_mains_ratio")), 0.0, 0.999)
-    env = np.nan_to_num(column_or_nan(frames, f"{prefix}_env_uv"))
+    r = np.clip(np.nan_to_num(column(frames, f"{prefix}_mains_ratio")), 0.0, 0.999)
+    env = np.nan_to_num(column(frames, f"{prefix}_env_uv"))
     return env * r / np.sqrt(1.0 - r * r)
 
 
@@ -135,10 +135,10 @@ def _assess(frames, prefix: str, units_known: bool = True):
     from crampwatch.signal.emg import quality_score
 
     col = {
-        c: column_or_nan(frames, f"{prefix}_{c}")
+        c: column(frames, f"{prefix}_{c}")
         for c in ("quality", "sat_frac", "flat_frac", "pop", "mains_ratio", "env_uv", "rest_uv")
     }
-    gap = np.nan_to_num(column_or_nan(frames, "gap"))
+    gap = np.nan_to_num(column(frames, "gap"))
     ratio = col["mains_ratio"]
     r = np.clip(np.nan_to_num(ratio), 0.0, 0.999)
     hum = np.nan_to_num(col["env_uv"]) * r / np.sqrt(1.0 - r * r)
@@ -327,12 +327,12 @@ class StreamingDetector:
         for m, tr in self._issues.items():
             spans += tr.push(t, reasons[m])
 
-        env = {m: column_or_nan(frames, f"{m}_env_uv") for m in ("calf", "tib")}
-        rest = {m: column_or_nan(frames, f"{m}_rest_uv") for m in ("calf", "tib")}
+        env = {m: column(frames, f"{m}_env_uv") for m in ("calf", "tib")}
+        rest = {m: column(frames, f"{m}_rest_uv") for m in ("calf", "tib")}
         with np.errstate(divide="ignore", invalid="ignore"):
             calf_rel = env["calf"] / rest["calf"]
-            calf_rel1s = column_or_nan(frames, "calf_env1s_uv") / rest["calf"]
-        motion1s = column_or_nan(frames, "acc_motion1s_g")
+            calf_rel1s = column(frames, "calf_env1s_uv") / rest["calf"]
+        motion1s = column(frames, "acc_motion1s_g")
         # resting level of shank motion (accelerometer noise, breathing): "still" is
         # judged against it, so a noisy accelerometer does not look like a moving leg
         motion_rest = self._context.motion_rest_g
@@ -364,9 +364,9 @@ class StreamingDetector:
         if calf_issue.main_reason != SignalIssueKind.GAP:
             calf_bad |= calf_issue.open_mask
         calf_glitch = ~calf_bad & (q_calf < _VETO_QUALITY)
-        grav = np.column_stack([column_or_nan(frames, f"grav_{a}_g") for a in "xyz"])
+        grav = np.column_stack([column(frames, f"grav_{a}_g") for a in "xyz"])
         upright = self._upright.push(grav, _lying(calf_rel1s, motion1s, motion_rest, cp))
-        ratio = column_or_nan(frames, "calf_tib_ratio") if self.has_tib else None
+        ratio = column(frames, "calf_tib_ratio") if self.has_tib else None
         if ratio is not None:  # a broken tibialis says nothing about calf dominance
             ratio = np.where(hard["tib"], np.nan, ratio)
         hum = hum_uv(frames, "calf")
@@ -374,7 +374,7 @@ class StreamingDetector:
             min_rise = np.full(n, _TROUBLE_MIN_UV)
         else:  # units unknown: the same multiple of the resting level as 4 µV of 2 µV
             min_rise = np.nan_to_num(rest["calf"], nan=np.inf) * (_TROUBLE_MIN_UV / REST_REF_UV)
-        trouble = self._hum_growth.push(hum, column_or_nan(frames, "calf_mains_ratio"), min_rise)
+        trouble = self._hum_growth.push(hum, column(frames, "calf_mains_ratio"), min_rise)
         cramp_spans = self._cramp.push(
             t,
             p_cramp,
@@ -416,10 +416,10 @@ class StreamingDetector:
         # only EMG (documented cost in the model card)
         m = "tib" if self.has_tib else "calf"
         if self.emg_units_known:
-            above = column_or_nan(frames, f"{m}_above_rest_uv")
+            above = column(frames, f"{m}_above_rest_uv")
         else:  # WASM thresholds relative to the running resting level
             above = rest_relative_above(
-                column_or_nan(frames, f"{m}_env_uv"), column_or_nan(frames, f"{m}_rest_uv")
+                column(frames, f"{m}_env_uv"), column(frames, f"{m}_rest_uv")
             )
         self._held += self._lm.push(t, above, ~hard[m])
         decided: list[LegMovement] = []
