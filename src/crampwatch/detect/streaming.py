@@ -22,6 +22,7 @@ from crampwatch.blocks import SampleBlock
 from crampwatch.detect.features import ContextFeatures, column
 from crampwatch.detect.model import CrampModel, default_model
 from crampwatch.detect.trackers import (
+    CrampInputs,
     CrampParams,
     CrampTracker,
     CrampWarningTracker,
@@ -366,38 +367,39 @@ class StreamingDetector:
         calf_glitch = ~calf_bad & (q_calf < _VETO_QUALITY)
         grav = np.column_stack([column(frames, f"grav_{a}_g") for a in "xyz"])
         upright = self._upright.push(grav, _lying(calf_rel1s, motion1s, motion_rest, cp))
-        ratio = column(frames, "calf_tib_ratio") if self.has_tib else None
-        if ratio is not None:  # a broken tibialis says nothing about calf dominance
-            ratio = np.where(hard["tib"], np.nan, ratio)
+        # the calf/tibialis ratio, NaN without tibialis evidence: no channel, or a broken
+        # tibialis (which says nothing about calf dominance)
+        ratio = np.full(n, np.nan)
+        if self.has_tib:
+            ratio = np.where(hard["tib"], np.nan, column(frames, "calf_tib_ratio"))
         hum = hum_uv(frames, "calf")
         if known:
             min_rise = np.full(n, _TROUBLE_MIN_UV)
         else:  # units unknown: the same multiple of the resting level as 4 µV of 2 µV
             min_rise = np.nan_to_num(rest["calf"], nan=np.inf) * (_TROUBLE_MIN_UV / REST_REF_UV)
         trouble = self._hum_growth.push(hum, column(frames, "calf_mains_ratio"), min_rise)
-        cramp_spans = self._cramp.push(
-            t,
-            p_cramp,
-            calf_rel,
-            calf_rel1s,
-            motion1s,
-            calf_bad,
-            ratio,
+        inputs = CrampInputs(
+            t_s=t,
+            p_cramp=p_cramp,
             p_active=p_active,
+            calf_rel=calf_rel,
+            calf_rel1s=calf_rel1s,
+            calf_tib_ratio=ratio,
+            calf_bad=calf_bad,
             calf_glitch=calf_glitch,
+            calf_trouble=trouble,
+            motion1s_g=motion1s,
             motion_rest_g=motion_rest,
             motion_power_g2=self._context.motion_power_g2,
             motion_floor_g2=self._context.motion_floor_g2,
-            upright=upright,
             motion_known=self._context.motion_known,
-            calf_trouble=trouble,
+            upright=upright,
         )
-        spans += cramp_spans
+        spans += self._cramp.push(inputs)
         # calf tightening on a still, clean, calf-dominated leg, lying down
         calm = cp.shank_still(motion1s, motion_rest) & (np.nan_to_num(motion1s, nan=1.0) < 0.1)
         calm &= ~calf_bad & ~calf_glitch & ~upright
-        if ratio is not None:
-            calm &= ~(ratio < cp.min_calf_tib_ratio)
+        calm &= ~(ratio < cp.min_calf_tib_ratio)  # NaN (no tibialis evidence) passes
         spans += self._warning.push(t, calf_rel1s, calm, self._cramp.cramp_mask)
         self.stats.cramp_vetoes += int(
             np.sum((p_cramp >= self._cramp.p.p_on) & (calf_bad | calf_glitch))
