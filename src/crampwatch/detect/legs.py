@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from crampwatch.blocks import SampleBlock
-from crampwatch.detect.streaming import HARD_REASONS, bad_signal_reasons
+from crampwatch.detect.bad_signal import HARD_REASONS, bad_signal_reasons
 from crampwatch.detect.trackers import SignalIssueTracker, Span
 from crampwatch.detect.wasm import (
     CLM_MAX_BILATERAL_S,

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from crampwatch.blocks import SampleBlock
+from crampwatch.detect.bad_signal import HARD_REASONS, VETO_QUALITY, HumGrowth, assess_channel
 from crampwatch.detect.features import ContextFeatures, column
 from crampwatch.detect.model import CrampModel, default_model
 from crampwatch.detect.trackers import (
@@ -42,7 +43,7 @@ from crampwatch.detect.wasm import (
 )
 from crampwatch.events import Event, SignalIssueKind, event_id, onset_time_iso
 
-__all__ = ["DetectorStats", "StreamingDetector", "bad_signal_reasons", "detect_recording"]
+__all__ = ["DetectorStats", "StreamingDetector", "detect_recording"]
 
 log = logging.getLogger(__name__)
 
@@ -52,126 +53,6 @@ HOLD_S = 10.0  # a leg movement waits this long after its offset before it is co
 # of the pipeline and the trackers (~1 ms) would otherwise dominate with small blocks
 # (1-s EDF records, 5-s replay blocks). Same frames, same events, same detected_at_s.
 REPLAY_BATCH_S = 300.0
-
-# Bad-signal rules per EMG channel (fractions per 0.1-s frame from the signal pipeline).
-# Order matters: the first matching reason is reported.
-_FLAT_FRAC = 0.5  # electrode off / disconnected: a flat line for half the frame
-_SAT_FRAC = 0.05  # clipping at the amplifier rails
-# mains_ratio is the share of the raw channel's RMS that is hum (crampwatch.signal.emg);
-# 0.3 means hum is a large part of what the channel shows. But a steady hum is what the
-# notch removes (>= 40 dB): it only threatens the signal when it is large in absolute
-# terms, as when an electrode lifts off (hundreds of µV). Below _MAINS_MIN_UV of hum a
-# high ratio just means a quiet muscle next to a mains cable, and is not an issue.
-_MAINS_RATIO = 0.3
-_MAINS_MIN_UV = 40.0
-_MIN_QUALITY = 0.5
-# a single frame this poor vetoes the cramp alarm (large hum, a pop, a gap)
-_VETO_QUALITY = 0.3
-
-
-# Electrode trouble building up: the hum (µV; × rest when units are unknown) has grown
-# by at least _TROUBLE_MIN_UV over the last _TROUBLE_LOOKBACK_S s, and so has its share
-# of the channel (the mains ratio: to ≥ _TROUBLE_RATIO, and ≥ _TROUBLE_GROWTH × what it
-# was; the EMG's own leak into the mains bins gives 0–0.2 in a cramp). A loosening
-# electrode's hum grows from nothing to hundreds of µV over seconds (rising impedance
-# raises the mains pick-up) while the EMG does not.
-_TROUBLE_GROWTH = 2.0
-_TROUBLE_MIN_UV = 4.0
-_TROUBLE_RATIO = 0.3
-_TROUBLE_LOOKBACK_S = 5.0
-
-
-class _HumGrowth:
-    """Per frame: hum growing fast (see ``_TROUBLE_*``), with the values of earlier
-    frames kept across pushes (block-size independent)."""
-
-    def __init__(self) -> None:
-        self._lag = round(_TROUBLE_LOOKBACK_S / FRAME_S)
-        self._hist = np.zeros((0, 2))
-
-    def push(self, hum: np.ndarray, ratio: np.ndarray, min_rise: np.ndarray) -> np.ndarray:
-        now = np.column_stack([hum, np.nan_to_num(ratio)])
-        ext = np.concatenate([self._hist, now])
-        n = hum.shape[0]
-        j = np.arange(ext.shape[0] - n, ext.shape[0]) - self._lag
-        before = np.where((j >= 0)[:, None], ext[np.clip(j, 0, None)], np.inf)
-        self._hist = ext[-self._lag :]
-        r = now[:, 1]
-        with np.errstate(invalid="ignore"):
-            return (
-                (hum - before[:, 0] >= min_rise)
-                & (r >= _TROUBLE_RATIO)
-                & (r >= _TROUBLE_GROWTH * before[:, 1])
-            )
-
-
-# reasons that make a single frame unusable (no samples or no real signal in it)
-HARD_REASONS = tuple(
-    k.value
-    for k in (SignalIssueKind.GAP, SignalIssueKind.ELECTRODE_OFF, SignalIssueKind.SATURATION)
-)
-
-
-def hum_uv(frames, prefix: str) -> np.ndarray:
-    """Estimated mains hum amplitude per frame, µV RMS: the filtered (notched) envelope
-    is the non-hum part, so hum = env · r / sqrt(1 - r²) for a hum share r of the RMS."""
-    r = np.clip(np.nan_to_num(column(frames, f"{prefix}_mains_ratio")), 0.0, 0.999)
-    env = np.nan_to_num(column(frames, f"{prefix}_env_uv"))
-    return env * r / np.sqrt(1.0 - r * r)
-
-
-def _hum_small(hum: np.ndarray, rest: np.ndarray, units_known: bool) -> np.ndarray:
-    """Hum too small to matter: < ``_MAINS_MIN_UV``, or, when the EMG units are unknown,
-    < the same multiple of the resting level as 40 µV is of a nominal 2-µV rest."""
-    if units_known:
-        return hum < _MAINS_MIN_UV
-    with np.errstate(invalid="ignore"):
-        # NaN rest (first second): judged small, as a quiet channel would be
-        return ~(hum >= rest * (_MAINS_MIN_UV / REST_REF_UV))
-
-
-def _assess(frames, prefix: str, units_known: bool = True):
-    """``(reasons, quality, quality_without_pops)`` of one EMG channel per frame (one
-    pass over the columns; see :func:`bad_signal_reasons`)."""
-    from crampwatch.signal.emg import quality_score
-
-    col = {
-        c: column(frames, f"{prefix}_{c}")
-        for c in ("quality", "sat_frac", "flat_frac", "pop", "mains_ratio", "env_uv", "rest_uv")
-    }
-    gap = np.nan_to_num(column(frames, "gap"))
-    ratio = col["mains_ratio"]
-    r = np.clip(np.nan_to_num(ratio), 0.0, 0.999)
-    hum = np.nan_to_num(col["env_uv"]) * r / np.sqrt(1.0 - r * r)
-    small = _hum_small(hum, col["rest_uv"], units_known)
-    sat, flat, pop = (np.nan_to_num(col[c]) for c in ("sat_frac", "flat_frac", "pop"))
-    mains = np.where(small, 0.0, ratio)  # NaN (no notch / no channel) counts as 0
-    q = np.where(
-        small, quality_score(sat, flat, pop, mains, gap), np.nan_to_num(col["quality"], nan=1.0)
-    )
-    q_no_pops = quality_score(sat, flat, np.zeros_like(pop), mains, gap)
-    reason = np.full(len(frames), "", dtype=object)
-    checks = [
-        (SignalIssueKind.POOR_QUALITY, q < _MIN_QUALITY),
-        (SignalIssueKind.MAINS, (ratio >= _MAINS_RATIO) & ~small),
-        (SignalIssueKind.SATURATION, col["sat_frac"] >= _SAT_FRAC),
-        (SignalIssueKind.ELECTRODE_OFF, col["flat_frac"] >= _FLAT_FRAC),
-        (SignalIssueKind.GAP, gap > 0),
-    ]
-    for code, mask in checks:  # later checks win: the most specific reason last
-        reason[mask] = code.value
-    return reason, q, q_no_pops
-
-
-def bad_signal_reasons(frames, prefix: str, *, units_known: bool = True) -> np.ndarray:
-    """Per frame, '' for a usable ``prefix`` channel (``calf``/``tib``) or a reason code.
-
-    Codes: ``gap`` (no samples), ``electrode_off`` (flat line), ``saturation``,
-    ``mains`` (hum dominates), ``poor_quality`` (pipeline quality score < 0.5).
-    ``units_known=False``: the EMG is in unknown units, hum is judged against the
-    resting level instead of in µV.
-    """
-    return _assess(frames, prefix, units_known)[0]
 
 
 @dataclass
@@ -252,7 +133,7 @@ class StreamingDetector:
         self._context = ContextFeatures(FRAME_S)
         self._cramp = CrampTracker(_cramp_params(self.model))
         self._warning = CrampWarningTracker(self._cramp.p)
-        self._hum_growth = _HumGrowth()
+        self._hum_growth = HumGrowth("calf", units_known=self.emg_units_known, frame_s=FRAME_S)
         self._open_warning: Event | None = None
         self._lm = LegMovementScorer(FRAME_S, bilateral=bilateral)
         self._periodic = PeriodicityTracker()
@@ -320,10 +201,10 @@ class StreamingDetector:
         self.stats.last_t_s = float(t[-1])
 
         known = self.emg_units_known
-        calf_reasons, q_calf, q_no_pops = _assess(frames, "calf", known)
+        calf_reasons, q_calf, q_no_pops = assess_channel(frames, "calf", known)
         reasons = {"calf": calf_reasons}
         if self.has_tib:
-            reasons["tib"] = _assess(frames, "tib", known)[0]
+            reasons["tib"] = assess_channel(frames, "tib", known).reasons
         spans: list[Span] = []
         for m, tr in self._issues.items():
             spans += tr.push(t, reasons[m])
@@ -355,7 +236,7 @@ class StreamingDetector:
         # (a cramp's EMG is far above it). An electrode pop is a transient glitch: it
         # blocks the alarm for the 1 s whose envelope it inflates. (QRS spikes of a
         # large ECG can look like pops at rest; they must not hold a cramp back.)
-        calf_bad = hard["calf"] | (q_no_pops < _VETO_QUALITY)
+        calf_bad = hard["calf"] | (q_no_pops < VETO_QUALITY)
         # a calf channel with large hum, or whose signal issue is still open (until 20 s
         # clean), is not trusted: an electrode coming off shows hum harmonics and drift
         # that pass the filters as a steady "contraction"
@@ -364,7 +245,7 @@ class StreamingDetector:
         calf_bad |= calf_reasons == SignalIssueKind.MAINS
         if calf_issue.main_reason != SignalIssueKind.GAP:
             calf_bad |= calf_issue.open_mask
-        calf_glitch = ~calf_bad & (q_calf < _VETO_QUALITY)
+        calf_glitch = ~calf_bad & (q_calf < VETO_QUALITY)
         grav = np.column_stack([column(frames, f"grav_{a}_g") for a in "xyz"])
         upright = self._upright.push(grav, _lying(calf_rel1s, motion1s, motion_rest, cp))
         # the calf/tibialis ratio, NaN without tibialis evidence: no channel, or a broken
@@ -372,12 +253,7 @@ class StreamingDetector:
         ratio = np.full(n, np.nan)
         if self.has_tib:
             ratio = np.where(hard["tib"], np.nan, column(frames, "calf_tib_ratio"))
-        hum = hum_uv(frames, "calf")
-        if known:
-            min_rise = np.full(n, _TROUBLE_MIN_UV)
-        else:  # units unknown: the same multiple of the resting level as 4 µV of 2 µV
-            min_rise = np.nan_to_num(rest["calf"], nan=np.inf) * (_TROUBLE_MIN_UV / REST_REF_UV)
-        trouble = self._hum_growth.push(hum, column(frames, "calf_mains_ratio"), min_rise)
+        trouble = self._hum_growth.push(frames)
         inputs = CrampInputs(
             t_s=t,
             p_cramp=p_cramp,
