@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from crampwatch.detect.features import ContextFeatures, period_ends
-from crampwatch.detect.streaming import StreamingDetector
+from crampwatch.detect.frame_detector import FrameDetector
 from crampwatch.signal import FEATURE_NAMES, FeatureFrames
 
 NAMES = ("acc_motion_g", "acc_motion1s_g", "gap", "calf_env1s_uv", "calf_rest_uv")
@@ -32,8 +32,8 @@ def run(motion1s_g, *, gap=None, calf_rel=None, chunk=None, attr="motion_floor_g
     ctx, out = ContextFeatures(), []
     for i in range(0, n, chunk or n):
         sl = slice(i, i + (chunk or n))
-        ctx.update(frames_of(t[sl], {c: values[sl, j] for j, c in enumerate(NAMES)}))
-        out.append(getattr(ctx, attr))
+        step = ctx.update(frames_of(t[sl], {c: values[sl, j] for j, c in enumerate(NAMES)}))
+        out.append(getattr(step, attr))
     return np.concatenate(out)
 
 
@@ -100,13 +100,8 @@ def test_a_misspelt_column_fails_instead_of_switching_a_guard_off(model):
     t = 0.1 * np.arange(1, 51)
     names = tuple("calf_tib_ratoi" if c == "calf_tib_ratio" else c for c in FEATURE_NAMES)
     frames = frames_of(t, {"gap": np.zeros(50), "has_tib": np.ones(50)}, names)
-    fs = {
-        "emg_calf": 1000.0,
-        "emg_tibialis": 1000.0,
-        **dict.fromkeys(("acc_x", "acc_y", "acc_z"), 50.0),
-    }
-    det = StreamingDetector(fs, device_id="t", model=model)
+    det = FrameDetector(has_tib=True, device_id="t", model=model)
     with pytest.raises(KeyError, match="calf_tib_ratio"):
-        det.push_frames(frames)
+        det.push(frames)
     with pytest.raises(KeyError, match="calf_tib_ratio"):
         ContextFeatures().update(frames)

@@ -70,7 +70,7 @@ def run(tr: CrampTracker, arrays, chunk: int = N, **given):
     x = inputs(*arrays, **given)
     out = []
     for i in range(0, N, chunk):
-        out += tr.push(x[i : i + chunk])
+        out += tr.push(x[i : i + chunk]).spans
     return out + tr.flush(T[-1])
 
 
@@ -83,6 +83,15 @@ def test_onset_then_end_same_onset():
     assert onset.decided_at_s == pytest.approx(FORCE_T + 0.4)
     assert end.onset_s == onset.onset_s
     assert end.end_s == pytest.approx(45.0, abs=0.2)
+
+
+def test_the_open_mask_covers_the_frames_from_the_alarm_to_the_end():
+    step = CrampTracker(NO_WAIT).push(inputs(*cramp_inputs()))
+    onset, end = step.spans
+    open_t = T[step.open_mask]
+    assert open_t[0] == pytest.approx(onset.decided_at_s)
+    assert open_t[-1] == pytest.approx(end.decided_at_s - 0.1)
+    assert step.open_mask.sum() == round((end.decided_at_s - onset.decided_at_s) / 0.1)
 
 
 def test_chunking_does_not_change_decisions():
@@ -143,14 +152,15 @@ def test_signal_issue_opens_after_one_second_and_closes_after_two():
     reason[100:300] = "electrode_off"
     reason[400:405] = "mains"  # 0.5 s: too short for an event
     tr = SignalIssueTracker("emg_calf")
-    spans = tr.push(T, reason)
+    step = tr.push(T, reason)
+    spans = step.spans
     assert [(s.onset_s, s.end_s) for s in spans] == [
         (pytest.approx(10.0), None),
         (pytest.approx(10.0), pytest.approx(30.0)),
     ]
     assert spans[0].decided_at_s == pytest.approx(11.0)
     assert spans[1].details == {"channel": "emg_calf", "kind": "electrode_off"}
-    assert tr.open_mask[150] and not tr.open_mask[350]
+    assert step.open_mask[150] and not step.open_mask[350]
 
 
 def test_motion_at_the_onset_of_the_calf_rise_vetoes_the_whole_run():

@@ -98,9 +98,9 @@ def write_model_card(
     """Write the model card (Markdown) next to the model and return its path."""
     path = Path(path)
     thr = dict(model.thresholds)
-    from crampwatch.detect.streaming import _cramp_params
+    from crampwatch.detect.model import cramp_params
 
-    p = _cramp_params(model)
+    p = cramp_params(model)
     cfg = "\n".join(f"- **{k}**: {v}" for k, v in config.items())
     text = f"""# crampwatch detector — model card
 

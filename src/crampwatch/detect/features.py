@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -30,6 +31,7 @@ __all__ = [
     "ACTIVE_REL",
     "MODEL_FEATURES",
     "ContextFeatures",
+    "ContextUpdate",
     "column",
     "period_ends",
 ]
@@ -130,15 +132,18 @@ def period_ends(first: int, n: int, period: int) -> np.ndarray:
     return np.arange((-first - 1) % period, n, period)
 
 
-class ContextFeatures:
-    """Streaming builder of the model input matrix (:data:`MODEL_FEATURES` columns).
+class ContextUpdate(NamedTuple):
+    """What :meth:`ContextFeatures.update` gives for a block of frames (rows aligned
+    with the frames' ``t_s``).
 
     Attributes
     ----------
+    X:
+        The model inputs (:data:`MODEL_FEATURES` columns).
     motion_rest_g:
-        Resting level of the shin motion (g RMS) for the frames of the last
-        :meth:`update` (NaN during the first second): the accelerometer's noise plus
-        breathing, tracked like the EMG resting level. "Still" is judged against it.
+        Resting level of the shin motion (g RMS) (NaN during the first second): the
+        accelerometer's noise plus breathing, tracked like the EMG resting level.
+        "Still" is judged against it.
     motion_known:
         False for frames within 3 s after a gap (zero-filled samples, then the motion
         high-pass settling): their shank motion says nothing about the leg.
@@ -154,27 +159,33 @@ class ContextFeatures:
         hop) it estimates the noise power itself, so motion power above it is movement.
     """
 
+    X: np.ndarray
+    motion_rest_g: np.ndarray
+    motion_known: np.ndarray
+    motion_power_g2: np.ndarray
+    motion_floor_g2: np.ndarray
+
+
+class ContextFeatures:
+    """Streaming builder of the model input matrix (:data:`MODEL_FEATURES` columns) and
+    the shank-motion context of each frame (:class:`ContextUpdate`)."""
+
     def __init__(self, frame_s: float = 0.1) -> None:
         self._tail: dict[str, np.ndarray] = {}
         self._run: dict[str, int] = {"calf": 0, "tib": 0}
         self._motion_rest = RestTracker(round(1.0 / frame_s))
-        self.motion_rest_g = np.empty(0)
-        self.motion_known = np.empty(0, bool)
-        self.motion_power_g2 = np.empty(0)
-        self.motion_floor_g2 = np.empty(0)
         self._floor_tail = np.empty(0)  # the last once-a-second power samples (g²)
         self._floor_last = np.nan
         self._frames_seen = 0
 
-    def update(self, frames) -> np.ndarray:
-        """Model inputs for the new ``frames`` (rows aligned with ``frames.t_s``)."""
+    def update(self, frames) -> ContextUpdate:
+        """Model inputs and shank-motion context for the new ``frames``."""
         n = len(frames)
         if n == 0:
-            self.motion_rest_g = np.empty(0)
-            self.motion_known = np.empty(0, bool)
-            self.motion_power_g2 = np.empty(0)
-            self.motion_floor_g2 = np.empty(0)
-            return np.empty((0, len(MODEL_FEATURES)))
+            empty = np.empty(0)
+            return ContextUpdate(
+                np.empty((0, len(MODEL_FEATURES))), empty, np.empty(0, bool), empty, empty
+            )
         cols: dict[str, np.ndarray] = {c: column(frames, c) for c in _FRAME_COLUMNS}
         for m in ("calf", "tib"):
             env = column(frames, f"{m}_env_uv")
@@ -195,23 +206,22 @@ class ContextFeatures:
             cols[f"{m}_active_s"] = self._run_length(m, lrel >= np.log10(ACTIVE_REL)) * 0.1
         mot = column(frames, "acc_motion_g")
         rest = self._motion_rest.process(mot, np.isfinite(mot))
-        self.motion_rest_g = rest
         mot1s = column(frames, "acc_motion1s_g")
         gap = np.nan_to_num(column(frames, "gap"), nan=0.0)
         settling = _windowed(self._history("gap", gap), n, _GAP_SETTLE_FRAMES, np.nanmax) > 0
-        self.motion_known = ~settling
-        self.motion_power_g2 = np.where(settling, np.nan, mot * mot)
+        power = np.where(settling, np.nan, mot * mot)
         # the floor is the shank at rest: seconds with the calf relaxed (not standing,
         # not in a leg movement or a cramp), away from accelerometer gaps
         with np.errstate(invalid="ignore"):
             resting = ~settling & (cols["calf_lrel1s"] < np.log10(ACTIVE_REL))
-        self.motion_floor_g2 = self._motion_floor(mot1s * mot1s, resting)
+        floor = self._motion_floor(mot1s * mot1s, resting)
         hist = self._history("acc_motion_g", mot)
         cols["motion_lrel"] = _log_ratio(mot, rest)
         cols["motion1s_lrel"] = _log_ratio(mot1s, rest)
         cols["motion_max3s_lrel"] = _log_ratio(_windowed(hist, n, 30, np.nanmax), rest)
         cols["motion_mean3s_lrel"] = _log_ratio(_windowed(hist, n, 30, np.nanmean), rest)
-        return np.column_stack([cols[c] for c in MODEL_FEATURES])
+        X = np.column_stack([cols[c] for c in MODEL_FEATURES])
+        return ContextUpdate(X, rest, ~settling, power, floor)
 
     def _motion_floor(self, power: np.ndarray, resting: np.ndarray) -> np.ndarray:
         """Per frame: the median of the last 30 once-a-second samples of the 1-s motion

@@ -182,7 +182,7 @@ class _Leg:
             # the same bad-signal rules as the full detector (gap, electrode off,
             # clipping, hum, poor quality); only a broken frame stops a movement
             reasons = bad_signal_reasons(frames, "tib", units_known=self.units_known)
-            spans += self.issues.push(t, reasons)
+            spans += self.issues.push(t, reasons).spans
             if self.units_known:
                 above = rows[:, _COL["above_rest_uv"]]
             else:  # WASM thresholds relative to the running resting level

@@ -19,7 +19,7 @@ import logging
 import os
 import zipfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import cache
 from importlib.resources import files
 from pathlib import Path
@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from crampwatch.detect.trackers import CrampParams
 from crampwatch.errors import CrampwatchError
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "MODEL_ENV",
     "MODEL_FORMAT",
     "CrampModel",
+    "cramp_params",
     "default_model",
     "default_model_path",
     "load_model",
@@ -112,6 +114,17 @@ class CrampModel:
         for j, label in enumerate(self.estimator.classes_):
             out[:, int(label)] = proba[:, j]
         return out
+
+
+def cramp_params(model: CrampModel) -> CrampParams:
+    """The cramp alarm rule with ``model``'s thresholds (those that name a
+    :class:`~crampwatch.detect.trackers.CrampParams` field; the rest keep its defaults)."""
+    names = {f.name for f in fields(CrampParams)}
+    kw: dict[str, Any] = {}
+    for k, v in model.thresholds.items():
+        if k in names:
+            kw[k] = int(v) if k == "k_frames" else float(v)
+    return CrampParams(**kw)
 
 
 def packaged_model_dir() -> Path:

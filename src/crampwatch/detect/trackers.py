@@ -28,6 +28,7 @@ __all__ = [
     "PositionTracker",
     "SignalIssueTracker",
     "Span",
+    "TrackerStep",
 ]
 
 
@@ -44,6 +45,15 @@ class Span:
     decided_at_s: float
     confidence: float = 1.0
     details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TrackerStep:
+    """What a tracker decided on a block of frames: its span changes, and per frame
+    whether one of its spans was open after that frame."""
+
+    spans: list[Span]
+    open_mask: np.ndarray
 
 
 # ----------------------------------------------------------------------------- cramp
@@ -277,7 +287,6 @@ class CrampTracker:
         self._run_jumped = False  # the current active run reached force within seconds
         self._trouble_needed = fr_n(self.p.trouble_clean_s)
         self._since_trouble = 10**9
-        self.cramp_mask = np.zeros(0, bool)  # per frame of the last push: in a cramp
 
     def _frames(self, seconds: float) -> int:
         return max(1, round(seconds / self.p.frame_s))
@@ -311,21 +320,19 @@ class CrampTracker:
         self._rel_hist = ext[-self._hist_needed :]
         return strong, weak, jumped
 
-    def push(self, x: CrampInputs) -> list[Span]:
-        """Feed a block of frames; return the onsets and ends decided in it.
-
-        After the call, :attr:`cramp_mask` tells per frame whether a cramp was open.
-        """
+    def push(self, x: CrampInputs) -> TrackerStep:
+        """Feed a block of frames: the onsets and ends decided in it, and per frame
+        whether a cramp was open."""
         f = self._frame_tests(x)
         n = len(x)
-        self.cramp_mask = in_cramp = np.zeros(n, bool)
+        in_cramp = np.zeros(n, bool)
         out: list[Span] = []
         i = 0
         while i < n:
             if self._cramp_onset is None and self._streak == 0 and not self._shares:
                 i = self._skip_idle(f, i, n)
                 if i >= n:
-                    return out
+                    break
             t = float(x.t_s[i])
             self._count_clean(f, i)
             self._track_run(f, i, t)
@@ -334,7 +341,7 @@ class CrampTracker:
                 out.append(span)
             in_cramp[i] = self._cramp_onset is not None
             i += 1
-        return out
+        return TrackerStep(out, in_cramp)
 
     def _frame_tests(self, x: CrampInputs) -> _FrameTests:
         """The per-frame tests of the rule (see :class:`CrampParams`), for a whole block."""
@@ -794,27 +801,25 @@ class SignalIssueTracker:
         self._run_start = 0.0
         self._onset = 0.0
         self._reasons: dict[str, int] = {}
-        self.open_mask = np.zeros(0, bool)
 
     @property
     def main_reason(self) -> str:
         """The most frequent reason of the open (or last) span, '' if none yet."""
         return max(self._reasons, key=self._reasons.__getitem__) if self._reasons else ""
 
-    def push(self, t_s: np.ndarray, reason: np.ndarray) -> list[Span]:
+    def push(self, t_s: np.ndarray, reason: np.ndarray) -> TrackerStep:
         """``reason``: per frame, '' when the signal is good, else a short reason code.
-
-        After the call, :attr:`open_mask` tells per frame whether a span was open."""
+        Returns the span changes and per frame whether a span was open."""
         out: list[Span] = []
         bad = reason != ""
         n = t_s.shape[0]
-        self.open_mask = mask = np.zeros(n, bool)
+        mask = np.zeros(n, bool)
         i = 0
         while i < n:
             if not self._open and self._run == 0:
                 hits = np.flatnonzero(bad[i:])
                 if hits.size == 0:
-                    return out
+                    break
                 i += int(hits[0])
             t = float(t_s[i])
             if not self._open:
@@ -845,7 +850,7 @@ class SignalIssueTracker:
                         out.append(self._span(self._run_start, t))
             mask[i] = self._open
             i += 1
-        return out
+        return TrackerStep(out, mask)
 
     def flush(self, end_s: float) -> list[Span]:
         if not self._open:

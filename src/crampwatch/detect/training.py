@@ -162,7 +162,7 @@ def _featurize(recording, truth, label: str) -> LabelledNight:
     from crampwatch.signal import extract_features
 
     frames = extract_features(recording.signals, recording.fs_hz, hop_s=FRAME_S)
-    X = ContextFeatures().update(frames)
+    X = ContextFeatures().update(frames).X
     y, w = frame_labels(frames.t_s, truth)
     return LabelledNight(
         frames,
@@ -251,23 +251,21 @@ def fit_model(nights: Sequence[LabelledNight], seed: int = 0, *, max_iter: int =
 
 
 def run_detector(model: CrampModel, night: LabelledNight, device_id: str = "eval") -> list:
-    """Replay a night's frames through the streaming event logic (no signal recompute)."""
-    from crampwatch.detect.streaming import StreamingDetector
+    """Replay a night's stored frames through the event logic (no signal recompute)."""
+    from crampwatch.detect.frame_detector import FrameDetector
     from crampwatch.signal import FeatureFrames
 
-    fs = {"emg_calf": 1000.0, "acc_x": 100.0, "acc_y": 100.0, "acc_z": 100.0}
-    if np.nanmax(np.nan_to_num(night.frames.column("has_tib"), nan=0.0)) > 0:
-        fs["emg_tibialis"] = 1000.0
-    det = StreamingDetector(
-        fs, device_id=device_id, model=model, emg_units_known=night.emg_units_known
+    det = FrameDetector(
+        has_tib=bool(np.nanmax(np.nan_to_num(night.frames.column("has_tib"), nan=0.0)) > 0),
+        device_id=device_id,
+        model=model,
+        emg_units_known=night.emg_units_known,
     )
     events = []
     f = night.frames
     step = 3000
     for i in range(0, len(f), step):
-        events += det.push_frames(
-            FeatureFrames(f.t_s[i : i + step], f.values[i : i + step], f.names)
-        )
+        events += det.push(FeatureFrames(f.t_s[i : i + step], f.values[i : i + step], f.names))
     events += det.flush(float(f.t_s[-1]) if len(f) else 0.0)
     return events
 
