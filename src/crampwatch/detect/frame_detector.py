@@ -24,6 +24,7 @@ import numpy as np
 from crampwatch.detect.bad_signal import HARD_REASONS, VETO_QUALITY, HumGrowth, assess_channel
 from crampwatch.detect.features import ContextFeatures, column
 from crampwatch.detect.model import CrampModel, cramp_params, default_model
+from crampwatch.detect.timing import FRAME_S
 from crampwatch.detect.trackers import (
     CrampInputs,
     CrampParams,
@@ -49,7 +50,6 @@ __all__ = ["DetectorStats", "FrameDetector", "emission_order"]
 
 log = logging.getLogger(__name__)
 
-FRAME_S = 0.1
 HOLD_S = 10.0  # a leg movement waits this long after its offset before it is counted
 
 

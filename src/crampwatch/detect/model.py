@@ -65,12 +65,11 @@ ALLOWED_TYPES: tuple[str, ...] = (
     "sklearn._loss.link.Interval",
 )
 
-# Cramp alarm rule (see docs in crampwatch.detect.cramp); the trained model file carries
-# its own, chosen on a validation split; these are the fallback values.
+# Cramp alarm rule (CrampParams); the trained model file carries its own, chosen on a
+# validation split; these are the fallback values: the rule's defaults for the cramp
+# probability needed (p_on) on k_frames consecutive frames, and to keep a cramp (p_off).
 DEFAULT_THRESHOLDS: dict[str, float] = {
-    "p_on": 0.6,  # cramp probability needed ...
-    "k_frames": 5,  # ... on this many consecutive 0.1-s frames
-    "p_off": 0.3,
+    k: getattr(CrampParams, k) for k in ("p_on", "k_frames", "p_off")
 }
 
 

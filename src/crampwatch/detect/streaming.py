@@ -14,21 +14,18 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 
 from crampwatch.blocks import SampleBlock
-from crampwatch.detect.frame_detector import (
-    FRAME_S,
-    DetectorStats,
-    FrameDetector,
-    emission_order,
-)
+from crampwatch.detect.frame_detector import DetectorStats, FrameDetector, emission_order
 from crampwatch.detect.model import CrampModel
+from crampwatch.detect.timing import FRAME_S, REPLAY_BATCH_S
 from crampwatch.events import Event, SignalIssueKind
 
-__all__ = ["DetectorStats", "FrameDetector", "StreamingDetector", "detect_recording"]
-
-# An offline replay computes in 5-min batches whatever its block size: the per-call cost
-# of the pipeline and the trackers (~1 ms) would otherwise dominate with small blocks
-# (1-s EDF records, 5-s replay blocks). Same frames, same events, same detected_at_s.
-REPLAY_BATCH_S = 300.0
+__all__ = [
+    "REPLAY_BATCH_S",
+    "DetectorStats",
+    "FrameDetector",
+    "StreamingDetector",
+    "detect_recording",
+]
 
 
 class StreamingDetector:

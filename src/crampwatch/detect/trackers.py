@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from crampwatch.detect.timing import FRAME_S
+
 __all__ = [
     "CrampInputs",
     "CrampParams",
@@ -172,7 +174,7 @@ class CrampParams:
     warn_end_rel: float = 1.5
     warn_end_s: float = 5.0
     warn_refractory_s: float = 30.0
-    frame_s: float = 0.1
+    frame_s: float = FRAME_S
 
     def shank_still(self, motion1s_g: np.ndarray, motion_rest_g: np.ndarray) -> np.ndarray:
         """Frames whose 1-s shank motion (g) is within ``still_ratio`` × its resting
@@ -684,7 +686,7 @@ class PositionParams:
     motion_g: float = 0.03
     settle_s: float = 1.0
     min_angle_deg: float = 30.0
-    frame_s: float = 0.1
+    frame_s: float = FRAME_S
 
 
 def _angle_deg(a: np.ndarray, b: np.ndarray) -> float:
@@ -790,7 +792,12 @@ class SignalIssueTracker:
     """
 
     def __init__(
-        self, channel: str, *, min_bad_s: float = 1.0, min_good_s: float = 2.0, frame_s=0.1
+        self,
+        channel: str,
+        *,
+        min_bad_s: float = 1.0,
+        min_good_s: float = 2.0,
+        frame_s: float = FRAME_S,
     ) -> None:
         self.channel = channel
         self.frame_s = frame_s
