@@ -21,7 +21,13 @@ from typing import Any
 
 import numpy as np
 
-from crampwatch.detect.bad_signal import HARD_REASONS, VETO_QUALITY, HumGrowth, assess_channel
+from crampwatch.detect.bad_signal import (
+    HARD_REASONS,
+    VETO_QUALITY,
+    ChannelAssessment,
+    HumGrowth,
+    assess_channel,
+)
 from crampwatch.detect.features import ContextFeatures, column
 from crampwatch.detect.model import CrampModel, cramp_params, default_model
 from crampwatch.detect.timing import FRAME_S
@@ -144,33 +150,6 @@ class FrameDetector:
 
     # ------------------------------------------------------------------ public API
 
-    def flush(self, end_s: float | None = None) -> list[Event]:
-        """End of the recording/run (``end_s``; default: the last frame's time): close
-        open events and decide the leg movements still held."""
-        end = self.stats.last_t_s if end_s is None else float(end_s)
-        spans: list[Span] = self._cramp.flush(end) + self._warning.flush(end)
-        for tr in self._issues.values():
-            spans += tr.flush(end)
-        events = [self._event(s) for s in spans]
-        decided: list[LegMovement] = []
-        for lm in self._held:
-            if not self._covered(lm, end):
-                decided += self._periodic.add(lm, end)
-        self._held = []
-        decided += self._periodic.flush(end)
-        events += [self._lm_event(m) for m in decided if m.candidate]
-        return sorted(events, key=emission_order)
-
-    def notice_gap(
-        self, start_s: float, end_s: float, reason: str = SignalIssueKind.GAP
-    ) -> list[Event]:
-        """The service lost samples between ``start_s`` and ``end_s`` (s): a
-        ``signal_issue`` event; movements in progress are abandoned (their offset is
-        unknowable). The pipeline also marks the gap in its frames when blocks resume."""
-        self._lm.reset()
-        span = Span("signal_issue", start_s, end_s, end_s, 1.0, {"channel": "all", "kind": reason})
-        return [self._event(span)]
-
     def push(self, frames) -> list[Event]:
         """Feed the next feature frames; return the events decided by them (may be empty)."""
         n = len(frames)
@@ -183,8 +162,8 @@ class FrameDetector:
         self.stats.last_t_s = float(t[-1])
 
         known = self.emg_units_known
-        calf_reasons, q_calf, q_no_pops = assess_channel(frames, "calf", known)
-        reasons = {"calf": calf_reasons}
+        calf = assess_channel(frames, "calf", known)
+        reasons = {"calf": calf.reasons}
         if self.has_tib:
             reasons["tib"] = assess_channel(frames, "tib", known).reasons
         spans: list[Span] = []
@@ -203,34 +182,10 @@ class FrameDetector:
         # resting level of shank motion (accelerometer noise, breathing): "still" is
         # judged against it, so a noisy accelerometer does not look like a moving leg
         motion_rest = ctx.motion_rest_g
-        # The cramp probability only matters where the calf is active (the alarm needs
-        # a sustained rise, the end rule ends on a quiet calf whatever the probability):
-        # classifying only those frames is exact and saves most of the night's work.
         cp = self._cramp.p
-        need = np.nan_to_num(calf_rel1s, nan=0.0) >= min(cp.min_rel1s, cp.end_rel)
-        p_cramp = np.zeros(n)
-        p_active = np.zeros(n)  # any class but rest
-        if need.any():
-            rows = _select(ctx.X[need], self.model.features)
-            proba = self.model.predict_proba(rows)
-            p_cramp[need] = proba[:, self._i_cramp]
-            p_active[need] = 1.0 - proba[:, self._i_rest]
+        p_cramp, p_active = self._classify(ctx.X, calf_rel1s)
         hard = {m: np.isin(r, HARD_REASONS) for m, r in reasons.items()}
-        # a calf frame vetoes the alarm (which then needs 2 s of clean signal) when it is
-        # broken (gap, flat, clipped) or hum dominates it; mild background hum does not
-        # (a cramp's EMG is far above it). An electrode pop is a transient glitch: it
-        # blocks the alarm for the 1 s whose envelope it inflates. (QRS spikes of a
-        # large ECG can look like pops at rest; they must not hold a cramp back.)
-        calf_bad = hard["calf"] | (q_no_pops < VETO_QUALITY)
-        # a calf channel with large hum, or whose signal issue is still open (until 20 s
-        # clean), is not trusted: an electrode coming off shows hum harmonics and drift
-        # that pass the filters as a steady "contraction"
-        # (a BLE gap is not the electrode: once data resume, 2 s clean suffice)
-        calf_issue = self._issues["calf"]
-        calf_bad |= calf_reasons == SignalIssueKind.MAINS
-        if calf_issue.main_reason != SignalIssueKind.GAP:
-            calf_bad |= issue_open["calf"]
-        calf_glitch = ~calf_bad & (q_calf < VETO_QUALITY)
+        calf_bad, calf_glitch = self._calf_vetoes(calf, hard["calf"], issue_open["calf"])
         grav = np.column_stack([column(frames, f"grav_{a}_g") for a in "xyz"])
         upright = self._upright.push(grav, _lying(calf_rel1s, motion1s, motion_rest, cp))
         # the calf/tibialis ratio, NaN without tibialis evidence: no channel, or a broken
@@ -273,7 +228,73 @@ class FrameDetector:
         events += self._leg_movements(frames, t, hard)
         return sorted(events, key=emission_order)
 
+    def flush(self, end_s: float | None = None) -> list[Event]:
+        """End of the recording/run (``end_s``; default: the last frame's time): close
+        open events and decide the leg movements still held."""
+        end = self.stats.last_t_s if end_s is None else float(end_s)
+        spans: list[Span] = self._cramp.flush(end) + self._warning.flush(end)
+        for tr in self._issues.values():
+            spans += tr.flush(end)
+        events = [self._event(s) for s in spans]
+        decided: list[LegMovement] = []
+        for lm in self._held:
+            if not self._covered(lm, end):
+                decided += self._periodic.add(lm, end)
+        self._held = []
+        decided += self._periodic.flush(end)
+        events += [self._lm_event(m) for m in decided if m.candidate]
+        return sorted(events, key=emission_order)
+
+    def notice_gap(
+        self, start_s: float, end_s: float, reason: str = SignalIssueKind.GAP
+    ) -> list[Event]:
+        """The service lost samples between ``start_s`` and ``end_s`` (s): a
+        ``signal_issue`` event; movements in progress are abandoned (their offset is
+        unknowable). The pipeline also marks the gap in its frames when blocks resume."""
+        self._lm.reset()
+        span = Span("signal_issue", start_s, end_s, end_s, 1.0, {"channel": "all", "kind": reason})
+        return [self._event(span)]
+
     # ------------------------------------------------------------------ internals
+
+    def _classify(self, X: np.ndarray, calf_rel1s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per frame: the classifier's cramp probability and its probability of any class
+        but rest (0 where not classified). The cramp probability only matters where the
+        calf is active (the alarm needs a sustained rise, the end rule ends on a quiet
+        calf whatever the probability): classifying only those frames is exact and
+        saves most of the night's work."""
+        cp = self._cramp.p
+        n = X.shape[0]
+        need = np.nan_to_num(calf_rel1s, nan=0.0) >= min(cp.min_rel1s, cp.end_rel)
+        p_cramp = np.zeros(n)
+        p_active = np.zeros(n)
+        if need.any():
+            rows = _select(X[need], self.model.features)
+            proba = self.model.predict_proba(rows)
+            p_cramp[need] = proba[:, self._i_cramp]
+            p_active[need] = 1.0 - proba[:, self._i_rest]
+        return p_cramp, p_active
+
+    def _calf_vetoes(
+        self, calf: ChannelAssessment, hard: np.ndarray, issue_open: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Per frame: the calf signal vetoes the alarm (bad: 2 s clean needed after it),
+        and a transient glitch holds it (1 s)."""
+        # a calf frame vetoes the alarm when it is broken (gap, flat, clipped) or hum
+        # dominates it; mild background hum does not (a cramp's EMG is far above it).
+        # An electrode pop is a transient glitch: it blocks the alarm for the 1 s whose
+        # envelope it inflates. (QRS spikes of a large ECG can look like pops at rest;
+        # they must not hold a cramp back.)
+        bad = hard | (calf.quality_without_pops < VETO_QUALITY)
+        # a calf channel with large hum, or whose signal issue is still open (until 20 s
+        # clean), is not trusted: an electrode coming off shows hum harmonics and drift
+        # that pass the filters as a steady "contraction"
+        # (a BLE gap is not the electrode: once data resume, 2 s clean suffice)
+        bad |= calf.reasons == SignalIssueKind.MAINS
+        if self._issues["calf"].main_reason != SignalIssueKind.GAP:
+            bad |= issue_open
+        glitch = ~bad & (calf.quality < VETO_QUALITY)
+        return bad, glitch
 
     def _leg_movements(self, frames, t: np.ndarray, hard) -> list[Event]:
         # WASM scores leg movements on the tibialis anterior; without it, the calf is the
