@@ -1,8 +1,8 @@
 """``StreamingDetector``: sample blocks in, events out — the code the live service runs.
 
-It composes the causal :class:`crampwatch.signal.SignalPipeline` (0.1-s feature frames),
-the frame classifier (:class:`~crampwatch.detect.model.CrampModel`) and the event state
-machines (:mod:`crampwatch.detect.trackers`, :mod:`crampwatch.detect.wasm`). Time is
+It puts the causal :class:`crampwatch.signal.SignalPipeline` (0.1-s feature frames) in
+front of a :class:`~crampwatch.detect.frame_detector.FrameDetector` (the frame
+classifier, the bad-signal rules and the event state machines). Time is
 the sample clock: ``detected_at_s`` of an event is the end time of the frame whose
 arrival made the decision, which is what a live run would have seen, whatever the size
 of the blocks fed in. :func:`detect_recording` replays a whole recording through it.

@@ -3,8 +3,10 @@
 Each tracker is a small streaming object: ``push(...)`` takes the next frames (arrays
 aligned on frame end times ``t_s``, seconds of recording time) and returns
 :class:`Span` changes — an onset (``end_s is None``) or the end of a span it opened
-before. Nothing here knows about devices, ids or JSON; :mod:`crampwatch.detect.streaming`
-turns spans into :class:`~crampwatch.events.Event` objects.
+before (the cramp and signal-issue trackers wrap them in a :class:`TrackerStep` with
+the frames where a span was open). Nothing here knows about devices, ids or JSON;
+:mod:`crampwatch.detect.frame_detector` turns spans into
+:class:`~crampwatch.events.Event` objects.
 
 The per-frame loops only run where something happens; idle stretches are skipped with
 numpy, which keeps an 8-h night (288,000 frames) cheap.
