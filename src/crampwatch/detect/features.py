@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
-from typing import NamedTuple
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -137,7 +137,8 @@ def period_ends(first: int, n: int, period: int) -> np.ndarray:
     return np.arange((-first - 1) % period, n, period)
 
 
-class ContextUpdate(NamedTuple):
+@dataclass(frozen=True)
+class ContextUpdate:
     """What :meth:`ContextFeatures.update` gives for a block of frames (rows aligned
     with the frames' ``t_s``).
 
