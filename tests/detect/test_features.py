@@ -6,9 +6,19 @@ import numpy as np
 import pytest
 
 from crampwatch.detect.features import ContextFeatures, period_ends
-from crampwatch.signal import FeatureFrames
+from crampwatch.detect.frame_detector import FrameDetector
+from crampwatch.signal import FEATURE_NAMES, FeatureFrames
 
 NAMES = ("acc_motion_g", "acc_motion1s_g", "gap", "calf_env1s_uv", "calf_rest_uv")
+
+
+def frames_of(t_s: np.ndarray, columns: dict[str, np.ndarray], names=FEATURE_NAMES):
+    """Frames with every pipeline column (``names``): the given ones, NaN elsewhere (what
+    the pipeline gives for a feature it cannot compute)."""
+    values = np.full((t_s.shape[0], len(names)), np.nan)
+    for name, v in columns.items():
+        values[:, names.index(name)] = v
+    return FeatureFrames(t_s, values, names)
 
 
 def run(motion1s_g, *, gap=None, calf_rel=None, chunk=None, attr="motion_floor_g2"):
@@ -21,8 +31,9 @@ def run(motion1s_g, *, gap=None, calf_rel=None, chunk=None, attr="motion_floor_g
     t = 0.1 * np.arange(1, n + 1)
     ctx, out = ContextFeatures(), []
     for i in range(0, n, chunk or n):
-        ctx.update(FeatureFrames(t[i : i + (chunk or n)], values[i : i + (chunk or n)], NAMES))
-        out.append(getattr(ctx, attr))
+        sl = slice(i, i + (chunk or n))
+        step = ctx.update(frames_of(t[sl], {c: values[sl, j] for j, c in enumerate(NAMES)}))
+        out.append(getattr(step, attr))
     return np.concatenate(out)
 
 
@@ -81,3 +92,16 @@ def test_period_ends_follow_the_recording_not_the_blocks():
     starts, ends = [0, 7, 20, 33], [7, 20, 33, 45]
     got = [a + i for a, b in zip(starts, ends, strict=True) for i in period_ends(a, b - a, 10)]
     assert got == [9, 19, 29, 39]
+
+
+def test_a_misspelt_column_fails_instead_of_switching_a_guard_off(model):
+    # frames whose calf/tibialis ratio column is misspelt: read as all-NaN, the calf
+    # dominance guard (``~(ratio < x)``) would pass every frame
+    t = 0.1 * np.arange(1, 51)
+    names = tuple("calf_tib_ratoi" if c == "calf_tib_ratio" else c for c in FEATURE_NAMES)
+    frames = frames_of(t, {"gap": np.zeros(50), "has_tib": np.ones(50)}, names)
+    det = FrameDetector(has_tib=True, device_id="t", model=model)
+    with pytest.raises(KeyError, match="calf_tib_ratio"):
+        det.push(frames)
+    with pytest.raises(KeyError, match="calf_tib_ratio"):
+        ContextFeatures().update(frames)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
+from crampwatch.detect.model import cramp_params
 from crampwatch.detect.streaming import StreamingDetector, detect_recording
 from crampwatch.events import validate_event
 from crampwatch.recordings import iter_blocks
@@ -125,7 +127,7 @@ def test_cramp_going_on_across_a_gap_alarms_once_the_signal_is_clean(cramp_night
     # for 2 s and the accelerometer's filters have settled (a contraction first seen as
     # the data resume did not start with the motion of the zero-filled gap's edge)
     (alarm,) = alarms(events)
-    assert 100.0 + det._cramp.p.clean_s <= alarm.detected_at_s <= 100.0 + 6.0
+    assert 100.0 + cramp_params(model).clean_s <= alarm.detected_at_s <= 100.0 + 6.0
     assert any(e.type == "signal_issue" for e in events)
 
 
@@ -151,15 +153,11 @@ def test_rates_and_montages(emg_fs_hz, tibialis, model, make_night, alarms):
         validate_event(ev.to_dict())
 
 
-def test_calf_only_leg_movements_on_a_noisy_accelerometer_raise_no_alarm(
-    model, make_night, alarms, monkeypatch
-):
+def test_calf_only_leg_movements_on_a_noisy_accelerometer_raise_no_alarm(model, make_night, alarms):
     """Six 8-s leg movements that fire the calf, no tibialis, a noisy accelerometer
     (shifted variant): the shank's motion is lost in one second of noise but shows in
     its power over the calf-only wait. Then a cramp on the same night still alarms."""
     import dataclasses
-
-    from crampwatch.detect import streaming
 
     sched = [
         ScheduledEvent("leg_movement", 60.0 + 40 * k, duration_s=8.0, peak_uv=300.0)
@@ -169,14 +167,8 @@ def test_calf_only_leg_movements_on_a_noisy_accelerometer_raise_no_alarm(
     n = make_night(sched, **kw)
     assert alarms(detect_recording(n.recording, device_id="t", model=model)) == []
     # the motion-power test is what holds them back: without it they alarm
-    params = streaming._cramp_params
-    monkeypatch.setattr(
-        streaming,
-        "_cramp_params",
-        lambda m: dataclasses.replace(params(m), still_excess_g=float("inf")),
-    )
-    assert len(alarms(detect_recording(n.recording, device_id="t", model=model))) >= 2
-    monkeypatch.undo()
+    off = dataclasses.replace(model, thresholds={**model.thresholds, "still_excess_g": np.inf})
+    assert len(alarms(detect_recording(n.recording, device_id="t", model=off))) >= 2
     n = make_night([*sched, cramp(330.0, duration_s=40.0, peak_uv=150.0)], **{**kw, "hours": 0.12})
     (alarm,) = alarms(detect_recording(n.recording, device_id="t", model=model))
     assert 0.0 <= alarm.detected_at_s - 330.0 <= 6.0

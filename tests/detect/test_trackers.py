@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from crampwatch.detect.trackers import (
+    CrampInputs,
     CrampParams,
     CrampTracker,
     CrampWarningTracker,
@@ -37,10 +38,39 @@ def cramp_inputs(onset_i=200, end_i=450):
     return p, rel, rel1s, motion, bad
 
 
-def run(tr: CrampTracker, arrays, chunk: int = N):
+def inputs(p_cramp, calf_rel, calf_rel1s, motion1s_g, calf_bad, **given) -> CrampInputs:
+    """:class:`CrampInputs` over ``T``; what is not ``given`` is neutral: the classifier
+    puts its whole probability on the active classes (``p_active`` 1: the cramp share
+    is ``p_cramp``), no tibialis evidence (NaN ratio), no glitch or electrode trouble,
+    the shank's resting level, power and floor unknown (NaN), its motion known, lying."""
+    neutral = {
+        "p_active": np.ones(N),
+        "calf_tib_ratio": np.full(N, np.nan),
+        "calf_glitch": np.zeros(N, bool),
+        "calf_trouble": np.zeros(N, bool),
+        "motion_rest_g": np.full(N, np.nan),
+        "motion_power_g2": np.full(N, np.nan),
+        "motion_floor_g2": np.full(N, np.nan),
+        "motion_known": np.ones(N, bool),
+        "upright": np.zeros(N, bool),
+    }
+    return CrampInputs(
+        t_s=T,
+        p_cramp=p_cramp,
+        calf_rel=calf_rel,
+        calf_rel1s=calf_rel1s,
+        motion1s_g=motion1s_g,
+        calf_bad=calf_bad,
+        **{**neutral, **given},
+    )
+
+
+def run(tr: CrampTracker, arrays, chunk: int = N, **given):
+    """Spans of ``tr`` over ``inputs(*arrays, **given)`` fed ``chunk`` frames at a time."""
+    x = inputs(*arrays, **given)
     out = []
     for i in range(0, N, chunk):
-        out += tr.push(T[i : i + chunk], *(a[i : i + chunk] for a in arrays))
+        out += tr.push(x[i : i + chunk]).spans
     return out + tr.flush(T[-1])
 
 
@@ -53,6 +83,15 @@ def test_onset_then_end_same_onset():
     assert onset.decided_at_s == pytest.approx(FORCE_T + 0.4)
     assert end.onset_s == onset.onset_s
     assert end.end_s == pytest.approx(45.0, abs=0.2)
+
+
+def test_the_open_mask_covers_the_frames_from_the_alarm_to_the_end():
+    step = CrampTracker(NO_WAIT).push(inputs(*cramp_inputs()))
+    onset, end = step.spans
+    open_t = T[step.open_mask]
+    assert open_t[0] == pytest.approx(onset.decided_at_s)
+    assert open_t[-1] == pytest.approx(end.decided_at_s - 0.1)
+    assert step.open_mask.sum() == round((end.decided_at_s - onset.decided_at_s) / 0.1)
 
 
 def test_chunking_does_not_change_decisions():
@@ -113,14 +152,15 @@ def test_signal_issue_opens_after_one_second_and_closes_after_two():
     reason[100:300] = "electrode_off"
     reason[400:405] = "mains"  # 0.5 s: too short for an event
     tr = SignalIssueTracker("emg_calf")
-    spans = tr.push(T, reason)
+    step = tr.push(T, reason)
+    spans = step.spans
     assert [(s.onset_s, s.end_s) for s in spans] == [
         (pytest.approx(10.0), None),
         (pytest.approx(10.0), pytest.approx(30.0)),
     ]
     assert spans[0].decided_at_s == pytest.approx(11.0)
     assert spans[1].details == {"channel": "emg_calf", "kind": "electrode_off"}
-    assert tr.open_mask[150] and not tr.open_mask[350]
+    assert step.open_mask[150] and not step.open_mask[350]
 
 
 def test_motion_at_the_onset_of_the_calf_rise_vetoes_the_whole_run():
@@ -139,8 +179,7 @@ def test_tibialis_dominant_activity_is_not_a_calf_cramp():
     arrays = (p, rel, rel1s, motion, bad)
 
     def run_ratio(ratio):
-        tr = CrampTracker()
-        return tr.push(T, *arrays, ratio) + tr.flush(T[-1])
+        return run(CrampTracker(), arrays, calf_tib_ratio=ratio)
 
     assert run_ratio(np.full(N, 0.5)) == []  # tibialis twice as active: a leg movement
     assert len(run_ratio(np.full(N, 4.0))) == 2
@@ -163,20 +202,12 @@ def weak_cramp_inputs(share=0.8):
     return (p, rel, rel1s, motion, bad), p_active
 
 
-def run_kw(tr: CrampTracker, arrays, chunk: int = N, **kw):
-    out = []
-    for i in range(0, N, chunk):
-        sl = slice(i, i + chunk)
-        extra = {k: (v[sl] if isinstance(v, np.ndarray) else v) for k, v in kw.items()}
-        out += tr.push(T[sl], *(a[sl] for a in arrays), **extra)
-    return out + tr.flush(T[-1])
-
-
 def test_sustained_tonic_contraction_escalates_without_a_confident_window():
     arrays, p_active = weak_cramp_inputs(share=0.8)
-    # without the classifier's class shares only the confident path exists: no alarm
-    assert run(CrampTracker(), arrays) == []
-    spans = run_kw(CrampTracker(NO_WAIT), arrays, p_active=p_active)
+    # the same cramp probability with the classifier's whole probability on the active
+    # classes (a cramp share of 0.2, not 0.8): no alarm
+    assert run(CrampTracker(NO_WAIT), arrays) == []
+    spans = run(CrampTracker(NO_WAIT), arrays, p_active=p_active)
     onset = spans[0]
     assert onset.details["rule"] == "tonic_calf_sustained"
     assert onset.onset_s == pytest.approx(20.0)
@@ -184,29 +215,27 @@ def test_sustained_tonic_contraction_escalates_without_a_confident_window():
     # reached at 20.8 s) held 1.5 s (22.2 s), then the 1-s share window
     assert onset.decided_at_s == pytest.approx(23.1)
     for chunk in (1, 7, 64):
-        assert run_kw(CrampTracker(NO_WAIT), arrays, chunk, p_active=p_active) == spans
+        assert run(CrampTracker(NO_WAIT), arrays, chunk, p_active=p_active) == spans
 
 
 def test_sustained_path_abstains_when_the_classifier_calls_it_a_leg_movement():
     arrays, p_active = weak_cramp_inputs(share=0.3)  # LM/movement take 70 %
-    assert run_kw(CrampTracker(), arrays, p_active=p_active) == []
+    assert run(CrampTracker(), arrays, p_active=p_active) == []
 
 
 def test_sustained_path_needs_a_contraction_that_never_relaxes():
     arrays, p_active = weak_cramp_inputs(share=0.8)
     rel = arrays[1]
     rel[215::15] = 1.0  # phasic: back to rest every 1.5 s (a burst train, not tonic)
-    assert run_kw(CrampTracker(NO_WAIT), arrays, p_active=p_active) == []
+    assert run(CrampTracker(NO_WAIT), arrays, p_active=p_active) == []
 
 
 def test_sustained_path_needs_the_calf_to_dominate_the_tibialis():
     arrays, p_active = weak_cramp_inputs(share=0.8)
-    tr = CrampTracker()
     ratio = np.full(N, 1.5)  # calf above the general 1x guard, under the 2x of this path
-    assert tr.push(T, *arrays, ratio, p_active=p_active) + tr.flush(T[-1]) == []
-    tr = CrampTracker()
+    assert run(CrampTracker(), arrays, calf_tib_ratio=ratio, p_active=p_active) == []
     ratio = np.full(N, 6.0)
-    assert len(tr.push(T, *arrays, ratio, p_active=p_active) + tr.flush(T[-1])) == 2
+    assert len(run(CrampTracker(), arrays, calf_tib_ratio=ratio, p_active=p_active)) == 2
 
 
 def test_shank_moving_above_its_resting_level_holds_the_alarm():
@@ -214,10 +243,10 @@ def test_shank_moving_above_its_resting_level_holds_the_alarm():
     rest = np.full(N, 0.02)  # a noisy accelerometer: 0.02 g at rest
     motion[:] = 0.02
     # noise at its resting level is "still": the alarm fires as without motion
-    assert len(run_kw(CrampTracker(), (p, rel, rel1s, motion, bad), motion_rest_g=rest)) == 2
+    assert len(run(CrampTracker(), (p, rel, rel1s, motion, bad), motion_rest_g=rest)) == 2
     # a leg movement moving the shank 2.5x its resting level for the whole burst
     motion[190:460] = 0.05
-    assert run_kw(CrampTracker(), (p, rel, rel1s, motion, bad), motion_rest_g=rest) == []
+    assert run(CrampTracker(), (p, rel, rel1s, motion, bad), motion_rest_g=rest) == []
 
 
 def test_a_pop_holds_the_alarm_for_one_second_a_broken_signal_for_two():
@@ -226,7 +255,7 @@ def test_a_pop_holds_the_alarm_for_one_second_a_broken_signal_for_two():
     clean = run(CrampTracker(NO_WAIT), (p, rel, rel1s, motion, bad))[0].decided_at_s
     glitch = np.zeros(N, bool)
     glitch[218] = True  # a pop (or a QRS taken for one) as force is reached
-    spans = run_kw(CrampTracker(NO_WAIT), (p, rel, rel1s, motion, bad), calf_glitch=glitch)
+    spans = run(CrampTracker(NO_WAIT), (p, rel, rel1s, motion, bad), calf_glitch=glitch)
     # 1 s clean after the pop, then the 5 confident frames
     assert 21.9 + 1.0 + 0.4 <= spans[0].decided_at_s < 21.9 + 2.0
     bad2 = bad.copy()
@@ -257,7 +286,7 @@ def test_without_tibialis_the_alarm_waits_out_a_leg_movement():
     p[200:450] = 0.9  # confident from the rise on
     tib = np.full(N, 6.0)  # calf 6x as far above rest as the tibialis
     k = CrampParams().k_frames
-    with_tib = run_kw(CrampTracker(), (p, rel, rel1s, motion, bad), calf_tib_ratio=tib)
+    with_tib = run(CrampTracker(), (p, rel, rel1s, motion, bad), calf_tib_ratio=tib)
     # cramp force held 1.5 s, then k frames
     assert with_tib[0].decided_at_s == pytest.approx(FORCE_T + 0.1 * (k - 1))
     calf_only = run(CrampTracker(), (p, rel, rel1s, motion, bad))
@@ -265,14 +294,14 @@ def test_without_tibialis_the_alarm_waits_out_a_leg_movement():
     assert calf_only[0].onset_s == pytest.approx(20.0)  # still back-tracked to the rise
     assert calf_only[0].decided_at_s == pytest.approx(20.0 + wait + 0.1 * (k - 1))
     # a lost tibialis electrode (ratio NaN) gives no evidence either: the same wait
-    lost = run_kw(CrampTracker(), (p, rel, rel1s, motion, bad), calf_tib_ratio=np.full(N, np.nan))
+    lost = run(CrampTracker(), (p, rel, rel1s, motion, bad), calf_tib_ratio=np.full(N, np.nan))
     assert lost == calf_only
     # a confident 3-s burst (a leg movement that fires the calf) alarms only when the
     # tibialis is there to say the calf dominates
     rel[230:450] = 1.0
     rel1s = np.convolve(rel, np.ones(10) / 10)[:N]
     assert run(CrampTracker(), (p, rel, rel1s, motion, bad)) == []
-    burst = run_kw(CrampTracker(), (p, rel, rel1s, motion, bad), calf_tib_ratio=tib)
+    burst = run(CrampTracker(), (p, rel, rel1s, motion, bad), calf_tib_ratio=tib)
     assert len(burst) == 2
 
 
@@ -302,18 +331,18 @@ def test_calf_only_alarm_needs_a_still_shank_over_the_wait():
     rest = np.full(N, 0.035)
     still = np.full(N, 0.035)
     kw = {"motion_rest_g": rest, "motion_floor_g2": floor}
-    whole = run_kw(CrampTracker(), (p, rel, rel1s, still, bad), motion_power_g2=still**2, **kw)
+    whole = run(CrampTracker(), (p, rel, rel1s, still, bad), motion_power_g2=still**2, **kw)
     wait = CrampParams().calf_only_min_active_s
     k = CrampParams().k_frames
     assert whole[0].decided_at_s == pytest.approx(20.0 + wait + 0.1 * (k - 1))
     # the shank moves 0.02 g RMS above that floor: sqrt(0.035² + 0.02²) = 0.040 g, well
     # inside the 1-s test's 1.3 x rest + 0.008 g = 0.054 g
     moving = np.full(N, np.hypot(0.035, 0.02))
-    spans = run_kw(CrampTracker(), (p, rel, rel1s, moving, bad), motion_power_g2=moving**2, **kw)
+    spans = run(CrampTracker(), (p, rel, rel1s, moving, bad), motion_power_g2=moving**2, **kw)
     assert spans == []
     # the same motion with a tibialis channel: its evidence rules, not the wait
     tib = np.full(N, 6.0)
-    spans = run_kw(
+    spans = run(
         CrampTracker(),
         (p, rel, rel1s, moving, bad),
         motion_power_g2=moving**2,
@@ -325,16 +354,16 @@ def test_calf_only_alarm_needs_a_still_shank_over_the_wait():
     # last still_window_s (6 s) of the power average, not for the whole contraction
     early = still.copy()
     early[205:225] = 0.09  # until 22.5 s
-    held = run_kw(CrampTracker(), (p, rel, rel1s, still, bad), motion_power_g2=early**2, **kw)
+    held = run(CrampTracker(), (p, rel, rel1s, still, bad), motion_power_g2=early**2, **kw)
     window = CrampParams().still_window_s
     assert 22.5 + window - 0.5 <= held[0].decided_at_s <= 22.5 + window + 0.1 * k
     # unknown power (an accelerometer gap) does not hold it back
     gap = np.full(N, np.nan)
-    spans = run_kw(CrampTracker(), (p, rel, rel1s, still, bad), motion_power_g2=gap, **kw)
+    spans = run(CrampTracker(), (p, rel, rel1s, still, bad), motion_power_g2=gap, **kw)
     assert spans[0].decided_at_s == whole[0].decided_at_s
     # chunking gives the same decisions
     for chunk in (1, 7):
-        chunked = run_kw(
+        chunked = run(
             CrampTracker(), (p, rel, rel1s, still, bad), chunk, motion_power_g2=early**2, **kw
         )
         assert chunked == held
@@ -345,16 +374,14 @@ def test_no_alarm_while_the_shin_is_upright():
     p[200:450] = 0.9
     upright = np.zeros(N, bool)
     upright[150:300] = True  # standing until 30 s: the calf works, the sleeper is up
-    spans = run_kw(CrampTracker(NO_WAIT), (p, rel, rel1s, motion, bad), upright=upright)
+    spans = run(CrampTracker(NO_WAIT), (p, rel, rel1s, motion, bad), upright=upright)
     # the alarm waits for the shin to be lying again (then k confident frames)
     assert spans[0].decided_at_s == pytest.approx(30.0 + 0.1 * CrampParams().k_frames)
     upright[:] = True
-    assert run_kw(CrampTracker(NO_WAIT), (p, rel, rel1s, motion, bad), upright=upright) == []
+    assert run(CrampTracker(NO_WAIT), (p, rel, rel1s, motion, bad), upright=upright) == []
     # with tibialis evidence the calf-dominance tests judge instead (standing co-contracts)
     tib = np.full(N, 6.0)
-    spans = run_kw(
-        CrampTracker(), (p, rel, rel1s, motion, bad), upright=upright, calf_tib_ratio=tib
-    )
+    spans = run(CrampTracker(), (p, rel, rel1s, motion, bad), upright=upright, calf_tib_ratio=tib)
     assert len(spans) == 2
 
 
@@ -368,7 +395,7 @@ def test_motion_at_a_gap_edge_does_not_veto_the_contraction():
     assert run(CrampTracker(NO_WAIT), (p, rel, rel1s, motion, bad)) == []  # known: vetoed
     known = np.ones(N, bool)
     known[200:230] = False
-    spans = run_kw(CrampTracker(NO_WAIT), (p, rel, rel1s, motion, bad), motion_known=known)
+    spans = run(CrampTracker(NO_WAIT), (p, rel, rel1s, motion, bad), motion_known=known)
     assert len(spans) == 2
 
 
@@ -391,14 +418,14 @@ def ramp(lo_i: int, hi_i: int, top: float) -> np.ndarray:
 
 def test_a_tone_rising_to_a_few_times_rest_does_not_alarm():
     rel = ramp(50, 350, 5.0)  # 30-s rise to 5× rest, then held
-    assert run_kw(CrampTracker(NO_WAIT), tone_inputs(rel), p_active=np.ones(N)) == []
+    assert run(CrampTracker(NO_WAIT), tone_inputs(rel), p_active=np.ones(N)) == []
 
 
 def test_a_slow_creep_to_high_tone_is_not_a_cramp_but_a_jump_is():
     creep = ramp(50, 550, 12.0)  # 50 s to 12× rest: never reached within seconds
-    assert run_kw(CrampTracker(NO_WAIT), tone_inputs(creep), p_active=np.ones(N)) == []
+    assert run(CrampTracker(NO_WAIT), tone_inputs(creep), p_active=np.ones(N)) == []
     jump = ramp(200, 210, 12.0)  # 1 s to 12× rest
-    spans = run_kw(CrampTracker(NO_WAIT), tone_inputs(jump), p_active=np.ones(N))
+    spans = run(CrampTracker(NO_WAIT), tone_inputs(jump), p_active=np.ones(N))
     assert spans and spans[0].end_s is None
     # reached 8× at ~20.7 s, held 1.5 s
     assert 22.0 <= spans[0].decided_at_s <= 23.5
@@ -407,45 +434,45 @@ def test_a_slow_creep_to_high_tone_is_not_a_cramp_but_a_jump_is():
 def test_a_twitch_burst_on_a_tone_is_not_cramp_force():
     rel = ramp(50, 250, 4.0)
     rel[300:304] = 40.0  # a 0.4-s twitch burst
-    assert run_kw(CrampTracker(NO_WAIT), tone_inputs(rel), p_active=np.ones(N)) == []
+    assert run(CrampTracker(NO_WAIT), tone_inputs(rel), p_active=np.ones(N)) == []
 
 
 def test_a_jump_after_a_slow_prodrome_alarms():
     rel = ramp(50, 300, 3.0)  # prodrome creeping to 3× rest over 25 s
     rel[300:310] = np.linspace(3.0, 30.0, 10)
     rel[310:] = 30.0
-    spans = run_kw(CrampTracker(NO_WAIT), tone_inputs(rel), p_active=np.ones(N))
+    spans = run(CrampTracker(NO_WAIT), tone_inputs(rel), p_active=np.ones(N))
     assert spans and 30.5 <= spans[0].decided_at_s <= 33.0
 
 
 def test_a_tone_creeping_up_to_a_partial_level_does_not_alarm():
     # 5× rest reached over 20 s, then held 20 s: a resolving tone rise, not a cramp
     rel = ramp(200, 400, 5.0)
-    assert run_kw(CrampTracker(NO_WAIT), tone_inputs(rel), p_active=np.ones(N)) == []
+    assert run(CrampTracker(NO_WAIT), tone_inputs(rel), p_active=np.ones(N)) == []
 
 
 def test_a_jump_to_a_fluctuating_partial_level_does_not_alarm():
     # jumped, but swings between 2.5 and 5× rest every second: not held steady
     rel = ramp(200, 210, 5.0)
     rel[210:] = np.where((np.arange(N - 210) // 10) % 2 == 0, 5.0, 2.5)
-    assert run_kw(CrampTracker(NO_WAIT), tone_inputs(rel), p_active=np.ones(N)) == []
+    assert run(CrampTracker(NO_WAIT), tone_inputs(rel), p_active=np.ones(N)) == []
 
 
 def test_electrode_trouble_building_up_holds_the_alarm():
     arrays = tone_inputs(ramp(200, 205, 20.0))
     trouble = np.zeros(N, bool)
     trouble[150:210] = True  # hum growing until 1 s into the contraction
-    spans = run_kw(CrampTracker(NO_WAIT), arrays, calf_trouble=trouble)
+    spans = run(CrampTracker(NO_WAIT), arrays, calf_trouble=trouble)
     assert spans and spans[0].decided_at_s >= 21.0 + CrampParams().trouble_clean_s
-    clean = run_kw(CrampTracker(NO_WAIT), arrays)
+    clean = run(CrampTracker(NO_WAIT), arrays)
     assert clean[0].decided_at_s < 23.0
 
 
 def test_force_test_does_not_depend_on_the_block_size():
     rel = ramp(200, 260, 10.0)
-    whole = run_kw(CrampTracker(NO_WAIT), tone_inputs(rel), p_active=np.ones(N))
+    whole = run(CrampTracker(NO_WAIT), tone_inputs(rel), p_active=np.ones(N))
     for chunk in (1, 7, 64):
-        split = run_kw(CrampTracker(NO_WAIT), tone_inputs(rel), chunk, p_active=np.ones(N))
+        split = run(CrampTracker(NO_WAIT), tone_inputs(rel), chunk, p_active=np.ones(N))
         assert split == whole
 
 

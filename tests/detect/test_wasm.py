@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from crampwatch.detect.timing import FRAME_S
 from crampwatch.detect.wasm import (
     LegMovement,
     LegMovementScorer,
@@ -13,8 +14,6 @@ from crampwatch.detect.wasm import (
     plm_index,
     score_leg_movements,
 )
-
-FRAME_S = 0.1
 
 
 def envelope(total_s: float, bursts: list[tuple[float, float, float]], base_uv: float = 0.5):

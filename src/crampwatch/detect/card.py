@@ -48,9 +48,9 @@ def write_model_card(
     """Write the model card (Markdown) next to the model and return its path."""
     path = Path(path)
     thr = dict(model.thresholds)
-    from crampwatch.detect.streaming import _cramp_params
+    from crampwatch.detect.model import cramp_params
 
-    p = _cramp_params(model)
+    p = cramp_params(model)
     text = _ENV.get_template("MODEL_CARD.md.jinja").render(
         model=model,
         p=p,

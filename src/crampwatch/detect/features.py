@@ -20,30 +20,37 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from crampwatch.detect.timing import FRAME_S
+from crampwatch.detect.trackers import CrampParams
 from crampwatch.signal.emg import RestTracker
 
 __all__ = [
     "ACTIVE_REL",
     "MODEL_FEATURES",
     "ContextFeatures",
-    "column_or_nan",
+    "ContextUpdate",
+    "column",
     "period_ends",
 ]
 
-ACTIVE_REL = 2.0  # a muscle is "active" when its envelope is ≥ 2 × its resting level
-_HIST = 30  # frames of history kept (3 s at 0.1 s)
-_MAX_RUN = 300  # run-length features saturate at 30 s
+# A muscle is "active" when its envelope is ≥ this × its resting level: the alarm rule's
+# default (CrampParams.active_rel). The model's inputs keep the default the shipped
+# model was trained on, whatever a model's own thresholds say.
+ACTIVE_REL = CrampParams.active_rel
+_HIST_S = 3.0  # history kept: the longest window
+_MAX_RUN_S = 30.0  # run-length features saturate at 30 s
 # Shank-motion floor: median 1-s motion power of the last 30 resting seconds (one sample a
 # second).
 _FLOOR_SAMPLES = 30
-_FLOOR_STEP = 10  # frames (1 s)
+_FLOOR_STEP_S = 1.0
 # After an accelerometer gap (zero-filled) the motion high-pass needs ~2 s to settle: the
 # motion power of frames within 3 s of a gap says nothing about the leg.
-_GAP_SETTLE_FRAMES = 30
+_GAP_SETTLE_S = 3.0
 
 _FRAME_COLUMNS = [
     f"{m}_{c}"
@@ -85,12 +92,13 @@ _DERIVED = [
 MODEL_FEATURES: tuple[str, ...] = tuple(_FRAME_COLUMNS + _DERIVED)
 
 
-def column_or_nan(frames, name: str) -> np.ndarray:
-    """A column of a ``FeatureFrames`` or all-NaN when the pipeline does not provide it."""
-    try:
-        return np.asarray(frames.column(name), dtype=np.float64)
-    except (KeyError, ValueError):
-        return np.full(len(frames), np.nan)
+def column(frames, name: str) -> np.ndarray:
+    """One column of a ``FeatureFrames`` as float64; ``KeyError`` naming a column the
+    frames lack. Strict on purpose: a misspelt name read as all-NaN would pass guards
+    such as ``~(ratio < x)`` and silently switch a safety check off. A channel that may
+    be absent (the tibialis) is a column of NaN in the pipeline's frames, and callers
+    decide by the channel's presence, not by the column's."""
+    return np.asarray(frames.column(name), dtype=np.float64)
 
 
 def _log_ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
@@ -129,15 +137,19 @@ def period_ends(first: int, n: int, period: int) -> np.ndarray:
     return np.arange((-first - 1) % period, n, period)
 
 
-class ContextFeatures:
-    """Streaming builder of the model input matrix (:data:`MODEL_FEATURES` columns).
+@dataclass(frozen=True)
+class ContextUpdate:
+    """What :meth:`ContextFeatures.update` gives for a block of frames (rows aligned
+    with the frames' ``t_s``).
 
     Attributes
     ----------
+    X:
+        The model inputs (:data:`MODEL_FEATURES` columns).
     motion_rest_g:
-        Resting level of the shin motion (g RMS) for the frames of the last
-        :meth:`update` (NaN during the first second): the accelerometer's noise plus
-        breathing, tracked like the EMG resting level. "Still" is judged against it.
+        Resting level of the shin motion (g RMS) (NaN during the first second): the
+        accelerometer's noise plus breathing, tracked like the EMG resting level.
+        "Still" is judged against it.
     motion_known:
         False for frames within 3 s after a gap (zero-filled samples, then the motion
         high-pass settling): their shank motion says nothing about the leg.
@@ -153,71 +165,86 @@ class ContextFeatures:
         hop) it estimates the noise power itself, so motion power above it is movement.
     """
 
-    def __init__(self, frame_s: float = 0.1) -> None:
+    X: np.ndarray
+    motion_rest_g: np.ndarray
+    motion_known: np.ndarray
+    motion_power_g2: np.ndarray
+    motion_floor_g2: np.ndarray
+
+
+class ContextFeatures:
+    """Streaming builder of the model input matrix (:data:`MODEL_FEATURES` columns) and
+    the shank-motion context of each frame (:class:`ContextUpdate`)."""
+
+    def __init__(self, frame_s: float = FRAME_S) -> None:
+        self.frame_s = frame_s
+        # windows in frames: 1 s, 3 s, and the ones above
+        self._n1s = round(1.0 / frame_s)
+        self._n3s = round(3.0 / frame_s)
+        self._hist_frames = round(_HIST_S / frame_s)
+        self._max_run = round(_MAX_RUN_S / frame_s)
+        self._floor_step = round(_FLOOR_STEP_S / frame_s)
+        self._settle_frames = round(_GAP_SETTLE_S / frame_s)
         self._tail: dict[str, np.ndarray] = {}
         self._run: dict[str, int] = {"calf": 0, "tib": 0}
-        self._motion_rest = RestTracker(round(1.0 / frame_s))
-        self.motion_rest_g = np.empty(0)
-        self.motion_known = np.empty(0, bool)
-        self.motion_power_g2 = np.empty(0)
-        self.motion_floor_g2 = np.empty(0)
+        self._motion_rest = RestTracker(self._n1s)
         self._floor_tail = np.empty(0)  # the last once-a-second power samples (g²)
         self._floor_last = np.nan
         self._frames_seen = 0
 
-    def update(self, frames) -> np.ndarray:
-        """Model inputs for the new ``frames`` (rows aligned with ``frames.t_s``)."""
+    def update(self, frames) -> ContextUpdate:
+        """Model inputs and shank-motion context for the new ``frames``."""
         n = len(frames)
         if n == 0:
-            self.motion_rest_g = np.empty(0)
-            self.motion_known = np.empty(0, bool)
-            self.motion_power_g2 = np.empty(0)
-            self.motion_floor_g2 = np.empty(0)
-            return np.empty((0, len(MODEL_FEATURES)))
-        cols: dict[str, np.ndarray] = {c: column_or_nan(frames, c) for c in _FRAME_COLUMNS}
+            empty = np.empty(0)
+            return ContextUpdate(
+                np.empty((0, len(MODEL_FEATURES))), empty, np.empty(0, bool), empty, empty
+            )
+        cols: dict[str, np.ndarray] = {c: column(frames, c) for c in _FRAME_COLUMNS}
         for m in ("calf", "tib"):
-            env = column_or_nan(frames, f"{m}_env_uv")
-            rest = column_or_nan(frames, f"{m}_rest_uv")
+            env = column(frames, f"{m}_env_uv")
+            rest = column(frames, f"{m}_rest_uv")
             lrel = _log_ratio(env, rest)
             lrel[~np.isfinite(env) | ~np.isfinite(rest)] = np.nan
             cols[f"{m}_lrel"] = lrel
             for src, dst in (("env1s", "lrel1s"), ("env3s", "lrel3s")):
-                e = column_or_nan(frames, f"{m}_{src}_uv")
+                e = column(frames, f"{m}_{src}_uv")
                 v = _log_ratio(e, rest)
                 v[~np.isfinite(e) | ~np.isfinite(rest)] = np.nan
                 cols[f"{m}_{dst}"] = v
             hist = self._history(f"{m}_lrel", lrel)
-            cols[f"{m}_lrel_min1s"] = _windowed(hist, n, 10, np.nanmin)
-            cols[f"{m}_lrel_std3s"] = _windowed(hist, n, 30, np.nanstd)
-            lag = np.concatenate([np.full(10, np.nan), hist])[-n - 10 : -10] if n else lrel
+            w1, w3 = self._n1s, self._n3s
+            cols[f"{m}_lrel_min1s"] = _windowed(hist, n, w1, np.nanmin)
+            cols[f"{m}_lrel_std3s"] = _windowed(hist, n, w3, np.nanstd)
+            lag = np.concatenate([np.full(w1, np.nan), hist])[-n - w1 : -w1] if n else lrel
             cols[f"{m}_lrel_rise1s"] = lrel - lag
-            cols[f"{m}_active_s"] = self._run_length(m, lrel >= np.log10(ACTIVE_REL)) * 0.1
-        mot = column_or_nan(frames, "acc_motion_g")
+            active = lrel >= np.log10(ACTIVE_REL)
+            cols[f"{m}_active_s"] = self._run_length(m, active) * self.frame_s
+        mot = column(frames, "acc_motion_g")
         rest = self._motion_rest.process(mot, np.isfinite(mot))
-        self.motion_rest_g = rest
-        mot1s = column_or_nan(frames, "acc_motion1s_g")
-        gap = np.nan_to_num(column_or_nan(frames, "gap"), nan=0.0)
-        settling = _windowed(self._history("gap", gap), n, _GAP_SETTLE_FRAMES, np.nanmax) > 0
-        self.motion_known = ~settling
-        self.motion_power_g2 = np.where(settling, np.nan, mot * mot)
+        mot1s = column(frames, "acc_motion1s_g")
+        gap = np.nan_to_num(column(frames, "gap"), nan=0.0)
+        settling = _windowed(self._history("gap", gap), n, self._settle_frames, np.nanmax) > 0
+        power = np.where(settling, np.nan, mot * mot)
         # the floor is the shank at rest: seconds with the calf relaxed (not standing,
         # not in a leg movement or a cramp), away from accelerometer gaps
         with np.errstate(invalid="ignore"):
             resting = ~settling & (cols["calf_lrel1s"] < np.log10(ACTIVE_REL))
-        self.motion_floor_g2 = self._motion_floor(mot1s * mot1s, resting)
+        floor = self._motion_floor(mot1s * mot1s, resting)
         hist = self._history("acc_motion_g", mot)
         cols["motion_lrel"] = _log_ratio(mot, rest)
         cols["motion1s_lrel"] = _log_ratio(mot1s, rest)
-        cols["motion_max3s_lrel"] = _log_ratio(_windowed(hist, n, 30, np.nanmax), rest)
-        cols["motion_mean3s_lrel"] = _log_ratio(_windowed(hist, n, 30, np.nanmean), rest)
-        return np.column_stack([cols[c] for c in MODEL_FEATURES])
+        cols["motion_max3s_lrel"] = _log_ratio(_windowed(hist, n, self._n3s, np.nanmax), rest)
+        cols["motion_mean3s_lrel"] = _log_ratio(_windowed(hist, n, self._n3s, np.nanmean), rest)
+        X = np.column_stack([cols[c] for c in MODEL_FEATURES])
+        return ContextUpdate(X, rest, ~settling, power, floor)
 
     def _motion_floor(self, power: np.ndarray, resting: np.ndarray) -> np.ndarray:
         """Per frame: the median of the last 30 once-a-second samples of the 1-s motion
         power (g²) taken while ``resting`` (a sample every 10th frame of the recording,
         so the same whatever the block size); NaN until 5 such samples exist."""
         n = power.shape[0]
-        at = period_ends(self._frames_seen, n, _FLOOR_STEP)
+        at = period_ends(self._frames_seen, n, self._floor_step)
         self._frames_seen += n
         ok = resting[at] & np.isfinite(power[at])
         new = power[at][ok]
@@ -236,7 +263,7 @@ class ContextFeatures:
     def _history(self, key: str, new: np.ndarray) -> np.ndarray:
         tail = self._tail.get(key, np.empty(0))
         hist = np.concatenate([tail, new])
-        self._tail[key] = hist[-_HIST:]
+        self._tail[key] = hist[-self._hist_frames :]
         return hist
 
     def _run_length(self, key: str, active: np.ndarray) -> np.ndarray:
@@ -250,4 +277,4 @@ class ContextFeatures:
         run = np.where(last_off == 0, self._run[key] + idx, idx - last_off)
         run = np.where(active, run, 0)
         self._run[key] = int(run[-1])
-        return np.minimum(run, _MAX_RUN).astype(np.float64)
+        return np.minimum(run, self._max_run).astype(np.float64)

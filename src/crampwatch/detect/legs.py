@@ -32,7 +32,8 @@ from typing import Any
 import numpy as np
 
 from crampwatch.blocks import SampleBlock
-from crampwatch.detect.streaming import HARD_REASONS, bad_signal_reasons
+from crampwatch.detect.bad_signal import HARD_REASONS, bad_signal_reasons
+from crampwatch.detect.timing import FRAME_S, REPLAY_BATCH_S
 from crampwatch.detect.trackers import SignalIssueTracker, Span
 from crampwatch.detect.wasm import (
     CLM_MAX_BILATERAL_S,
@@ -68,7 +69,6 @@ __all__ = [
     "summary_lines",
 ]
 
-FRAME_S = 0.1
 BILATERAL_GAP_S = 0.5  # WASM 2016: < 0.5 s between the legs' movements -> one movement
 _COL = {name: i for i, name in enumerate(EMG_FEATURES)}
 # one leg's EMG features under the column names the bad-signal rules read
@@ -182,7 +182,7 @@ class _Leg:
             # the same bad-signal rules as the full detector (gap, electrode off,
             # clipping, hum, poor quality); only a broken frame stops a movement
             reasons = bad_signal_reasons(frames, "tib", units_known=self.units_known)
-            spans += self.issues.push(t, reasons)
+            spans += self.issues.push(t, reasons).spans
             if self.units_known:
                 above = rows[:, _COL["above_rest_uv"]]
             else:  # WASM thresholds relative to the running resting level
@@ -379,7 +379,7 @@ def detect_legs(
     leg: str | None = None,
     mains_hz: float | None = None,
     emg_units_known: bool | None = None,
-    batch_s: float = 300.0,
+    batch_s: float = REPLAY_BATCH_S,
     progress: Callable[[float], None] | None = None,
 ) -> list[Event]:
     """Replay the leg EMG channels of ``recording`` through a :class:`LegMovementDetector`;

@@ -19,7 +19,7 @@ import logging
 import os
 import zipfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import cache
 from importlib.resources import files
 from pathlib import Path
@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from crampwatch.detect.trackers import CrampParams
 from crampwatch.errors import CrampwatchError
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "MODEL_ENV",
     "MODEL_FORMAT",
     "CrampModel",
+    "cramp_params",
     "default_model",
     "default_model_path",
     "load_model",
@@ -63,12 +65,11 @@ ALLOWED_TYPES: tuple[str, ...] = (
     "sklearn._loss.link.Interval",
 )
 
-# Cramp alarm rule (see docs in crampwatch.detect.cramp); the trained model file carries
-# its own, chosen on a validation split; these are the fallback values.
+# Cramp alarm rule (CrampParams); the trained model file carries its own, chosen on a
+# validation split; these are the fallback values: the rule's defaults for the cramp
+# probability needed (p_on) on k_frames consecutive frames, and to keep a cramp (p_off).
 DEFAULT_THRESHOLDS: dict[str, float] = {
-    "p_on": 0.6,  # cramp probability needed ...
-    "k_frames": 5,  # ... on this many consecutive 0.1-s frames
-    "p_off": 0.3,
+    k: getattr(CrampParams, k) for k in ("p_on", "k_frames", "p_off")
 }
 
 
@@ -112,6 +113,17 @@ class CrampModel:
         for j, label in enumerate(self.estimator.classes_):
             out[:, int(label)] = proba[:, j]
         return out
+
+
+def cramp_params(model: CrampModel) -> CrampParams:
+    """The cramp alarm rule with ``model``'s thresholds (those that name a
+    :class:`~crampwatch.detect.trackers.CrampParams` field; the rest keep its defaults)."""
+    names = {f.name for f in fields(CrampParams)}
+    kw: dict[str, Any] = {}
+    for k, v in model.thresholds.items():
+        if k in names:
+            kw[k] = int(v) if k == "k_frames" else float(v)
+    return CrampParams(**kw)
 
 
 def packaged_model_dir() -> Path:

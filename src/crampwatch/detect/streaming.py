@@ -1,8 +1,8 @@
 """``StreamingDetector``: sample blocks in, events out — the code the live service runs.
 
-It composes the causal :class:`crampwatch.signal.SignalPipeline` (0.1-s feature frames),
-the frame classifier (:class:`~crampwatch.detect.model.CrampModel`) and the event state
-machines (:mod:`crampwatch.detect.trackers`, :mod:`crampwatch.detect.wasm`). Time is
+It puts the causal :class:`crampwatch.signal.SignalPipeline` (0.1-s feature frames) in
+front of a :class:`~crampwatch.detect.frame_detector.FrameDetector` (the frame
+classifier, the bad-signal rules and the event state machines). Time is
 the sample clock: ``detected_at_s`` of an event is the end time of the frame whose
 arrival made the decision, which is what a live run would have seen, whatever the size
 of the blocks fed in. :func:`detect_recording` replays a whole recording through it.
@@ -10,193 +10,28 @@ of the blocks fed in. :func:`detect_recording` replays a whole recording through
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
-
-import numpy as np
 
 from crampwatch.blocks import SampleBlock
-from crampwatch.detect.features import ContextFeatures, column_or_nan
-from crampwatch.detect.model import CrampModel, default_model
-from crampwatch.detect.trackers import (
-    CrampParams,
-    CrampTracker,
-    CrampWarningTracker,
-    PositionTracker,
-    SignalIssueTracker,
-    Span,
-)
-from crampwatch.detect.upright import UprightDetector
-from crampwatch.detect.wasm import (
-    PLM_MAX_INTERVAL_S,
-    REST_REF_UV,
-    LegMovement,
-    LegMovementScorer,
-    PeriodicityTracker,
-    plm_index,
-    rest_relative_above,
-)
-from crampwatch.events import Event, SignalIssueKind, event_id, onset_time_iso
+from crampwatch.detect.frame_detector import DetectorStats, FrameDetector, emission_order
+from crampwatch.detect.model import CrampModel
+from crampwatch.detect.timing import FRAME_S, REPLAY_BATCH_S
+from crampwatch.events import Event, SignalIssueKind
 
-__all__ = ["DetectorStats", "StreamingDetector", "bad_signal_reasons", "detect_recording"]
-
-log = logging.getLogger(__name__)
-
-FRAME_S = 0.1
-HOLD_S = 10.0  # a leg movement waits this long after its offset before it is counted
-# An offline replay computes in 5-min batches whatever its block size: the per-call cost
-# of the pipeline and the trackers (~1 ms) would otherwise dominate with small blocks
-# (1-s EDF records, 5-s replay blocks). Same frames, same events, same detected_at_s.
-REPLAY_BATCH_S = 300.0
-
-# Bad-signal rules per EMG channel (fractions per 0.1-s frame from the signal pipeline).
-# Order matters: the first matching reason is reported.
-_FLAT_FRAC = 0.5  # electrode off / disconnected: a flat line for half the frame
-_SAT_FRAC = 0.05  # clipping at the amplifier rails
-# mains_ratio is the share of the raw channel's RMS that is hum (crampwatch.signal.emg);
-# 0.3 means hum is a large part of what the channel shows. But a steady hum is what the
-# notch removes (>= 40 dB): it only threatens the signal when it is large in absolute
-# terms, as when an electrode lifts off (hundreds of µV). Below _MAINS_MIN_UV of hum a
-# high ratio just means a quiet muscle next to a mains cable, and is not an issue.
-_MAINS_RATIO = 0.3
-_MAINS_MIN_UV = 40.0
-_MIN_QUALITY = 0.5
-# a single frame this poor vetoes the cramp alarm (large hum, a pop, a gap)
-_VETO_QUALITY = 0.3
-
-
-# Electrode trouble building up: the hum (µV; × rest when units are unknown) has grown
-# by at least _TROUBLE_MIN_UV over the last _TROUBLE_LOOKBACK_S s, and so has its share
-# of the channel (the mains ratio: to ≥ _TROUBLE_RATIO, and ≥ _TROUBLE_GROWTH × what it
-# was; the EMG's own leak into the mains bins gives 0–0.2 in a cramp). A loosening
-# electrode's hum grows from nothing to hundreds of µV over seconds (rising impedance
-# raises the mains pick-up) while the EMG does not.
-_TROUBLE_GROWTH = 2.0
-_TROUBLE_MIN_UV = 4.0
-_TROUBLE_RATIO = 0.3
-_TROUBLE_LOOKBACK_S = 5.0
-
-
-class _HumGrowth:
-    """Per frame: hum growing fast (see ``_TROUBLE_*``), with the values of earlier
-    frames kept across pushes (block-size independent)."""
-
-    def __init__(self) -> None:
-        self._lag = round(_TROUBLE_LOOKBACK_S / FRAME_S)
-        self._hist = np.zeros((0, 2))
-
-    def push(self, hum: np.ndarray, ratio: np.ndarray, min_rise: np.ndarray) -> np.ndarray:
-        now = np.column_stack([hum, np.nan_to_num(ratio)])
-        ext = np.concatenate([self._hist, now])
-        n = hum.shape[0]
-        j = np.arange(ext.shape[0] - n, ext.shape[0]) - self._lag
-        before = np.where((j >= 0)[:, None], ext[np.clip(j, 0, None)], np.inf)
-        self._hist = ext[-self._lag :]
-        r = now[:, 1]
-        with np.errstate(invalid="ignore"):
-            return (
-                (hum - before[:, 0] >= min_rise)
-                & (r >= _TROUBLE_RATIO)
-                & (r >= _TROUBLE_GROWTH * before[:, 1])
-            )
-
-
-# reasons that make a single frame unusable (no samples or no real signal in it)
-HARD_REASONS = tuple(
-    k.value
-    for k in (SignalIssueKind.GAP, SignalIssueKind.ELECTRODE_OFF, SignalIssueKind.SATURATION)
-)
-
-
-def hum_uv(frames, prefix: str) -> np.ndarray:
-    """Estimated mains hum amplitude per frame, µV RMS: the filtered (notched) envelope
-    is the non-hum part, so hum = env · r / sqrt(1 - r²) for a hum share r of the RMS."""
-    r = np.clip(np.nan_to_num(column_or_nan(frames, f"{prefix}_mains_ratio")), 0.0, 0.999)
-    env = np.nan_to_num(column_or_nan(frames, f"{prefix}_env_uv"))
-    return env * r / np.sqrt(1.0 - r * r)
-
-
-def _hum_small(hum: np.ndarray, rest: np.ndarray, units_known: bool) -> np.ndarray:
-    """Hum too small to matter: < ``_MAINS_MIN_UV``, or, when the EMG units are unknown,
-    < the same multiple of the resting level as 40 µV is of a nominal 2-µV rest."""
-    if units_known:
-        return hum < _MAINS_MIN_UV
-    with np.errstate(invalid="ignore"):
-        # NaN rest (first second): judged small, as a quiet channel would be
-        return ~(hum >= rest * (_MAINS_MIN_UV / REST_REF_UV))
-
-
-def _assess(frames, prefix: str, units_known: bool = True):
-    """``(reasons, quality, quality_without_pops)`` of one EMG channel per frame (one
-    pass over the columns; see :func:`bad_signal_reasons`)."""
-    from crampwatch.signal.emg import quality_score
-
-    col = {
-        c: column_or_nan(frames, f"{prefix}_{c}")
-        for c in ("quality", "sat_frac", "flat_frac", "pop", "mains_ratio", "env_uv", "rest_uv")
-    }
-    gap = np.nan_to_num(column_or_nan(frames, "gap"))
-    ratio = col["mains_ratio"]
-    r = np.clip(np.nan_to_num(ratio), 0.0, 0.999)
-    hum = np.nan_to_num(col["env_uv"]) * r / np.sqrt(1.0 - r * r)
-    small = _hum_small(hum, col["rest_uv"], units_known)
-    sat, flat, pop = (np.nan_to_num(col[c]) for c in ("sat_frac", "flat_frac", "pop"))
-    mains = np.where(small, 0.0, ratio)  # NaN (no notch / no channel) counts as 0
-    q = np.where(
-        small, quality_score(sat, flat, pop, mains, gap), np.nan_to_num(col["quality"], nan=1.0)
-    )
-    q_no_pops = quality_score(sat, flat, np.zeros_like(pop), mains, gap)
-    reason = np.full(len(frames), "", dtype=object)
-    checks = [
-        (SignalIssueKind.POOR_QUALITY, q < _MIN_QUALITY),
-        (SignalIssueKind.MAINS, (ratio >= _MAINS_RATIO) & ~small),
-        (SignalIssueKind.SATURATION, col["sat_frac"] >= _SAT_FRAC),
-        (SignalIssueKind.ELECTRODE_OFF, col["flat_frac"] >= _FLAT_FRAC),
-        (SignalIssueKind.GAP, gap > 0),
-    ]
-    for code, mask in checks:  # later checks win: the most specific reason last
-        reason[mask] = code.value
-    return reason, q, q_no_pops
-
-
-def bad_signal_reasons(frames, prefix: str, *, units_known: bool = True) -> np.ndarray:
-    """Per frame, '' for a usable ``prefix`` channel (``calf``/``tib``) or a reason code.
-
-    Codes: ``gap`` (no samples), ``electrode_off`` (flat line), ``saturation``,
-    ``mains`` (hum dominates), ``poor_quality`` (pipeline quality score < 0.5).
-    ``units_known=False``: the EMG is in unknown units, hum is judged against the
-    resting level instead of in µV.
-    """
-    return _assess(frames, prefix, units_known)[0]
-
-
-@dataclass
-class DetectorStats:
-    """Running counts (for the service's status and the review)."""
-
-    frames: int = 0
-    recorded_s: float = 0.0
-    cramps: int = 0
-    leg_movements: int = 0
-    periodic_leg_movements: int = 0
-    position_changes: int = 0
-    signal_issues: int = 0
-    cramp_vetoes: int = 0  # frames with cramp probability ≥ p_on refused by a guard
-    cramp_warnings: int = 0
-    last_t_s: float = 0.0
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def plm_index(self) -> float:
-        """Periodic leg movements per hour of recording."""
-        return plm_index(self.periodic_leg_movements, self.recorded_s / 3600.0)
+__all__ = [
+    "REPLAY_BATCH_S",
+    "DetectorStats",
+    "FrameDetector",
+    "StreamingDetector",
+    "detect_recording",
+]
 
 
 class StreamingDetector:
-    """Blocks of samples in, :class:`~crampwatch.events.Event` s out.
+    """Blocks of samples in, :class:`~crampwatch.events.Event` s out: the signal
+    pipeline, then a :class:`~crampwatch.detect.frame_detector.FrameDetector` on its
+    frames.
 
     Parameters
     ----------
@@ -239,62 +74,41 @@ class StreamingDetector:
     ) -> None:
         from crampwatch.signal import SignalPipeline
 
-        self.device_id = device_id
-        self.leg = leg
-        self.start_time = start_time
-        self.model = model if model is not None else default_model()
-        self.has_tib = "emg_tibialis" in fs_hz
-        self.emg_units_known = bool(emg_units_known)
         self.pipeline = SignalPipeline(
             dict(fs_hz), hop_s=FRAME_S, mains_hz=mains_hz, batch_s=batch_s
         )
-        self._context = ContextFeatures(FRAME_S)
-        self._cramp = CrampTracker(_cramp_params(self.model))
-        self._warning = CrampWarningTracker(self._cramp.p)
-        self._hum_growth = _HumGrowth()
-        self._open_warning: Event | None = None
-        self._lm = LegMovementScorer(FRAME_S, bilateral=bilateral)
-        self._periodic = PeriodicityTracker()
-        self._position = PositionTracker()
-        self._upright = UprightDetector(FRAME_S)
-        # a lost electrode is reported once: the issue stays open until the channel has
-        # been good for 20 s (a failing contact flickers between bad and usable)
-        self._issues = {
-            m: SignalIssueTracker(role, min_bad_s=2.0, min_good_s=20.0)
-            for m, role in (("calf", "emg_calf"), ("tib", "emg_tibialis"))
-            if m == "calf" or self.has_tib
-        }
-        self._open_cramp: Event | None = None
-        # (onset, end or None, alarm time): cramps and position changes, to drop LMs in them
-        self._cramp_spans: list[tuple[float, float | None, float]] = []
-        self._position_spans: list[tuple[float, float, float]] = []
-        self._held: list[LegMovement] = []
-        self.stats = DetectorStats()
-        self._i_cramp = self.model.classes.index("cramp")
-        self._i_rest = self.model.classes.index("rest")
+        self.frame_detector = FrameDetector(
+            has_tib="emg_tibialis" in fs_hz,
+            device_id=device_id,
+            leg=leg,
+            start_time=start_time,
+            model=model,
+            bilateral=bilateral,
+            emg_units_known=emg_units_known,
+        )
 
-    # ------------------------------------------------------------------ public API
+    @property
+    def stats(self) -> DetectorStats:
+        """Running counts (for the service's status and the review)."""
+        return self.frame_detector.stats
+
+    @property
+    def model(self) -> CrampModel:
+        return self.frame_detector.model
 
     def push(self, block: SampleBlock) -> list[Event]:
         """Feed one block of one channel; return the events decided by it (may be empty)."""
-        return self.push_frames(self.pipeline.push(block))
+        return self.frame_detector.push(self.pipeline.push(block))
+
+    def push_frames(self, frames) -> list[Event]:
+        """Feed feature frames of the same pipeline directly (``extract_features``)."""
+        return self.frame_detector.push(frames)
 
     def flush(self, end_s: float | None = None) -> list[Event]:
         """End of the recording/run: process the last frames and close open events."""
-        events = self.push_frames(self.pipeline.flush())
-        end = self.stats.last_t_s if end_s is None else float(end_s)
-        spans: list[Span] = self._cramp.flush(end) + self._warning.flush(end)
-        for tr in self._issues.values():
-            spans += tr.flush(end)
-        events += [self._event(s) for s in spans]
-        decided: list[LegMovement] = []
-        for lm in self._held:
-            if not self._covered(lm, end):
-                decided += self._periodic.add(lm, end)
-        self._held = []
-        decided += self._periodic.flush(end)
-        events += [self._lm_event(m) for m in decided if m.candidate]
-        return sorted(events, key=_order)
+        events = self.frame_detector.push(self.pipeline.flush())
+        events += self.frame_detector.flush(end_s)
+        return sorted(events, key=emission_order)
 
     def notice_gap(
         self, start_s: float, end_s: float, reason: str = SignalIssueKind.GAP
@@ -302,285 +116,7 @@ class StreamingDetector:
         """The service lost samples between ``start_s`` and ``end_s`` (s): a
         ``signal_issue`` event; movements in progress are abandoned (their offset is
         unknowable). The pipeline also marks the gap in its frames when blocks resume."""
-        self._lm.reset()
-        span = Span("signal_issue", start_s, end_s, end_s, 1.0, {"channel": "all", "kind": reason})
-        return [self._event(span)]
-
-    def push_frames(self, frames) -> list[Event]:
-        """Feed feature frames directly (from ``extract_features`` of the same pipeline);
-        used by training to tune the alarm rule without recomputing the signal."""
-        n = len(frames)
-        if n == 0:
-            return []
-        t = np.asarray(frames.t_s, dtype=np.float64)
-        X = self._context.update(frames)
-        self.stats.frames += n
-        self.stats.recorded_s += n * FRAME_S
-        self.stats.last_t_s = float(t[-1])
-
-        known = self.emg_units_known
-        calf_reasons, q_calf, q_no_pops = _assess(frames, "calf", known)
-        reasons = {"calf": calf_reasons}
-        if self.has_tib:
-            reasons["tib"] = _assess(frames, "tib", known)[0]
-        spans: list[Span] = []
-        for m, tr in self._issues.items():
-            spans += tr.push(t, reasons[m])
-
-        env = {m: column_or_nan(frames, f"{m}_env_uv") for m in ("calf", "tib")}
-        rest = {m: column_or_nan(frames, f"{m}_rest_uv") for m in ("calf", "tib")}
-        with np.errstate(divide="ignore", invalid="ignore"):
-            calf_rel = env["calf"] / rest["calf"]
-            calf_rel1s = column_or_nan(frames, "calf_env1s_uv") / rest["calf"]
-        motion1s = column_or_nan(frames, "acc_motion1s_g")
-        # resting level of shank motion (accelerometer noise, breathing): "still" is
-        # judged against it, so a noisy accelerometer does not look like a moving leg
-        motion_rest = self._context.motion_rest_g
-        # The cramp probability only matters where the calf is active (the alarm needs
-        # a sustained rise, the end rule ends on a quiet calf whatever the probability):
-        # classifying only those frames is exact and saves most of the night's work.
-        cp = self._cramp.p
-        need = np.nan_to_num(calf_rel1s, nan=0.0) >= min(cp.min_rel1s, cp.end_rel)
-        p_cramp = np.zeros(n)
-        p_active = np.zeros(n)  # any class but rest
-        if need.any():
-            rows = _select(X[need], self.model.features)
-            proba = self.model.predict_proba(rows)
-            p_cramp[need] = proba[:, self._i_cramp]
-            p_active[need] = 1.0 - proba[:, self._i_rest]
-        hard = {m: np.isin(r, HARD_REASONS) for m, r in reasons.items()}
-        # a calf frame vetoes the alarm (which then needs 2 s of clean signal) when it is
-        # broken (gap, flat, clipped) or hum dominates it; mild background hum does not
-        # (a cramp's EMG is far above it). An electrode pop is a transient glitch: it
-        # blocks the alarm for the 1 s whose envelope it inflates. (QRS spikes of a
-        # large ECG can look like pops at rest; they must not hold a cramp back.)
-        calf_bad = hard["calf"] | (q_no_pops < _VETO_QUALITY)
-        # a calf channel with large hum, or whose signal issue is still open (until 20 s
-        # clean), is not trusted: an electrode coming off shows hum harmonics and drift
-        # that pass the filters as a steady "contraction"
-        # (a BLE gap is not the electrode: once data resume, 2 s clean suffice)
-        calf_issue = self._issues["calf"]
-        calf_bad |= calf_reasons == SignalIssueKind.MAINS
-        if calf_issue.main_reason != SignalIssueKind.GAP:
-            calf_bad |= calf_issue.open_mask
-        calf_glitch = ~calf_bad & (q_calf < _VETO_QUALITY)
-        grav = np.column_stack([column_or_nan(frames, f"grav_{a}_g") for a in "xyz"])
-        upright = self._upright.push(grav, _lying(calf_rel1s, motion1s, motion_rest, cp))
-        ratio = column_or_nan(frames, "calf_tib_ratio") if self.has_tib else None
-        if ratio is not None:  # a broken tibialis says nothing about calf dominance
-            ratio = np.where(hard["tib"], np.nan, ratio)
-        hum = hum_uv(frames, "calf")
-        if known:
-            min_rise = np.full(n, _TROUBLE_MIN_UV)
-        else:  # units unknown: the same multiple of the resting level as 4 µV of 2 µV
-            min_rise = np.nan_to_num(rest["calf"], nan=np.inf) * (_TROUBLE_MIN_UV / REST_REF_UV)
-        trouble = self._hum_growth.push(hum, column_or_nan(frames, "calf_mains_ratio"), min_rise)
-        cramp_spans = self._cramp.push(
-            t,
-            p_cramp,
-            calf_rel,
-            calf_rel1s,
-            motion1s,
-            calf_bad,
-            ratio,
-            p_active=p_active,
-            calf_glitch=calf_glitch,
-            motion_rest_g=motion_rest,
-            motion_power_g2=self._context.motion_power_g2,
-            motion_floor_g2=self._context.motion_floor_g2,
-            upright=upright,
-            motion_known=self._context.motion_known,
-            calf_trouble=trouble,
-        )
-        spans += cramp_spans
-        # calf tightening on a still, clean, calf-dominated leg, lying down
-        calm = cp.shank_still(motion1s, motion_rest) & (np.nan_to_num(motion1s, nan=1.0) < 0.1)
-        calm &= ~calf_bad & ~calf_glitch & ~upright
-        if ratio is not None:
-            calm &= ~(ratio < cp.min_calf_tib_ratio)
-        spans += self._warning.push(t, calf_rel1s, calm, self._cramp.cramp_mask)
-        self.stats.cramp_vetoes += int(
-            np.sum((p_cramp >= self._cramp.p.p_on) & (calf_bad | calf_glitch))
-        )
-
-        spans += self._position.push(t, grav, motion1s, motion_rest)
-
-        events = [self._event(s) for s in spans]
-        events += self._leg_movements(frames, t, hard)
-        return sorted(events, key=_order)
-
-    # ------------------------------------------------------------------ internals
-
-    def _leg_movements(self, frames, t: np.ndarray, hard) -> list[Event]:
-        # WASM scores leg movements on the tibialis anterior; without it, the calf is the
-        # only EMG (documented cost in the model card)
-        m = "tib" if self.has_tib else "calf"
-        if self.emg_units_known:
-            above = column_or_nan(frames, f"{m}_above_rest_uv")
-        else:  # WASM thresholds relative to the running resting level
-            above = rest_relative_above(
-                column_or_nan(frames, f"{m}_env_uv"), column_or_nan(frames, f"{m}_rest_uv")
-            )
-        self._held += self._lm.push(t, above, ~hard[m])
-        decided: list[LegMovement] = []
-        # a scored movement is held for HOLD_S after its offset: if a position change or a
-        # cramp turns out to cover it, it was part of that, not a leg movement (turning
-        # over fires both muscles briefly). Release times are frame times, so decisions
-        # do not depend on the block size.
-        while self._held:
-            lm = self._held[0]
-            idx = np.flatnonzero(t >= lm.end_s + HOLD_S - 1e-9)
-            if idx.size == 0:
-                break
-            now = float(t[idx[0]])
-            self._held.pop(0)
-            decided += self._advance_periodicity(t, now)
-            if self._covered(lm, now):
-                continue
-            decided += self._periodic.add(lm, now)
-        decided += self._advance_periodicity(t, np.inf)
-        return [self._lm_event(x) for x in decided if x.candidate]
-
-    def _advance_periodicity(self, t: np.ndarray, until_s: float) -> list[LegMovement]:
-        """Close the open run at the first frame ≤ ``until_s`` after which no movement
-        with an onset within 90 s of its last onset can still arrive: 90 s, plus the
-        longest candidate movement, plus the hold before a movement is counted (a
-        movement starting 89.9 s after the last is only known at its end + ``HOLD_S``).
-        A frame time, so the decision does not depend on the block size."""
-        last = self._periodic.last_onset_s
-        if last is None:
-            return []
-        close_after = last + PLM_MAX_INTERVAL_S + self._lm.max_s + HOLD_S + 1.0
-        idx = np.flatnonzero((t > close_after + 1e-9) & (t <= until_s))
-        if idx.size == 0:
-            return []
-        return self._periodic.advance(float(t[idx[0]]))
-
-    def _covered(self, lm: LegMovement, now: float) -> bool:
-        """Inside a position change or a cramp known at frame time ``now`` (spans decided
-        later in the same chunk are ignored, so the result does not depend on chunking)."""
-        for a, b, seen in self._position_spans[-8:]:
-            if seen <= now and lm.onset_s < b + 1.0 and a - 1.0 < lm.end_s:
-                return True
-        for onset_s, end_s, decided_s in self._cramp_spans[-4:]:
-            if decided_s <= now and lm.end_s > onset_s and (end_s is None or lm.onset_s < end_s):
-                return True
-        return False
-
-    def _lm_event(self, lm: LegMovement) -> Event:
-        if lm.periodic:
-            self.stats.periodic_leg_movements += 1
-        self.stats.leg_movements += 1
-        return Event(
-            id=event_id(self.device_id, "leg_movement", lm.onset_s, self.leg, self.start_time),
-            device_id=self.device_id,
-            type="leg_movement",
-            onset_s=lm.onset_s,
-            end_s=lm.end_s,
-            detected_at_s=lm.decided_at_s,
-            confidence=1.0,
-            leg=self.leg,
-            onset_time=onset_time_iso(self.start_time, lm.onset_s),
-            periodic=bool(lm.periodic),
-            details=self._lm_details(lm),
-        )
-
-    def _lm_details(self, lm: LegMovement) -> dict[str, Any]:
-        details: dict[str, Any] = {
-            "duration_s": round(lm.duration_s, 3),
-            "channel": "emg_tibialis" if self.has_tib else "emg_calf",
-        }
-        if self.emg_units_known:
-            details["peak_above_rest_uv"] = round(lm.peak_uv, 2)
-            details["mean_above_rest_uv"] = round(lm.mean_uv, 2)
-        else:  # units unknown: multiples of the resting level above it
-            details["peak_above_rest_x"] = round(lm.peak_uv / REST_REF_UV, 2)
-            details["mean_above_rest_x"] = round(lm.mean_uv / REST_REF_UV, 2)
-            details["thresholds"] = "rest_relative"
-        return details
-
-    def _event(self, s: Span) -> Event:
-        if s.kind == "cramp":
-            if s.end_s is None:
-                self.stats.cramps += 1
-                # how long after the onset the alarm went off (kept by the end update)
-                ev = self._new(s, alert_after_s=round(s.decided_at_s - max(0.0, s.onset_s), 2))
-                self._open_cramp = ev
-                self._cramp_spans.append((ev.onset_s, None, s.decided_at_s))
-                return ev
-            assert self._open_cramp is not None
-            ev = self._open_cramp.with_end(s.end_s, s.decided_at_s, **s.details)
-            a, _, seen = self._cramp_spans[-1]
-            self._cramp_spans[-1] = (a, s.end_s, seen)
-            self._open_cramp = None
-            return ev
-        if s.kind == "cramp_warning":
-            if s.end_s is None:
-                self.stats.cramp_warnings += 1
-                self._open_warning = ev = self._new(s)
-                return ev
-            assert self._open_warning is not None
-            ev = self._open_warning.with_end(s.end_s, s.decided_at_s, **s.details)
-            self._open_warning = None
-            return ev
-        if s.kind == "position_change":
-            self.stats.position_changes += 1
-            self._position_spans.append((s.onset_s, s.end_s or s.onset_s, s.decided_at_s))
-            return self._new(s)
-        if s.kind == "signal_issue":
-            if s.end_s is None or s.details.get("channel") == "all":
-                self.stats.signal_issues += 1
-            key = f"signal_issue:{s.details.get('channel', '')}"
-            return self._new(s, id_type=key)
-        raise ValueError(f"unknown span kind {s.kind!r}")
-
-    def _new(self, s: Span, id_type: str | None = None, **extra: Any) -> Event:
-        return Event(
-            id=event_id(self.device_id, id_type or s.kind, s.onset_s, self.leg, self.start_time),
-            device_id=self.device_id,
-            type=s.kind,
-            onset_s=max(0.0, s.onset_s),
-            end_s=s.end_s,
-            detected_at_s=s.decided_at_s,
-            confidence=float(np.clip(s.confidence, 0.0, 1.0)),
-            leg=self.leg,
-            onset_time=onset_time_iso(self.start_time, max(0.0, s.onset_s)),
-            periodic=None,
-            details={**s.details, **extra},
-        )
-
-
-def _lying(
-    calf_rel1s: np.ndarray, motion1s_g: np.ndarray, motion_rest_g: np.ndarray, p: CrampParams
-) -> np.ndarray:
-    """Frames that look like lying asleep: calf relaxed (1-s envelope below the active
-    level) and shank still (the cramp alarm's stillness test). Standing keeps the calf
-    working, so these frames teach the upright detector the lying postures."""
-    with np.errstate(invalid="ignore"):
-        relaxed = calf_rel1s < p.active_rel
-    return relaxed & p.shank_still(motion1s_g, motion_rest_g)
-
-
-def _cramp_params(model: CrampModel) -> CrampParams:
-    fields = CrampParams.__dataclass_fields__
-    kw: dict[str, Any] = {}
-    for k, v in model.thresholds.items():
-        if k in fields:
-            kw[k] = int(v) if k == "k_frames" else float(v)
-    return CrampParams(**kw)
-
-
-def _select(X: np.ndarray, names) -> np.ndarray:
-    from crampwatch.detect.features import MODEL_FEATURES
-
-    if tuple(names) == MODEL_FEATURES:
-        return X
-    idx = [MODEL_FEATURES.index(c) for c in names]
-    return X[:, idx]
-
-
-def _order(ev: Event) -> tuple[float, float, str]:
-    return (ev.detected_at_s, ev.onset_s, ev.type)
+        return self.frame_detector.notice_gap(start_s, end_s, reason)
 
 
 def detect_recording(

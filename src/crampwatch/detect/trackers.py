@@ -3,8 +3,10 @@
 Each tracker is a small streaming object: ``push(...)`` takes the next frames (arrays
 aligned on frame end times ``t_s``, seconds of recording time) and returns
 :class:`Span` changes — an onset (``end_s is None``) or the end of a span it opened
-before. Nothing here knows about devices, ids or JSON; :mod:`crampwatch.detect.streaming`
-turns spans into :class:`~crampwatch.events.Event` objects.
+before (the cramp and signal-issue trackers wrap them in a :class:`TrackerStep` with
+the frames where a span was open). Nothing here knows about devices, ids or JSON;
+:mod:`crampwatch.detect.frame_detector` turns spans into
+:class:`~crampwatch.events.Event` objects.
 
 The per-frame loops only run where something happens; idle stretches are skipped with
 numpy, which keeps an 8-h night (288,000 frames) cheap.
@@ -13,13 +15,16 @@ numpy, which keeps an 8-h night (288,000 frames) cheap.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from crampwatch.detect.timing import FRAME_S
+
 __all__ = [
+    "CrampInputs",
     "CrampParams",
     "CrampTracker",
     "CrampWarningTracker",
@@ -27,6 +32,7 @@ __all__ = [
     "PositionTracker",
     "SignalIssueTracker",
     "Span",
+    "TrackerStep",
 ]
 
 
@@ -43,6 +49,15 @@ class Span:
     decided_at_s: float
     confidence: float = 1.0
     details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TrackerStep:
+    """What a tracker decided on a block of frames: its span changes, and per frame
+    whether one of its spans was open after that frame."""
+
+    spans: list[Span]
+    open_mask: np.ndarray
 
 
 # ----------------------------------------------------------------------------- cramp
@@ -161,7 +176,7 @@ class CrampParams:
     warn_end_rel: float = 1.5
     warn_end_s: float = 5.0
     warn_refractory_s: float = 30.0
-    frame_s: float = 0.1
+    frame_s: float = FRAME_S
 
     def shank_still(self, motion1s_g: np.ndarray, motion_rest_g: np.ndarray) -> np.ndarray:
         """Frames whose 1-s shank motion (g) is within ``still_ratio`` × its resting
@@ -170,6 +185,75 @@ class CrampParams:
         limit = np.asarray(motion_rest_g, float) * self.still_ratio + self.still_margin_g
         with np.errstate(invalid="ignore"):
             return ~(np.asarray(motion1s_g, float) > limit)
+
+
+@dataclass(frozen=True)
+class CrampInputs:
+    """One block of frames for :meth:`CrampTracker.push`: arrays aligned on ``t_s``
+    (frame end times, s), every one required.
+
+    ``p_cramp``: the classifier's cramp probability; ``p_active``: its probability of
+    any class but rest (the sustained path and the end rule use the cramp share
+    ``p_cramp / max(p_active, min_active_p)``). ``calf_rel`` / ``calf_rel1s``: the
+    calf's 0.1-s / 1-s envelope × its resting level. ``calf_tib_ratio``: calf over
+    tibialis, each × its rest (1-s envelopes); NaN without tibialis evidence (no
+    channel, or a lost electrode). ``calf_bad``: frames with a broken calf signal (gap,
+    flat, clipped, hum); ``calf_glitch``: transient glitches (pops); ``calf_trouble``:
+    electrode trouble building up (growing hum). ``motion1s_g``: the shank's 1-s motion
+    (g); ``motion_rest_g``: its resting level (g; NaN: only ``max_motion_g`` applies).
+    ``motion_power_g2``: the shank motion power of each frame (0.1-s mean square, g²,
+    NaN: unknown) and ``motion_floor_g2`` its recent floor (g², NaN: unknown).
+    ``motion_known``: False where the shank motion says nothing about the leg (the
+    accelerometer's filters settling after a gap). ``upright``: the shin upright
+    (standing, sitting up: the sleeper is awake).
+    """
+
+    t_s: np.ndarray
+    p_cramp: np.ndarray
+    p_active: np.ndarray
+    calf_rel: np.ndarray
+    calf_rel1s: np.ndarray
+    calf_tib_ratio: np.ndarray
+    calf_bad: np.ndarray
+    calf_glitch: np.ndarray
+    calf_trouble: np.ndarray
+    motion1s_g: np.ndarray
+    motion_rest_g: np.ndarray
+    motion_power_g2: np.ndarray
+    motion_floor_g2: np.ndarray
+    motion_known: np.ndarray
+    upright: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.t_s.shape[0])
+
+    def __getitem__(self, rows: slice) -> CrampInputs:
+        """The same inputs for a slice of the frames."""
+        return CrampInputs(**{f.name: getattr(self, f.name)[rows] for f in fields(self)})
+
+
+@dataclass(frozen=True)
+class _FrameTests:
+    """What :meth:`CrampTracker.push` computes for a whole block before its frame loop."""
+
+    rel1: np.ndarray  # 1-s envelope × rest (NaN: 0)
+    prob: np.ndarray  # cramp probability (NaN: 0)
+    mot: np.ndarray  # 1-s shank motion, g (NaN: inf)
+    bad: np.ndarray
+    glitch: np.ndarray
+    trouble: np.ndarray
+    active: np.ndarray  # calf envelope ≥ active_rel × rest
+    strong: np.ndarray  # holding cramp force (see CrampTracker._force)
+    weak: np.ndarray  # holding a steady partial contraction
+    jumped: np.ndarray  # either reached within seconds
+    known: np.ndarray  # shank motion says something about the leg
+    power: np.ndarray  # shank motion power, g²
+    floor: np.ndarray  # its floor, g²
+    tib_seen: np.ndarray  # the tibialis gives evidence (finite ratio)
+    cand: np.ndarray  # confident frames with the guards holding
+    sustained_ok: np.ndarray  # the sustained path's guards hold
+    share: np.ndarray  # cramp share among the active classes
+    keep: np.ndarray  # what keeps a cramp going (≥ p_off)
 
 
 class CrampTracker:
@@ -207,7 +291,6 @@ class CrampTracker:
         self._run_jumped = False  # the current active run reached force within seconds
         self._trouble_needed = fr_n(self.p.trouble_clean_s)
         self._since_trouble = 10**9
-        self.cramp_mask = np.zeros(0, bool)  # per frame of the last push: in a cramp
 
     def _frames(self, seconds: float) -> int:
         return max(1, round(seconds / self.p.frame_s))
@@ -241,178 +324,166 @@ class CrampTracker:
         self._rel_hist = ext[-self._hist_needed :]
         return strong, weak, jumped
 
-    @property
-    def in_cramp(self) -> bool:
-        return self._cramp_onset is not None
-
-    def push(
-        self,
-        t_s: np.ndarray,
-        p_cramp: np.ndarray,
-        calf_rel: np.ndarray,
-        calf_rel1s: np.ndarray,
-        motion1s_g: np.ndarray,
-        calf_bad: np.ndarray,
-        calf_tib_ratio: np.ndarray | None = None,
-        *,
-        p_active: np.ndarray | None = None,
-        calf_glitch: np.ndarray | None = None,
-        motion_rest_g: np.ndarray | None = None,
-        motion_power_g2: np.ndarray | None = None,
-        motion_floor_g2: np.ndarray | None = None,
-        upright: np.ndarray | None = None,
-        motion_known: np.ndarray | None = None,
-        calf_trouble: np.ndarray | None = None,
-    ) -> list[Span]:
-        """Feed frames; arrays are per frame (ratios to the resting levels, g, bool).
-
-        ``calf_tib_ratio``: NaN or None without a tibialis channel. ``p_active``: the
-        classifier's probability of any class but rest (None: the sustained path is
-        off). ``calf_bad``: frames with a broken calf signal (gap, flat, clipped, hum);
-        ``calf_glitch``: transient glitches (pops). ``motion_rest_g``: the resting level
-        of the shank motion (g; None or NaN: only ``max_motion_g`` applies).
-        ``motion_power_g2``: the shank motion power of each frame (0.1-s mean square,
-        g², NaN: unknown) and ``motion_floor_g2`` its recent floor (g²): the calf-only
-        wait also needs the mean power over the contraction so far (at most the last
-        ``still_window_s`` s) within ``still_excess_g``² of the floor (None or NaN:
-        not checked). ``upright``: frames with the shin upright (standing, sitting up:
-        the sleeper is awake); no alarm there without tibialis evidence.
-        ``motion_known``: False where the shank motion says
-        nothing about the leg (the accelerometer's filters settling after a gap): such
-        frames do not count as motion at a contraction's onset (a run first seen as the
-        data resume did not start there). ``calf_trouble``: frames where electrode
-        trouble is building up (growing hum): no alarm for ``trouble_clean_s`` s after.
-        After the call, :attr:`cramp_mask` tells per frame whether a cramp was open.
-        """
-        p = self.p
-        rel = np.nan_to_num(np.asarray(calf_rel, float), nan=0.0)
-        rel1 = np.nan_to_num(np.asarray(calf_rel1s, float), nan=0.0)
-        prob = np.nan_to_num(np.asarray(p_cramp, float), nan=0.0)
-        mot = np.nan_to_num(np.asarray(motion1s_g, float), nan=np.inf)
-        bad = np.asarray(calf_bad, bool)
-        n = t_s.shape[0]
-        glitch = np.zeros(n, bool) if calf_glitch is None else np.asarray(calf_glitch, bool)
-        active = rel >= p.active_rel
-        strong, weak, jumped = self._force(rel1)
-        trouble = np.zeros(n, bool) if calf_trouble is None else np.asarray(calf_trouble, bool)
-        self.cramp_mask = in_cramp = np.zeros(n, bool)
-        known = np.ones(n, bool) if motion_known is None else np.asarray(motion_known, bool)
-        if motion_power_g2 is None or motion_floor_g2 is None:
-            power = floor = np.full(n, np.nan)
-        else:
-            power = np.asarray(motion_power_g2, float)
-            floor = np.asarray(motion_floor_g2, float)
-        # frames where the guards hold (either path may use them)
-        guard = (rel1 >= p.min_rel1s) & (mot < p.max_motion_g) & ~bad & ~glitch
-        if motion_rest_g is not None:
-            guard &= p.shank_still(mot, motion_rest_g)
-        sustained_ok = guard.copy()
-        # frames where the tibialis gives evidence (a finite calf/tibialis ratio); a lost
-        # tibialis electrode (NaN) counts as none: the calf-only wait applies
-        tib_seen = np.zeros(n, bool)
-        if calf_tib_ratio is not None:
-            ratio = np.asarray(calf_tib_ratio, float)
-            tib_seen = np.isfinite(ratio)
-            guard &= ~(ratio < p.min_calf_tib_ratio)  # NaN (no tibialis) passes
-            sustained_ok &= ~(ratio < max(p.min_calf_tib_ratio, p.sustain_calf_tib_ratio))
-        if upright is not None:
-            # with the tibialis, standing's co-contraction already fails the calf
-            # dominance tests; without it, the upright shin is what tells
-            up = np.asarray(upright, bool) & ~tib_seen
-            guard &= ~up
-            sustained_ok &= ~up
-        if p_active is None:
-            share = np.zeros(n)
-            sustained_ok[:] = False
-            keep = prob
-        else:
-            pa = np.nan_to_num(np.asarray(p_active, float), nan=0.0)
-            share = prob / np.maximum(pa, p.min_active_p)
-            # a cramp lasts while the classifier keeps preferring it among the active
-            # classes (an alarm raised on sustained evidence is not ended by a cramp
-            # probability that never was high)
-            keep = share
-        cand = guard & (prob >= p.p_on)
+    def push(self, x: CrampInputs) -> TrackerStep:
+        """Feed a block of frames: the onsets and ends decided in it, and per frame
+        whether a cramp was open."""
+        f = self._frame_tests(x)
+        n = len(x)
+        in_cramp = np.zeros(n, bool)
         out: list[Span] = []
         i = 0
         while i < n:
             if self._cramp_onset is None and self._streak == 0 and not self._shares:
-                # fast path: nothing pending; jump to the next frame that matters
-                # every frame of a calf-active run is looked at (onset motion, streaks);
-                # quiet stretches are skipped
-                interesting = (
-                    cand[i:]
-                    | bad[i:]
-                    | glitch[i:]
-                    | trouble[i:]
-                    | active[i:]
-                    | (self._active_start is not None)
-                )
-                if min(self._since_bad, self._since_glitch) < self._clean_needed:
-                    interesting = np.ones_like(interesting)
-                hits = np.flatnonzero(interesting)
-                skip = n - i if hits.size == 0 else int(hits[0])
-                self._since_bad += skip
-                self._since_glitch += skip
-                self._since_trouble += skip
-                if hits.size == 0:
-                    return out
-                i += skip
-            t = float(t_s[i])
-            self._since_bad = 0 if bad[i] else self._since_bad + 1
-            self._since_glitch = 0 if glitch[i] else self._since_glitch + 1
-            self._since_trouble = 0 if trouble[i] else self._since_trouble + 1
-            if active[i]:
-                if self._active_start is None:
-                    self._active_start = t - p.frame_s
-                    self._onset_motion = mot[i] if known[i] else 0.0
-                    self._run_power = []
-                    self._run_jumped = False
-                elif t - self._active_start <= p.onset_window_s + 1e-9 and known[i]:
-                    self._onset_motion = max(self._onset_motion, mot[i])
-                self._run_power.append(float(power[i]))
-                del self._run_power[: -self._still_frames]
-                self._run_jumped = self._run_jumped or bool(jumped[i])
-            else:
-                self._active_start = None
-                self._run_alarmed = False
-                self._run_jumped = False
-            if self._cramp_onset is None:
-                ready = (
-                    not self._run_alarmed
-                    # the contraction reached its force within seconds and holds it
-                    and self._run_jumped
-                    and self._since_trouble > self._trouble_needed
-                    # without a tibialis, evidence counts once the calf has been active
-                    # longer than most leg movements last
-                    and (tib_seen[i] or self._calf_only_ready(t, float(floor[i])))
-                    and self._since_bad > self._clean_needed
-                    and self._since_glitch > self._glitch_needed
-                    and self._onset_motion < p.max_onset_motion_g
-                    and t - self._last_end >= p.refractory_s
-                )
-                # a partial contraction below cramp force alarms only when the
-                # classifier is sure of a cramp; cramp force also on the sustained path
-                held = bool(strong[i]) or bool(weak[i])
-                span = self._confident(t, ready and held and bool(cand[i]), float(prob[i]))
-                if span is None:
-                    ok = ready and bool(strong[i]) and bool(sustained_ok[i]) and bool(active[i])
-                    span = self._sustained(t, ok, float(share[i]))
-                if span is not None:
-                    out.append(span)
-            else:
-                ending = rel1[i] < p.end_rel or keep[i] < p.p_off or bad[i]
-                if ending:
-                    if self._quiet == 0:
-                        self._quiet_start = t - p.frame_s
-                    self._quiet += 1
-                    if self._quiet >= self._end_needed or bad[i]:
-                        out.append(self._end(t, "signal" if bad[i] else "relaxed"))
-                else:
-                    self._quiet = 0
+                i = self._skip_idle(f, i, n)
+                if i >= n:
+                    break
+            t = float(x.t_s[i])
+            self._count_clean(f, i)
+            self._track_run(f, i, t)
+            span = self._try_alarm(f, i, t) if self._cramp_onset is None else self._try_end(f, i, t)
+            if span is not None:
+                out.append(span)
             in_cramp[i] = self._cramp_onset is not None
             i += 1
-        return out
+        return TrackerStep(out, in_cramp)
+
+    def _frame_tests(self, x: CrampInputs) -> _FrameTests:
+        """The per-frame tests of the rule (see :class:`CrampParams`), for a whole block."""
+        p = self.p
+        rel = np.nan_to_num(np.asarray(x.calf_rel, float), nan=0.0)
+        rel1 = np.nan_to_num(np.asarray(x.calf_rel1s, float), nan=0.0)
+        prob = np.nan_to_num(np.asarray(x.p_cramp, float), nan=0.0)
+        mot = np.nan_to_num(np.asarray(x.motion1s_g, float), nan=np.inf)
+        bad = np.asarray(x.calf_bad, bool)
+        glitch = np.asarray(x.calf_glitch, bool)
+        strong, weak, jumped = self._force(rel1)
+        # frames where the guards hold (either path may use them)
+        guard = (rel1 >= p.min_rel1s) & (mot < p.max_motion_g) & ~bad & ~glitch
+        guard &= p.shank_still(mot, x.motion_rest_g)
+        sustained_ok = guard.copy()
+        # frames where the tibialis gives evidence (a finite calf/tibialis ratio); a lost
+        # tibialis electrode (NaN) counts as none: the calf-only wait applies
+        ratio = np.asarray(x.calf_tib_ratio, float)
+        tib_seen = np.isfinite(ratio)
+        guard &= ~(ratio < p.min_calf_tib_ratio)  # NaN (no tibialis) passes
+        sustained_ok &= ~(ratio < max(p.min_calf_tib_ratio, p.sustain_calf_tib_ratio))
+        # with the tibialis, standing's co-contraction already fails the calf dominance
+        # tests; without it, the upright shin is what tells
+        up = np.asarray(x.upright, bool) & ~tib_seen
+        guard &= ~up
+        sustained_ok &= ~up
+        pa = np.nan_to_num(np.asarray(x.p_active, float), nan=0.0)
+        share = prob / np.maximum(pa, p.min_active_p)
+        return _FrameTests(
+            rel1=rel1,
+            prob=prob,
+            mot=mot,
+            bad=bad,
+            glitch=glitch,
+            trouble=np.asarray(x.calf_trouble, bool),
+            active=rel >= p.active_rel,
+            strong=strong,
+            weak=weak,
+            jumped=jumped,
+            known=np.asarray(x.motion_known, bool),
+            power=np.asarray(x.motion_power_g2, float),
+            floor=np.asarray(x.motion_floor_g2, float),
+            tib_seen=tib_seen,
+            cand=guard & (prob >= p.p_on),
+            sustained_ok=sustained_ok,
+            share=share,
+            # a cramp lasts while the classifier keeps preferring it among the active
+            # classes (an alarm raised on sustained evidence is not ended by a cramp
+            # probability that never was high)
+            keep=share,
+        )
+
+    def _skip_idle(self, f: _FrameTests, i: int, n: int) -> int:
+        """Nothing pending: the next frame from ``i`` that matters (``n`` if none), with
+        the clean-signal counters advanced over the skipped frames. Every frame of a
+        calf-active run is looked at (onset motion, streaks); quiet stretches are not."""
+        interesting = (
+            f.cand[i:]
+            | f.bad[i:]
+            | f.glitch[i:]
+            | f.trouble[i:]
+            | f.active[i:]
+            | (self._active_start is not None)
+        )
+        if min(self._since_bad, self._since_glitch) < self._clean_needed:
+            interesting = np.ones_like(interesting)
+        hits = np.flatnonzero(interesting)
+        skip = n - i if hits.size == 0 else int(hits[0])
+        self._since_bad += skip
+        self._since_glitch += skip
+        self._since_trouble += skip
+        return i + skip
+
+    def _count_clean(self, f: _FrameTests, i: int) -> None:
+        """Frames since the calf signal was last bad, glitched, in trouble."""
+        self._since_bad = 0 if f.bad[i] else self._since_bad + 1
+        self._since_glitch = 0 if f.glitch[i] else self._since_glitch + 1
+        self._since_trouble = 0 if f.trouble[i] else self._since_trouble + 1
+
+    def _track_run(self, f: _FrameTests, i: int, t: float) -> None:
+        """Follow the calf's active run: its start, the shank's motion over its onset,
+        its motion power, and whether it reached force within seconds."""
+        p = self.p
+        if not f.active[i]:
+            self._active_start = None
+            self._run_alarmed = False
+            self._run_jumped = False
+            return
+        if self._active_start is None:
+            self._active_start = t - p.frame_s
+            self._onset_motion = f.mot[i] if f.known[i] else 0.0
+            self._run_power = []
+            self._run_jumped = False
+        elif t - self._active_start <= p.onset_window_s + 1e-9 and f.known[i]:
+            self._onset_motion = max(self._onset_motion, f.mot[i])
+        self._run_power.append(float(f.power[i]))
+        del self._run_power[: -self._still_frames]
+        self._run_jumped = self._run_jumped or bool(f.jumped[i])
+
+    def _try_alarm(self, f: _FrameTests, i: int, t: float) -> Span | None:
+        """No cramp open: the alarm on either path, if the run and the signal allow it."""
+        p = self.p
+        ready = (
+            not self._run_alarmed
+            # the contraction reached its force within seconds and holds it
+            and self._run_jumped
+            and self._since_trouble > self._trouble_needed
+            # without a tibialis, evidence counts once the calf has been active longer
+            # than most leg movements last
+            and (f.tib_seen[i] or self._calf_only_ready(t, float(f.floor[i])))
+            and self._since_bad > self._clean_needed
+            and self._since_glitch > self._glitch_needed
+            and self._onset_motion < p.max_onset_motion_g
+            and t - self._last_end >= p.refractory_s
+        )
+        # a partial contraction below cramp force alarms only when the classifier is
+        # sure of a cramp; cramp force also on the sustained path
+        held = bool(f.strong[i]) or bool(f.weak[i])
+        span = self._confident(t, ready and held and bool(f.cand[i]), float(f.prob[i]))
+        if span is not None:
+            return span
+        ok = ready and bool(f.strong[i]) and bool(f.sustained_ok[i]) and bool(f.active[i])
+        return self._sustained(t, ok, float(f.share[i]))
+
+    def _try_end(self, f: _FrameTests, i: int, t: float) -> Span | None:
+        """A cramp open: it ends after ``end_quiet_s`` of a relaxed calf or a low cramp
+        share, at once on a broken signal."""
+        p = self.p
+        bad = bool(f.bad[i])
+        if not (f.rel1[i] < p.end_rel or f.keep[i] < p.p_off or bad):
+            self._quiet = 0
+            return None
+        if self._quiet == 0:
+            self._quiet_start = t - p.frame_s
+        self._quiet += 1
+        if self._quiet >= self._end_needed or bad:
+            return self._end(t, "signal" if bad else "relaxed")
+        return None
 
     def _calf_only_ready(self, t: float, floor_g2: float) -> bool:
         """Without tibialis evidence: the calf active for ``calf_only_min_active_s`` s
@@ -617,7 +688,7 @@ class PositionParams:
     motion_g: float = 0.03
     settle_s: float = 1.0
     min_angle_deg: float = 30.0
-    frame_s: float = 0.1
+    frame_s: float = FRAME_S
 
 
 def _angle_deg(a: np.ndarray, b: np.ndarray) -> float:
@@ -723,7 +794,12 @@ class SignalIssueTracker:
     """
 
     def __init__(
-        self, channel: str, *, min_bad_s: float = 1.0, min_good_s: float = 2.0, frame_s=0.1
+        self,
+        channel: str,
+        *,
+        min_bad_s: float = 1.0,
+        min_good_s: float = 2.0,
+        frame_s: float = FRAME_S,
     ) -> None:
         self.channel = channel
         self.frame_s = frame_s
@@ -734,31 +810,25 @@ class SignalIssueTracker:
         self._run_start = 0.0
         self._onset = 0.0
         self._reasons: dict[str, int] = {}
-        self.open_mask = np.zeros(0, bool)
-
-    @property
-    def is_open(self) -> bool:
-        return self._open
 
     @property
     def main_reason(self) -> str:
         """The most frequent reason of the open (or last) span, '' if none yet."""
         return max(self._reasons, key=self._reasons.__getitem__) if self._reasons else ""
 
-    def push(self, t_s: np.ndarray, reason: np.ndarray) -> list[Span]:
+    def push(self, t_s: np.ndarray, reason: np.ndarray) -> TrackerStep:
         """``reason``: per frame, '' when the signal is good, else a short reason code.
-
-        After the call, :attr:`open_mask` tells per frame whether a span was open."""
+        Returns the span changes and per frame whether a span was open."""
         out: list[Span] = []
         bad = reason != ""
         n = t_s.shape[0]
-        self.open_mask = mask = np.zeros(n, bool)
+        mask = np.zeros(n, bool)
         i = 0
         while i < n:
             if not self._open and self._run == 0:
                 hits = np.flatnonzero(bad[i:])
                 if hits.size == 0:
-                    return out
+                    break
                 i += int(hits[0])
             t = float(t_s[i])
             if not self._open:
@@ -789,7 +859,7 @@ class SignalIssueTracker:
                         out.append(self._span(self._run_start, t))
             mask[i] = self._open
             i += 1
-        return out
+        return TrackerStep(out, mask)
 
     def flush(self, end_s: float) -> list[Span]:
         if not self._open:
@@ -798,7 +868,12 @@ class SignalIssueTracker:
         return [self._span(max(end_s, self._onset), end_s)]
 
     def _span(self, end: float | None, t: float) -> Span:
-        reason = max(self._reasons, key=self._reasons.__getitem__) if self._reasons else "bad"
+        # a span opens on a bad frame, so its reasons are never empty
         return Span(
-            "signal_issue", self._onset, end, t, 1.0, {"channel": self.channel, "kind": reason}
+            "signal_issue",
+            self._onset,
+            end,
+            t,
+            1.0,
+            {"channel": self.channel, "kind": self.main_reason},
         )

@@ -24,6 +24,7 @@ import numpy as np
 from crampwatch.detect.features import MODEL_FEATURES, ContextFeatures
 from crampwatch.detect.metrics import NightScore, score_night, summarize
 from crampwatch.detect.model import CLASSES, DEFAULT_THRESHOLDS, CrampModel
+from crampwatch.detect.timing import FRAME_S
 
 __all__ = [
     "EVAL_SEED_BASE",
@@ -46,7 +47,12 @@ log = logging.getLogger(__name__)
 VALIDATION_OFFSET = 1000
 EVAL_SEED_BASE = 20_000
 SHIFTED_SEED_BASE = 30_000
-FRAME_S = 0.1
+# Training frames (_subsample): all frames within _NEAR_S of an event; inside an event
+# all of its first _DEEP_AFTER_S, then a _DEEP_KEEP share; _REST_KEEP of the quiet rest.
+_NEAR_S = 10.0
+_DEEP_AFTER_S = 20.0
+_DEEP_KEEP = 0.1
+_REST_KEEP = 0.05
 
 # Sampling rates: training mixes the common ones, the shifted set uses others.
 _RATES = {
@@ -162,7 +168,7 @@ def _featurize(recording, truth, label: str) -> LabelledNight:
     from crampwatch.signal import extract_features
 
     frames = extract_features(recording.signals, recording.fs_hz, hop_s=FRAME_S)
-    X = ContextFeatures().update(frames)
+    X = ContextFeatures().update(frames).X
     y, w = frame_labels(frames.t_s, truth)
     return LabelledNight(
         frames,
@@ -200,27 +206,32 @@ def labelled_recordings(pairs, progress=None) -> list[LabelledNight]:
     return out
 
 
-def _subsample(nights: Sequence[LabelledNight], seed: int, rest_keep: float = 0.05):
+def _subsample(nights: Sequence[LabelledNight], seed: int, rest_keep: float = _REST_KEEP):
     """Stack frames, keeping the informative ones: every frame of the first 20 s of an
     event and within 10 s around events, a fraction of the long quiet stretches and of
     the middle of long cramps (weights scaled up to compensate)."""
     rng = np.random.default_rng(seed)
+    near_frames = round(_NEAR_S / FRAME_S)
+    deep_after = round(_DEEP_AFTER_S / FRAME_S)
     Xs, ys, ws = [], [], []
     for n in nights:
         busy = n.y != _LABEL["rest"]
-        near = np.convolve(busy.astype(float), np.ones(201), mode="same") > 0
+        window = np.ones(2 * near_frames + 1)
+        near = np.convolve(busy.astype(float), window, mode="same") > 0
         # frames deep inside an event (> 20 s after its start) say little new
         starts = np.flatnonzero(np.diff(np.concatenate([[0], busy.astype(int)])) == 1)
         since = np.full(n.y.shape[0], 10**9)
         for a in starts:
             since[a:] = np.minimum(since[a:], np.arange(n.y.shape[0] - a))
-        deep = busy & (since > 200)
+        deep = busy & (since > deep_after)
         quiet = ~busy & ~near
         r = rng.random(n.y.shape[0])
-        keep = (busy & ~deep) | (near & ~busy) | (quiet & (r < rest_keep)) | (deep & (r < 0.1))
+        keep = (
+            (busy & ~deep) | (near & ~busy) | (quiet & (r < rest_keep)) | (deep & (r < _DEEP_KEEP))
+        )
         w = n.w.copy()
         w[quiet] /= rest_keep
-        w[deep] /= 0.1
+        w[deep] /= _DEEP_KEEP
         keep &= w > 0
         Xs.append(n.X[keep])
         ys.append(n.y[keep])
@@ -251,23 +262,21 @@ def fit_model(nights: Sequence[LabelledNight], seed: int = 0, *, max_iter: int =
 
 
 def run_detector(model: CrampModel, night: LabelledNight, device_id: str = "eval") -> list:
-    """Replay a night's frames through the streaming event logic (no signal recompute)."""
-    from crampwatch.detect.streaming import StreamingDetector
+    """Replay a night's stored frames through the event logic (no signal recompute)."""
+    from crampwatch.detect.frame_detector import FrameDetector
     from crampwatch.signal import FeatureFrames
 
-    fs = {"emg_calf": 1000.0, "acc_x": 100.0, "acc_y": 100.0, "acc_z": 100.0}
-    if np.nanmax(np.nan_to_num(night.frames.column("has_tib"), nan=0.0)) > 0:
-        fs["emg_tibialis"] = 1000.0
-    det = StreamingDetector(
-        fs, device_id=device_id, model=model, emg_units_known=night.emg_units_known
+    det = FrameDetector(
+        has_tib=bool(np.nanmax(np.nan_to_num(night.frames.column("has_tib"), nan=0.0)) > 0),
+        device_id=device_id,
+        model=model,
+        emg_units_known=night.emg_units_known,
     )
     events = []
     f = night.frames
     step = 3000
     for i in range(0, len(f), step):
-        events += det.push_frames(
-            FeatureFrames(f.t_s[i : i + step], f.values[i : i + step], f.names)
-        )
+        events += det.push(FeatureFrames(f.t_s[i : i + step], f.values[i : i + step], f.names))
     events += det.flush(float(f.t_s[-1]) if len(f) else 0.0)
     return events
 

@@ -32,6 +32,7 @@ from __future__ import annotations
 import numpy as np
 
 from crampwatch.detect.features import period_ends
+from crampwatch.detect.timing import FRAME_S
 
 __all__ = ["UprightDetector"]
 
@@ -72,7 +73,7 @@ class UprightDetector:
 
     def __init__(
         self,
-        frame_s: float = 0.1,
+        frame_s: float = FRAME_S,
         *,
         update_s: float = 10.0,
         settle_s: float = 60.0,

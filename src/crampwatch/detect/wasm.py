@@ -32,6 +32,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from crampwatch.detect.timing import FRAME_S
+
 __all__ = [
     "CLM_MAX_BILATERAL_S",
     "CLM_MAX_S",
@@ -127,7 +129,7 @@ class LegMovementScorer:
 
     def __init__(
         self,
-        frame_s: float = 0.1,
+        frame_s: float = FRAME_S,
         *,
         bilateral: bool = False,
         onset_uv: float = ONSET_UV,
@@ -299,7 +301,11 @@ class PeriodicityTracker:
 
 
 def score_leg_movements(
-    above_rest_uv: np.ndarray, frame_s: float = 0.1, *, t0_s: float = 0.0, bilateral: bool = False
+    above_rest_uv: np.ndarray,
+    frame_s: float = FRAME_S,
+    *,
+    t0_s: float = 0.0,
+    bilateral: bool = False,
 ) -> list[LegMovement]:
     """Score leg movements on a whole envelope-above-rest array (µV, one value per frame).
 

@@ -53,6 +53,10 @@ _SPECTRAL_S = 0.5
 # shipped model was trained).
 _MAINS_S = 2.0
 _MAINS_MAX_HOPS = 20
+# A hop with this share of its samples at the rails does not update the resting level.
+# Not the detector's saturation issue (crampwatch.detect.bad_signal, 5 % of a frame):
+# that one reports a frame unusable; this one only keeps clipped hops out of the level.
+_REST_MAX_SAT_FRAC = 0.1
 
 
 def spectral_split_hz(fs_hz: float) -> float:
@@ -411,7 +415,7 @@ class EmgChannel:
         )
         usable = ~(chunk.gap | pop)
         if rails is not None:
-            usable &= (sat_frac < 0.1) & (flat_frac < 0.5)
+            usable &= (sat_frac < _REST_MAX_SAT_FRAC) & (flat_frac < 0.5)
         return usable
 
     def _rails(

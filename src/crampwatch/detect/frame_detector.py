@@ -1,0 +1,460 @@
+"""``FrameDetector``: feature frames in, events out.
+
+The part of the detector after the signal pipeline: the model inputs
+(:class:`~crampwatch.detect.features.ContextFeatures`), the frame classifier
+(:class:`~crampwatch.detect.model.CrampModel`), the bad-signal rules
+(:mod:`crampwatch.detect.bad_signal`) and the event state machines
+(:mod:`crampwatch.detect.trackers`, :mod:`crampwatch.detect.wasm`). Time is the frames'
+clock: ``detected_at_s`` of an event is the end time of the frame whose arrival made
+the decision, whatever the number of frames fed at once.
+:class:`~crampwatch.detect.streaming.StreamingDetector` puts the signal pipeline in front
+of it (the live service, ``crampwatch detect``); training replays stored frames through
+it directly.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from crampwatch.detect.bad_signal import (
+    HARD_REASONS,
+    VETO_QUALITY,
+    ChannelAssessment,
+    HumGrowth,
+    assess_channel,
+)
+from crampwatch.detect.features import ContextFeatures, column
+from crampwatch.detect.model import CrampModel, cramp_params, default_model
+from crampwatch.detect.timing import FRAME_S
+from crampwatch.detect.trackers import (
+    CrampInputs,
+    CrampParams,
+    CrampTracker,
+    CrampWarningTracker,
+    PositionTracker,
+    SignalIssueTracker,
+    Span,
+)
+from crampwatch.detect.upright import UprightDetector
+from crampwatch.detect.wasm import (
+    PLM_MAX_INTERVAL_S,
+    REST_REF_UV,
+    LegMovement,
+    LegMovementScorer,
+    PeriodicityTracker,
+    plm_index,
+    rest_relative_above,
+)
+from crampwatch.events import Event, SignalIssueKind, event_id, onset_time_iso
+
+__all__ = ["DetectorStats", "FrameDetector", "emission_order"]
+
+log = logging.getLogger(__name__)
+
+HOLD_S = 10.0  # a leg movement waits this long after its offset before it is counted
+
+
+@dataclass
+class DetectorStats:
+    """Running counts (for the service's status and the review)."""
+
+    frames: int = 0
+    recorded_s: float = 0.0
+    cramps: int = 0
+    leg_movements: int = 0
+    periodic_leg_movements: int = 0
+    position_changes: int = 0
+    signal_issues: int = 0
+    cramp_vetoes: int = 0  # frames with cramp probability ≥ p_on refused by a guard
+    cramp_warnings: int = 0
+    last_t_s: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def plm_index(self) -> float:
+        """Periodic leg movements per hour of recording."""
+        return plm_index(self.periodic_leg_movements, self.recorded_s / 3600.0)
+
+
+class FrameDetector:
+    """Feature frames in, :class:`~crampwatch.events.Event` s out: the classifier and the
+    event state machines on the 0.1-s frames of a :class:`crampwatch.signal.SignalPipeline`
+    (or of ``extract_features``), with no signal processing and no sampling rates.
+
+    Parameters
+    ----------
+    has_tib:
+        The frames come with a tibialis anterior channel (else its columns are NaN and
+        the calf is judged alone).
+    device_id, leg, start_time:
+        Copied into events (``start_time`` gives ``onset_time``).
+    model:
+        The frame classifier; default: the shipped model (``crampwatch/models/`` or
+        ``$CRAMPWATCH_MODEL``).
+    bilateral:
+        Score leg movements with the bilateral 15-s limit.
+    emg_units_known:
+        False when the EMG is not in calibrated volts (device counts, a nominal scale
+        such as the Myo's int8, an EDF channel in arbitrary units): leg movements and
+        mains hum are then judged relative to the running resting level
+        (:func:`crampwatch.detect.wasm.rest_relative_above`) instead of in µV. Cramp
+        detection is unit-free either way.
+    """
+
+    def __init__(
+        self,
+        *,
+        has_tib: bool,
+        device_id: str,
+        leg: str | None = None,
+        start_time: datetime | None = None,
+        model: CrampModel | None = None,
+        bilateral: bool = False,
+        emg_units_known: bool = True,
+    ) -> None:
+        self.device_id = device_id
+        self.leg = leg
+        self.start_time = start_time
+        self.model = model if model is not None else default_model()
+        self.has_tib = bool(has_tib)
+        self.emg_units_known = bool(emg_units_known)
+        self._context = ContextFeatures(FRAME_S)
+        self._cramp = CrampTracker(cramp_params(self.model))
+        self._warning = CrampWarningTracker(self._cramp.p)
+        self._hum_growth = HumGrowth("calf", units_known=self.emg_units_known, frame_s=FRAME_S)
+        self._open_warning: Event | None = None
+        self._lm = LegMovementScorer(FRAME_S, bilateral=bilateral)
+        self._periodic = PeriodicityTracker()
+        self._position = PositionTracker()
+        self._upright = UprightDetector(FRAME_S)
+        # a lost electrode is reported once: the issue stays open until the channel has
+        # been good for 20 s (a failing contact flickers between bad and usable)
+        self._issues = {
+            m: SignalIssueTracker(role, min_bad_s=2.0, min_good_s=20.0)
+            for m, role in (("calf", "emg_calf"), ("tib", "emg_tibialis"))
+            if m == "calf" or self.has_tib
+        }
+        self._open_cramp: Event | None = None
+        # (onset, end or None, alarm time): cramps and position changes, to drop LMs in them
+        self._cramp_spans: list[tuple[float, float | None, float]] = []
+        self._position_spans: list[tuple[float, float, float]] = []
+        self._held: list[LegMovement] = []
+        self.stats = DetectorStats()
+        self._i_cramp = self.model.classes.index("cramp")
+        self._i_rest = self.model.classes.index("rest")
+
+    # ------------------------------------------------------------------ public API
+
+    def push(self, frames) -> list[Event]:
+        """Feed the next feature frames; return the events decided by them (may be empty)."""
+        n = len(frames)
+        if n == 0:
+            return []
+        t = np.asarray(frames.t_s, dtype=np.float64)
+        ctx = self._context.update(frames)
+        self.stats.frames += n
+        self.stats.recorded_s += n * FRAME_S
+        self.stats.last_t_s = float(t[-1])
+
+        known = self.emg_units_known
+        calf = assess_channel(frames, "calf", known)
+        reasons = {"calf": calf.reasons}
+        if self.has_tib:
+            reasons["tib"] = assess_channel(frames, "tib", known).reasons
+        spans: list[Span] = []
+        issue_open: dict[str, np.ndarray] = {}  # per frame: the channel's issue is open
+        for m, tr in self._issues.items():
+            step = tr.push(t, reasons[m])
+            spans += step.spans
+            issue_open[m] = step.open_mask
+
+        env = {m: column(frames, f"{m}_env_uv") for m in ("calf", "tib")}
+        rest = {m: column(frames, f"{m}_rest_uv") for m in ("calf", "tib")}
+        with np.errstate(divide="ignore", invalid="ignore"):
+            calf_rel = env["calf"] / rest["calf"]
+            calf_rel1s = column(frames, "calf_env1s_uv") / rest["calf"]
+        motion1s = column(frames, "acc_motion1s_g")
+        # resting level of shank motion (accelerometer noise, breathing): "still" is
+        # judged against it, so a noisy accelerometer does not look like a moving leg
+        motion_rest = ctx.motion_rest_g
+        cp = self._cramp.p
+        p_cramp, p_active = self._classify(ctx.X, calf_rel1s)
+        hard = {m: np.isin(r, HARD_REASONS) for m, r in reasons.items()}
+        calf_bad, calf_glitch = self._calf_vetoes(calf, hard["calf"], issue_open["calf"])
+        grav = np.column_stack([column(frames, f"grav_{a}_g") for a in "xyz"])
+        upright = self._upright.push(grav, _lying(calf_rel1s, motion1s, motion_rest, cp))
+        # the calf/tibialis ratio, NaN without tibialis evidence: no channel, or a broken
+        # tibialis (which says nothing about calf dominance)
+        ratio = np.full(n, np.nan)
+        if self.has_tib:
+            ratio = np.where(hard["tib"], np.nan, column(frames, "calf_tib_ratio"))
+        trouble = self._hum_growth.push(frames)
+        inputs = CrampInputs(
+            t_s=t,
+            p_cramp=p_cramp,
+            p_active=p_active,
+            calf_rel=calf_rel,
+            calf_rel1s=calf_rel1s,
+            calf_tib_ratio=ratio,
+            calf_bad=calf_bad,
+            calf_glitch=calf_glitch,
+            calf_trouble=trouble,
+            motion1s_g=motion1s,
+            motion_rest_g=motion_rest,
+            motion_power_g2=ctx.motion_power_g2,
+            motion_floor_g2=ctx.motion_floor_g2,
+            motion_known=ctx.motion_known,
+            upright=upright,
+        )
+        cramp = self._cramp.push(inputs)
+        spans += cramp.spans
+        # calf tightening on a still, clean, calf-dominated leg, lying down
+        calm = cp.shank_still(motion1s, motion_rest) & (np.nan_to_num(motion1s, nan=1.0) < 0.1)
+        calm &= ~calf_bad & ~calf_glitch & ~upright
+        calm &= ~(ratio < cp.min_calf_tib_ratio)  # NaN (no tibialis evidence) passes
+        spans += self._warning.push(t, calf_rel1s, calm, cramp.open_mask)
+        self.stats.cramp_vetoes += int(
+            np.sum((p_cramp >= self._cramp.p.p_on) & (calf_bad | calf_glitch))
+        )
+
+        spans += self._position.push(t, grav, motion1s, motion_rest)
+
+        events = [self._event(s) for s in spans]
+        events += self._leg_movements(frames, t, hard)
+        return sorted(events, key=emission_order)
+
+    def flush(self, end_s: float | None = None) -> list[Event]:
+        """End of the recording/run (``end_s``; default: the last frame's time): close
+        open events and decide the leg movements still held."""
+        end = self.stats.last_t_s if end_s is None else float(end_s)
+        spans: list[Span] = self._cramp.flush(end) + self._warning.flush(end)
+        for tr in self._issues.values():
+            spans += tr.flush(end)
+        events = [self._event(s) for s in spans]
+        decided: list[LegMovement] = []
+        for lm in self._held:
+            if not self._covered(lm, end):
+                decided += self._periodic.add(lm, end)
+        self._held = []
+        decided += self._periodic.flush(end)
+        events += [self._lm_event(m) for m in decided if m.candidate]
+        return sorted(events, key=emission_order)
+
+    def notice_gap(
+        self, start_s: float, end_s: float, reason: str = SignalIssueKind.GAP
+    ) -> list[Event]:
+        """The service lost samples between ``start_s`` and ``end_s`` (s): a
+        ``signal_issue`` event; movements in progress are abandoned (their offset is
+        unknowable). The pipeline also marks the gap in its frames when blocks resume."""
+        self._lm.reset()
+        span = Span("signal_issue", start_s, end_s, end_s, 1.0, {"channel": "all", "kind": reason})
+        return [self._event(span)]
+
+    # ------------------------------------------------------------------ internals
+
+    def _classify(self, X: np.ndarray, calf_rel1s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per frame: the classifier's cramp probability and its probability of any class
+        but rest (0 where not classified). The cramp probability only matters where the
+        calf is active (the alarm needs a sustained rise, the end rule ends on a quiet
+        calf whatever the probability): classifying only those frames is exact and
+        saves most of the night's work."""
+        cp = self._cramp.p
+        n = X.shape[0]
+        need = np.nan_to_num(calf_rel1s, nan=0.0) >= min(cp.min_rel1s, cp.end_rel)
+        p_cramp = np.zeros(n)
+        p_active = np.zeros(n)
+        if need.any():
+            rows = _select(X[need], self.model.features)
+            proba = self.model.predict_proba(rows)
+            p_cramp[need] = proba[:, self._i_cramp]
+            p_active[need] = 1.0 - proba[:, self._i_rest]
+        return p_cramp, p_active
+
+    def _calf_vetoes(
+        self, calf: ChannelAssessment, hard: np.ndarray, issue_open: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Per frame: the calf signal vetoes the alarm (bad: 2 s clean needed after it),
+        and a transient glitch holds it (1 s)."""
+        # a calf frame vetoes the alarm when it is broken (gap, flat, clipped) or hum
+        # dominates it; mild background hum does not (a cramp's EMG is far above it).
+        # An electrode pop is a transient glitch: it blocks the alarm for the 1 s whose
+        # envelope it inflates. (QRS spikes of a large ECG can look like pops at rest;
+        # they must not hold a cramp back.)
+        bad = hard | (calf.quality_without_pops < VETO_QUALITY)
+        # a calf channel with large hum, or whose signal issue is still open (until 20 s
+        # clean), is not trusted: an electrode coming off shows hum harmonics and drift
+        # that pass the filters as a steady "contraction"
+        # (a BLE gap is not the electrode: once data resume, 2 s clean suffice)
+        bad |= calf.reasons == SignalIssueKind.MAINS
+        if self._issues["calf"].main_reason != SignalIssueKind.GAP:
+            bad |= issue_open
+        glitch = ~bad & (calf.quality < VETO_QUALITY)
+        return bad, glitch
+
+    def _leg_movements(self, frames, t: np.ndarray, hard) -> list[Event]:
+        # WASM scores leg movements on the tibialis anterior; without it, the calf is the
+        # only EMG (documented cost in the model card)
+        m = "tib" if self.has_tib else "calf"
+        if self.emg_units_known:
+            above = column(frames, f"{m}_above_rest_uv")
+        else:  # WASM thresholds relative to the running resting level
+            above = rest_relative_above(
+                column(frames, f"{m}_env_uv"), column(frames, f"{m}_rest_uv")
+            )
+        self._held += self._lm.push(t, above, ~hard[m])
+        decided: list[LegMovement] = []
+        # a scored movement is held for HOLD_S after its offset: if a position change or a
+        # cramp turns out to cover it, it was part of that, not a leg movement (turning
+        # over fires both muscles briefly). Release times are frame times, so decisions
+        # do not depend on the block size.
+        while self._held:
+            lm = self._held[0]
+            idx = np.flatnonzero(t >= lm.end_s + HOLD_S - 1e-9)
+            if idx.size == 0:
+                break
+            now = float(t[idx[0]])
+            self._held.pop(0)
+            decided += self._advance_periodicity(t, now)
+            if self._covered(lm, now):
+                continue
+            decided += self._periodic.add(lm, now)
+        decided += self._advance_periodicity(t, np.inf)
+        return [self._lm_event(x) for x in decided if x.candidate]
+
+    def _advance_periodicity(self, t: np.ndarray, until_s: float) -> list[LegMovement]:
+        """Close the open run at the first frame ≤ ``until_s`` after which no movement
+        with an onset within 90 s of its last onset can still arrive: 90 s, plus the
+        longest candidate movement, plus the hold before a movement is counted (a
+        movement starting 89.9 s after the last is only known at its end + ``HOLD_S``).
+        A frame time, so the decision does not depend on the block size."""
+        last = self._periodic.last_onset_s
+        if last is None:
+            return []
+        close_after = last + PLM_MAX_INTERVAL_S + self._lm.max_s + HOLD_S + 1.0
+        idx = np.flatnonzero((t > close_after + 1e-9) & (t <= until_s))
+        if idx.size == 0:
+            return []
+        return self._periodic.advance(float(t[idx[0]]))
+
+    def _covered(self, lm: LegMovement, now: float) -> bool:
+        """Inside a position change or a cramp known at frame time ``now`` (spans decided
+        later in the same chunk are ignored, so the result does not depend on chunking)."""
+        for a, b, seen in self._position_spans[-8:]:
+            if seen <= now and lm.onset_s < b + 1.0 and a - 1.0 < lm.end_s:
+                return True
+        for onset_s, end_s, decided_s in self._cramp_spans[-4:]:
+            if decided_s <= now and lm.end_s > onset_s and (end_s is None or lm.onset_s < end_s):
+                return True
+        return False
+
+    def _lm_event(self, lm: LegMovement) -> Event:
+        if lm.periodic:
+            self.stats.periodic_leg_movements += 1
+        self.stats.leg_movements += 1
+        return Event(
+            id=event_id(self.device_id, "leg_movement", lm.onset_s, self.leg, self.start_time),
+            device_id=self.device_id,
+            type="leg_movement",
+            onset_s=lm.onset_s,
+            end_s=lm.end_s,
+            detected_at_s=lm.decided_at_s,
+            confidence=1.0,
+            leg=self.leg,
+            onset_time=onset_time_iso(self.start_time, lm.onset_s),
+            periodic=bool(lm.periodic),
+            details=self._lm_details(lm),
+        )
+
+    def _lm_details(self, lm: LegMovement) -> dict[str, Any]:
+        details: dict[str, Any] = {
+            "duration_s": round(lm.duration_s, 3),
+            "channel": "emg_tibialis" if self.has_tib else "emg_calf",
+        }
+        if self.emg_units_known:
+            details["peak_above_rest_uv"] = round(lm.peak_uv, 2)
+            details["mean_above_rest_uv"] = round(lm.mean_uv, 2)
+        else:  # units unknown: multiples of the resting level above it
+            details["peak_above_rest_x"] = round(lm.peak_uv / REST_REF_UV, 2)
+            details["mean_above_rest_x"] = round(lm.mean_uv / REST_REF_UV, 2)
+            details["thresholds"] = "rest_relative"
+        return details
+
+    def _event(self, s: Span) -> Event:
+        if s.kind == "cramp":
+            if s.end_s is None:
+                self.stats.cramps += 1
+                # how long after the onset the alarm went off (kept by the end update)
+                ev = self._new(s, alert_after_s=round(s.decided_at_s - max(0.0, s.onset_s), 2))
+                self._open_cramp = ev
+                self._cramp_spans.append((ev.onset_s, None, s.decided_at_s))
+                return ev
+            assert self._open_cramp is not None
+            ev = self._open_cramp.with_end(s.end_s, s.decided_at_s, **s.details)
+            a, _, seen = self._cramp_spans[-1]
+            self._cramp_spans[-1] = (a, s.end_s, seen)
+            self._open_cramp = None
+            return ev
+        if s.kind == "cramp_warning":
+            if s.end_s is None:
+                self.stats.cramp_warnings += 1
+                self._open_warning = ev = self._new(s)
+                return ev
+            assert self._open_warning is not None
+            ev = self._open_warning.with_end(s.end_s, s.decided_at_s, **s.details)
+            self._open_warning = None
+            return ev
+        if s.kind == "position_change":
+            self.stats.position_changes += 1
+            self._position_spans.append((s.onset_s, s.end_s or s.onset_s, s.decided_at_s))
+            return self._new(s)
+        if s.kind == "signal_issue":
+            if s.end_s is None or s.details.get("channel") == "all":
+                self.stats.signal_issues += 1
+            key = f"signal_issue:{s.details.get('channel', '')}"
+            return self._new(s, id_type=key)
+        raise ValueError(f"unknown span kind {s.kind!r}")
+
+    def _new(self, s: Span, id_type: str | None = None, **extra: Any) -> Event:
+        return Event(
+            id=event_id(self.device_id, id_type or s.kind, s.onset_s, self.leg, self.start_time),
+            device_id=self.device_id,
+            type=s.kind,
+            onset_s=max(0.0, s.onset_s),
+            end_s=s.end_s,
+            detected_at_s=s.decided_at_s,
+            confidence=float(np.clip(s.confidence, 0.0, 1.0)),
+            leg=self.leg,
+            onset_time=onset_time_iso(self.start_time, max(0.0, s.onset_s)),
+            periodic=None,
+            details={**s.details, **extra},
+        )
+
+
+def _lying(
+    calf_rel1s: np.ndarray, motion1s_g: np.ndarray, motion_rest_g: np.ndarray, p: CrampParams
+) -> np.ndarray:
+    """Frames that look like lying asleep: calf relaxed (1-s envelope below the active
+    level) and shank still (the cramp alarm's stillness test). Standing keeps the calf
+    working, so these frames teach the upright detector the lying postures."""
+    with np.errstate(invalid="ignore"):
+        relaxed = calf_rel1s < p.active_rel
+    return relaxed & p.shank_still(motion1s_g, motion_rest_g)
+
+
+def _select(X: np.ndarray, names) -> np.ndarray:
+    from crampwatch.detect.features import MODEL_FEATURES
+
+    if tuple(names) == MODEL_FEATURES:
+        return X
+    idx = [MODEL_FEATURES.index(c) for c in names]
+    return X[:, idx]
+
+
+def emission_order(ev: Event) -> tuple[float, float, str]:
+    """Sort key of events decided together: by decision time, then onset, then type."""
+    return (ev.detected_at_s, ev.onset_s, ev.type)
