@@ -19,13 +19,7 @@ from crampwatch.detect.model import CrampModel
 from crampwatch.detect.timing import FRAME_S, REPLAY_BATCH_S
 from crampwatch.events import Event, SignalIssueKind
 
-__all__ = [
-    "REPLAY_BATCH_S",
-    "DetectorStats",
-    "FrameDetector",
-    "StreamingDetector",
-    "detect_recording",
-]
+__all__ = ["StreamingDetector", "detect_recording"]
 
 
 class StreamingDetector:
@@ -99,10 +93,6 @@ class StreamingDetector:
     def push(self, block: SampleBlock) -> list[Event]:
         """Feed one block of one channel; return the events decided by it (may be empty)."""
         return self.frame_detector.push(self.pipeline.push(block))
-
-    def push_frames(self, frames) -> list[Event]:
-        """Feed feature frames of the same pipeline directly (``extract_features``)."""
-        return self.frame_detector.push(frames)
 
     def flush(self, end_s: float | None = None) -> list[Event]:
         """End of the recording/run: process the last frames and close open events."""
