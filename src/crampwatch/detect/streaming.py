@@ -32,25 +32,15 @@ class StreamingDetector:
     fs_hz:
         role -> sampling rate in Hz (EMG 200–2000 Hz, accelerometer 10–200 Hz);
         ``emg_tibialis`` is optional.
-    device_id, leg, start_time:
-        Copied into events (``start_time`` gives ``onset_time``).
-    model:
-        The frame classifier; default: the shipped model (``crampwatch/models/`` or
-        ``$CRAMPWATCH_MODEL``).
     mains_hz:
         50 or 60 if known (else the pipeline estimates it).
     batch_s:
         Let the signal pipeline gather this many seconds before computing (same frames,
         same ``detected_at_s``; events leave up to ``batch_s`` s later in wall-clock
         time). Saves the per-call overhead of 100-ms BLE blocks.
-    bilateral:
-        Score leg movements with the bilateral 15-s limit.
-    emg_units_known:
-        False when the EMG is not in calibrated volts (device counts, a nominal scale
-        such as the Myo's int8, an EDF channel in arbitrary units): leg movements and
-        mains hum are then judged relative to the running resting level
-        (:func:`crampwatch.detect.wasm.rest_relative_above`) instead of in µV. Cramp
-        detection is unit-free either way.
+    device_id, leg, start_time, model, bilateral, emg_units_known:
+        Passed to the :class:`~crampwatch.detect.frame_detector.FrameDetector`; see
+        there.
     """
 
     def __init__(
@@ -103,9 +93,8 @@ class StreamingDetector:
     def notice_gap(
         self, start_s: float, end_s: float, reason: str = SignalIssueKind.GAP
     ) -> list[Event]:
-        """The service lost samples between ``start_s`` and ``end_s`` (s): a
-        ``signal_issue`` event; movements in progress are abandoned (their offset is
-        unknowable). The pipeline also marks the gap in its frames when blocks resume."""
+        """Samples lost between ``start_s`` and ``end_s`` (s): see
+        :meth:`~crampwatch.detect.frame_detector.FrameDetector.notice_gap`."""
         return self.frame_detector.notice_gap(start_s, end_s, reason)
 
 
