@@ -1,6 +1,6 @@
 """Feature frames: the per-hop output of the signal pipeline and the column names.
 
-One frame per hop (default 0.1 s) on the common sample clock: frame ``k`` covers
+One frame per hop (default :data:`HOP_S` = 0.1 s) on the common sample clock: frame ``k`` covers
 ``[k * hop_s, (k + 1) * hop_s)`` and is stamped with its end, ``t_s[k] = (k + 1) * hop_s``.
 """
 
@@ -11,7 +11,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["ACC_FEATURES", "EMG_FEATURES", "FEATURE_NAMES", "FeatureFrames", "emg_columns"]
+__all__ = [
+    "ACC_FEATURES",
+    "EMG_FEATURES",
+    "FEATURE_NAMES",
+    "HOP_S",
+    "FeatureFrames",
+    "emg_columns",
+]
+
+# The default hop, s (10 frames/s): the frame the detector and its model work on
+# (crampwatch.detect.timing.FRAME_S is this constant).
+HOP_S = 0.1
 
 # Per-EMG-channel features (prefix ``calf_`` / ``tib_``); see ``crampwatch.signal.emg``
 # for the exact definitions.

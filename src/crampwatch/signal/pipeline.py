@@ -30,7 +30,13 @@ from crampwatch.errors import CrampwatchError
 from crampwatch.roles import EMG_ROLES, REQUIRED_ROLES, ROLES
 from crampwatch.signal.accel import Accelerometer
 from crampwatch.signal.emg import EmgChannel
-from crampwatch.signal.frames import ACC_FEATURES, EMG_FEATURES, FEATURE_NAMES, FeatureFrames
+from crampwatch.signal.frames import (
+    ACC_FEATURES,
+    EMG_FEATURES,
+    FEATURE_NAMES,
+    HOP_S,
+    FeatureFrames,
+)
 
 __all__ = ["SignalPipeline", "extract_features"]
 
@@ -56,7 +62,8 @@ class SignalPipeline:
         ``acc_y``, ``acc_z`` required, ``emg_tibialis`` optional. EMG 200 Hz-2 kHz
         (>= 100 Hz accepted), accelerometer at least one sample per hop.
     hop_s:
-        Frame length, s (default 0.1: 10 frames/s).
+        Frame length, s (default :data:`~crampwatch.signal.frames.HOP_S`, 0.1: 10
+        frames/s).
     mains_hz:
         50 or 60 to fix the mains notch, 0 for none, None to detect it per EMG channel
         from its first 2 s (frames start once that is decided).
@@ -79,7 +86,7 @@ class SignalPipeline:
         self,
         fs_hz: Mapping[str, float],
         *,
-        hop_s: float = 0.1,
+        hop_s: float = HOP_S,
         mains_hz: float | None = None,
         batch_s: float = 0.0,
     ) -> None:
@@ -228,7 +235,7 @@ class SignalPipeline:
 def extract_features(
     signals: Mapping[str, np.ndarray],
     fs_hz: Mapping[str, float],
-    hop_s: float = 0.1,
+    hop_s: float = HOP_S,
     *,
     mains_hz: float | None = None,
     block_s: float = 60.0,
