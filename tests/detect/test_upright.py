@@ -106,7 +106,7 @@ def test_upright_on_a_simulated_night(acc_fs_hz, make_night):
     """Through the simulator and the signal pipeline: turning over teaches the axis;
     the sleeper standing up after a cramp is flagged, lying never is."""
     from crampwatch.detect.features import ContextFeatures
-    from crampwatch.detect.frame_detector import _lying
+    from crampwatch.detect.frame_detector import lying_frames
     from crampwatch.detect.trackers import CrampParams
     from crampwatch.signal import extract_features
 
@@ -124,7 +124,9 @@ def test_upright_on_a_simulated_night(acc_fs_hz, make_night):
     frames = extract_features(rec.signals, rec.fs_hz, hop_s=0.1)
     ctx = ContextFeatures().update(frames)
     calf_rel1s = frames.column("calf_env1s_uv") / frames.column("calf_rest_uv")
-    lying = _lying(calf_rel1s, frames.column("acc_motion1s_g"), ctx.motion_rest_g, CrampParams())
+    lying = lying_frames(
+        calf_rel1s, frames.column("acc_motion1s_g"), ctx.motion_rest_g, CrampParams()
+    )
     grav = np.column_stack([frames.column(f"grav_{a}_g") for a in "xyz"])
     up = UprightDetector().push(grav, lying)
     t = frames.t_s

@@ -52,7 +52,7 @@ from crampwatch.detect.wasm import (
 )
 from crampwatch.events import Event, SignalIssueKind, event_id, onset_time_iso
 
-__all__ = ["DetectorStats", "FrameDetector", "emission_order"]
+__all__ = ["DetectorStats", "FrameDetector", "emission_order", "lying_frames"]
 
 log = logging.getLogger(__name__)
 
@@ -187,7 +187,7 @@ class FrameDetector:
         hard = {m: np.isin(r, HARD_REASONS) for m, r in reasons.items()}
         calf_bad, calf_glitch = self._calf_vetoes(calf, hard["calf"], issue_open["calf"])
         grav = np.column_stack([column(frames, f"grav_{a}_g") for a in "xyz"])
-        upright = self._upright.push(grav, _lying(calf_rel1s, motion1s, motion_rest, cp))
+        upright = self._upright.push(grav, lying_frames(calf_rel1s, motion1s, motion_rest, cp))
         # the calf/tibialis ratio, NaN without tibialis evidence: no channel, or a broken
         # tibialis (which says nothing about calf dominance)
         ratio = np.full(n, np.nan)
@@ -435,7 +435,7 @@ class FrameDetector:
         )
 
 
-def _lying(
+def lying_frames(
     calf_rel1s: np.ndarray, motion1s_g: np.ndarray, motion_rest_g: np.ndarray, p: CrampParams
 ) -> np.ndarray:
     """Frames that look like lying asleep: calf relaxed (1-s envelope below the active
