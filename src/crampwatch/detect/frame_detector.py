@@ -214,7 +214,8 @@ class FrameDetector:
         cramp = self._cramp.push(inputs)
         spans += cramp.spans
         # calf tightening on a still, clean, calf-dominated leg, lying down
-        calm = cp.shank_still(motion1s, motion_rest) & (np.nan_to_num(motion1s, nan=1.0) < 0.1)
+        calm = cp.shank_still(motion1s, motion_rest)
+        calm &= np.nan_to_num(motion1s, nan=1.0) < cp.warn_max_motion_g
         calm &= ~calf_bad & ~calf_glitch & ~upright
         calm &= ~(ratio < cp.min_calf_tib_ratio)  # NaN (no tibialis evidence) passes
         spans += self._warning.push(t, calf_rel1s, calm, cramp.open_mask)

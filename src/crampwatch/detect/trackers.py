@@ -176,6 +176,7 @@ class CrampParams:
     warn_end_rel: float = 1.5
     warn_end_s: float = 5.0
     warn_refractory_s: float = 30.0
+    warn_max_motion_g: float = 0.1  # "still" for a warning also means 1-s motion below this
     frame_s: float = FRAME_S
 
     def shank_still(self, motion1s_g: np.ndarray, motion_rest_g: np.ndarray) -> np.ndarray:

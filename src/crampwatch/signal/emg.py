@@ -57,6 +57,10 @@ _MAINS_MAX_HOPS = 20
 # Not the detector's saturation issue (crampwatch.detect.bad_signal, 5 % of a frame):
 # that one reports a frame unusable; this one only keeps clipped hops out of the level.
 _REST_MAX_SAT_FRAC = 0.1
+# Likewise a hop with this share of its samples repeating their predecessor (a flat
+# line: a stuck or disconnected input) stays out of the resting level, which it would drag
+# towards zero.
+_REST_MAX_FLAT_FRAC = 0.5
 
 
 def spectral_split_hz(fs_hz: float) -> float:
@@ -415,7 +419,7 @@ class EmgChannel:
         )
         usable = ~(chunk.gap | pop)
         if rails is not None:
-            usable &= (sat_frac < _REST_MAX_SAT_FRAC) & (flat_frac < 0.5)
+            usable &= (sat_frac < _REST_MAX_SAT_FRAC) & (flat_frac < _REST_MAX_FLAT_FRAC)
         return usable
 
     def _rails(
