@@ -5,7 +5,7 @@ a flat line, clipping), or hum dominates it, or its quality score is poor; and, 
 seconds, electrode trouble building up (hum growing as an electrode loosens). The
 reasons feed the ``signal_issue`` events (:class:`~crampwatch.detect.trackers.SignalIssueTracker`),
 the cramp alarm's vetoes and the leg-movement scorer; the full detector
-(:mod:`crampwatch.detect.streaming`) and the leg-movement-only one
+(:mod:`crampwatch.detect.frame_detector`) and the leg-movement-only one
 (:mod:`crampwatch.detect.legs`) apply the same rules.
 """
 
@@ -76,11 +76,17 @@ class ChannelAssessment(NamedTuple):
 
 
 def hum_uv(frames, prefix: str) -> np.ndarray:
-    """Estimated mains hum amplitude per frame, µV RMS: the filtered (notched) envelope
-    is the non-hum part, so hum = env · r / sqrt(1 - r²) for a hum share r of the RMS."""
-    r = np.clip(np.nan_to_num(column(frames, f"{prefix}_mains_ratio")), 0.0, 0.999)
-    env = np.nan_to_num(column(frames, f"{prefix}_env_uv"))
-    return env * r / np.sqrt(1.0 - r * r)
+    """Estimated mains hum amplitude per frame of the ``prefix`` channel, µV RMS (see
+    :func:`_hum_from`)."""
+    return _hum_from(column(frames, f"{prefix}_env_uv"), column(frames, f"{prefix}_mains_ratio"))
+
+
+def _hum_from(env_uv: np.ndarray, mains_ratio: np.ndarray) -> np.ndarray:
+    """Hum amplitude, µV RMS, from the filtered envelope and the mains ratio: the
+    filtered (notched) envelope is the non-hum part, so hum = env · r / sqrt(1 - r²) for
+    a hum share r of the RMS (NaN counts as 0)."""
+    r = np.clip(np.nan_to_num(mains_ratio), 0.0, 0.999)
+    return np.nan_to_num(env_uv) * r / np.sqrt(1.0 - r * r)
 
 
 def _hum_small(hum: np.ndarray, rest: np.ndarray, units_known: bool) -> np.ndarray:
@@ -102,8 +108,7 @@ def assess_channel(frames, prefix: str, units_known: bool = True) -> ChannelAsse
     }
     gap = np.nan_to_num(column(frames, "gap"))
     ratio = col["mains_ratio"]
-    r = np.clip(np.nan_to_num(ratio), 0.0, 0.999)
-    hum = np.nan_to_num(col["env_uv"]) * r / np.sqrt(1.0 - r * r)
+    hum = _hum_from(col["env_uv"], ratio)
     small = _hum_small(hum, col["rest_uv"], units_known)
     sat, flat, pop = (np.nan_to_num(col[c]) for c in ("sat_frac", "flat_frac", "pop"))
     mains = np.where(small, 0.0, ratio)  # NaN (no notch / no channel) counts as 0
