@@ -9,11 +9,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import jinja2
-
 from crampwatch.detect.features import MODEL_FEATURES
 from crampwatch.detect.metrics import METRICS, format_causes, format_value
-from crampwatch.detect.model import CrampModel
+from crampwatch.detect.model import CrampModel, cramp_params
+from crampwatch.templates import template_env
 
 __all__ = ["write_model_card"]
 
@@ -24,14 +23,7 @@ def _g(value: float) -> str:
 
 
 # Markdown: nothing is escaped (the values are the model's and the command line's)
-_ENV = jinja2.Environment(
-    loader=jinja2.PackageLoader("crampwatch.detect", "templates"),
-    autoescape=False,
-    undefined=jinja2.StrictUndefined,  # a misspelt name fails instead of showing nothing
-    trim_blocks=True,
-    lstrip_blocks=True,
-    keep_trailing_newline=True,
-)
+_ENV = template_env("crampwatch.detect", autoescape=False)
 _ENV.filters.update(g=_g, value=format_value, causes=format_causes)
 
 
@@ -48,8 +40,6 @@ def write_model_card(
     """Write the model card (Markdown) next to the model and return its path."""
     path = Path(path)
     thr = dict(model.thresholds)
-    from crampwatch.detect.model import cramp_params
-
     p = cramp_params(model)
     text = _ENV.get_template("MODEL_CARD.md.jinja").render(
         model=model,

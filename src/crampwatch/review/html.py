@@ -17,8 +17,6 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 
-import jinja2
-
 from crampwatch import __version__
 from crampwatch.review import plots
 from crampwatch.review.report import NightReport
@@ -31,17 +29,11 @@ from crampwatch.review.summary import (
     monitored_text,
     warnings_text,
 )
+from crampwatch.templates import template_env
 
 __all__ = ["render_html"]
 
-_ENV = jinja2.Environment(
-    loader=jinja2.PackageLoader("crampwatch.review", "templates"),
-    autoescape=True,
-    undefined=jinja2.StrictUndefined,  # a misspelt name fails instead of showing nothing
-    trim_blocks=True,
-    lstrip_blocks=True,
-    keep_trailing_newline=True,
-)
+_ENV = template_env("crampwatch.review", autoescape=True)
 
 
 def _img(png: bytes, alt: str) -> dict[str, str]:
