@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from crampwatch.detect.features import ContextFeatures, period_ends
+from crampwatch.detect.features import ACTIVE_REL, ContextFeatures, period_ends
 from crampwatch.detect.frame_detector import FrameDetector
 from crampwatch.signal import FEATURE_NAMES, FeatureFrames
 
@@ -105,3 +105,12 @@ def test_a_misspelt_column_fails_instead_of_switching_a_guard_off(model):
         det.push(frames)
     with pytest.raises(KeyError, match="calf_tib_ratio"):
         ContextFeatures().update(frames)
+
+
+def test_active_rel_is_the_value_the_shipped_model_was_trained_with():
+    """The model's inputs (a muscle's active run lengths, the relaxed frames of the motion
+    floor) count a muscle active at ACTIVE_REL × rest, which is CrampParams.active_rel's
+    default. The shipped model was trained with 2.0 (its meta does not record it): a new
+    default changes the inputs under the model, so it must be retrained (``make model``)
+    and this value updated with it."""
+    assert ACTIVE_REL == 2.0
