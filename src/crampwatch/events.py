@@ -76,7 +76,7 @@ class SignalIssueKind(StrEnum):
     lists them under ``signal_issue`` details.
     """
 
-    # the detector's bad-signal reasons, per EMG channel (crampwatch.detect.streaming)
+    # the detector's bad-signal reasons, per EMG channel (crampwatch.detect.bad_signal)
     POOR_QUALITY = "poor_quality"
     MAINS = "mains"  # mains hum large enough to hide the muscle
     SATURATION = "saturation"  # clipping at the amplifier rails
