@@ -305,6 +305,17 @@ def test_without_tibialis_the_alarm_waits_out_a_leg_movement():
     assert len(burst) == 2
 
 
+def test_without_tibialis_a_10_s_calf_coactivation_never_alarms_a_cramp_within_12_s():
+    # a leg movement lasts at most 10 s (WASM 2016) and may keep the calf as active and
+    # as "confident" as a cramp all along; a cramp lasts minutes
+    p, rel, rel1s, motion, bad = cramp_inputs(onset_i=200, end_i=300)  # 20-30 s
+    assert run(CrampTracker(), (p, rel, rel1s, motion, bad)) == []
+    p, rel, rel1s, motion, bad = cramp_inputs(onset_i=200, end_i=500)  # 20-50 s
+    (onset, _end) = run(CrampTracker(), (p, rel, rel1s, motion, bad))
+    assert onset.onset_s == pytest.approx(20.0)
+    assert 30.0 < onset.decided_at_s <= 32.0  # within 12 s of the onset
+
+
 def test_one_alarm_per_contraction():
     # the cramp ends (the classifier lets go) while the calf stays active, as when the
     # sleeper stands on the leg; confidence returns: no second alarm until the calf has
@@ -350,13 +361,14 @@ def test_calf_only_alarm_needs_a_still_shank_over_the_wait():
         **kw,
     )
     assert len(spans) == 2
-    # a 2-s movement early in the contraction holds the alarm only until it has left the
+    # a 2.5-s movement in the contraction holds the alarm only until it has left the
     # last still_window_s (6 s) of the power average, not for the whole contraction
     early = still.copy()
-    early[205:225] = 0.09  # until 22.5 s
+    early[250:275] = 0.09  # 25-27.5 s, near the end of the wait
     held = run(CrampTracker(), (p, rel, rel1s, still, bad), motion_power_g2=early**2, **kw)
     window = CrampParams().still_window_s
-    assert 22.5 + window - 0.5 <= held[0].decided_at_s <= 22.5 + window + 0.1 * k
+    assert 20.0 + wait < 27.5 + window  # the motion is still in the window when the wait ends
+    assert 27.5 + window - 0.5 <= held[0].decided_at_s <= 27.5 + window + 0.1 * k
     # unknown power (an accelerometer gap) does not hold it back
     gap = np.full(N, np.nan)
     spans = run(CrampTracker(), (p, rel, rel1s, still, bad), motion_power_g2=gap, **kw)

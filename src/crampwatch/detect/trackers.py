@@ -104,9 +104,10 @@ class CrampParams:
       the last ``still_window_s`` s) within ``still_excess_g``² of the motion floor (g²,
       three axes). Leg movements are tibialis-driven, and with the tibialis unseen a leg
       movement that also fires the calf looks like a cramp's first seconds (same
-      spectrum). What tells it apart is its brevity and the shank's motion: too small to
-      show in one second of a noisy accelerometer, it shows in the power averaged over
-      seconds;
+      spectrum). What tells it apart is its brevity — a leg movement lasts at most 10 s
+      (WASM 2016), a cramp minutes, so the wait outlasts the longest one — and the
+      shank's motion: too small to show in one second of a noisy accelerometer, it shows
+      in the power averaged over seconds;
     - and, without the tibialis, the shin not upright
       (:class:`crampwatch.detect.upright.UprightDetector`): standing or sitting up, the
       sleeper is awake, and quiet standing keeps the calf working in a way that looks
@@ -148,7 +149,9 @@ class CrampParams:
     still_margin_g: float = 0.008
     min_active_p: float = 0.1
     min_calf_tib_ratio: float = 1.0
-    calf_only_min_active_s: float = 3.5
+    # a leg movement lasts 0.5–10 s (WASM 2016) and can keep the calf co-active all
+    # along; a cramp lasts minutes: without the tibialis, wait past the longest one
+    calf_only_min_active_s: float = 10.5
     still_excess_g: float = 0.015
     still_window_s: float = 6.0
     sustain_s: float = 2.0
@@ -488,7 +491,7 @@ class CrampTracker:
 
     def _calf_only_ready(self, t: float, floor_g2: float) -> bool:
         """Without tibialis evidence: the calf active for ``calf_only_min_active_s`` s
-        (longer than most leg movements) and the shank still: its mean motion power over
+        (longer than any leg movement) and the shank still: its mean motion power over
         the contraction so far (at most the last ``still_window_s`` s) within
         ``still_excess_g``² of the floor (g²). Averaged over seconds, a leg movement's
         small shank motion shows even where one second of a noisy accelerometer hides
