@@ -79,7 +79,15 @@ def test_a_follower_waits_for_the_service_and_moves_with_it(tmp_path, wait_for) 
         for round_ in range(2):  # the service starts, then restarts: new port and password
             with EmbeddedBroker() as broker:
                 write_endpoint(endpoint, broker.config, "bedroom")
-                assert wait_for(lambda: sub.wait_subscribed(0), 15), said
+                # subscribed on this broker (not still on the last one: the old
+                # connection's subscription flag is cleared from paho's thread)
+                assert wait_for(
+                    lambda b=broker: (
+                        (sub.config.port, sub.config.password) == (b.port, b.config.password)
+                        and sub.wait_subscribed(0)
+                    ),
+                    15,
+                ), said
                 publisher = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
                 publisher.username_pw_set(broker.config.username, broker.config.password)
                 publisher.connect(LOOPBACK, broker.port)
