@@ -316,6 +316,18 @@ def test_without_tibialis_a_10_s_calf_coactivation_never_alarms_a_cramp_within_1
     assert 30.0 < onset.decided_at_s <= 32.0  # within 12 s of the onset
 
 
+def test_the_onset_is_where_the_jump_to_cramp_force_began_not_the_creep_before_it():
+    # a prodrome creeping from rest to 3x over 10-30 s, then the cramp's jump to 20x
+    p, rel, rel1s, motion, bad = cramp_inputs(onset_i=300, end_i=500)
+    rel[100:300] = np.linspace(1.0, 3.0, 200)
+    rel1s = np.convolve(rel, np.ones(10) / 10)[:N]
+    tib = np.full(N, 6.0)
+    (onset, _end) = run(CrampTracker(), (p, rel, rel1s, motion, bad), calf_tib_ratio=tib)
+    assert rel[250] >= CrampParams().active_rel  # the calf's active run began in the creep
+    assert onset.onset_s == pytest.approx(30.0, abs=0.3)
+    assert onset.decided_at_s - onset.onset_s < 3.0
+
+
 def test_one_alarm_per_contraction():
     # the cramp ends (the classifier lets go) while the calf stays active, as when the
     # sleeper stands on the leg; confidence returns: no second alarm until the calf has

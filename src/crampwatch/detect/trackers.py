@@ -15,6 +15,7 @@ numpy, which keeps an 8-h night (288,000 frames) cheap.
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -22,6 +23,9 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from crampwatch.detect.timing import FRAME_S
+
+# a causal 1-s moving envelope crosses half of a step half a second after it
+_ENVELOPE_HALF_S = 0.5
 
 __all__ = [
     "CrampInputs",
@@ -159,7 +163,7 @@ class CrampParams:
     share_window_s: float = 1.0
     sustain_calf_tib_ratio: float = 2.0
     onset_window_s: float = 1.5
-    active_rel: float = 2.0  # calf "active" (onset back-tracking): envelope ≥ 2 × rest
+    active_rel: float = 2.0  # calf "active" (the run an alarm is about): envelope ≥ 2 × rest
     end_rel: float = 2.0
     end_quiet_s: float = 2.0
     refractory_s: float = 10.0
@@ -281,6 +285,9 @@ class CrampTracker:
         # shank motion power (g², NaN: unknown) of the current active run's last frames
         self._still_frames = max(1, round(self.p.still_window_s / fr))
         self._run_power: list[float] = []
+        # (frame time, 1-s envelope × rest) of the current active run's last frames: the
+        # cramp's onset is where its jump to force began, not a prodrome's first creep
+        self._run_rel: deque[tuple[float, float]] = deque(maxlen=self._frames(60.0))
         self._streak = 0
         self._streak_p: list[float] = []
         self._shares: list[float] = []  # cramp share, last frames of the sustained path
@@ -442,9 +449,11 @@ class CrampTracker:
             self._active_start = t - p.frame_s
             self._onset_motion = f.mot[i] if f.known[i] else 0.0
             self._run_power = []
+            self._run_rel.clear()
             self._run_jumped = False
         elif t - self._active_start <= p.onset_window_s + 1e-9 and f.known[i]:
             self._onset_motion = max(self._onset_motion, f.mot[i])
+        self._run_rel.append((t, float(f.rel1[i])))
         self._run_power.append(float(f.power[i]))
         del self._run_power[: -self._still_frames]
         self._run_jumped = self._run_jumped or bool(f.jumped[i])
@@ -538,9 +547,26 @@ class CrampTracker:
             return None
         return self._start(t, mean, "tonic_calf_sustained")
 
+    def _jump_start(self) -> float | None:
+        """Where the current run's jump to its present force began (s): half a second
+        (the 1-s envelope's lag) before the envelope last stood below the present level
+        / ``jump_ratio``; None if it never did in the frames kept. A calf that crept up
+        first (a prodrome, a tone) does not move the cramp's onset back to the creep."""
+        if not self._run_rel:
+            return None
+        low = self._run_rel[-1][1] / self.p.jump_ratio
+        for t_s, rel1 in reversed(self._run_rel):
+            if rel1 < low:
+                return t_s - _ENVELOPE_HALF_S
+        return None
+
     def _start(self, t: float, conf: float, rule: str) -> Span:
-        # the onset is the start of the calf's rise (the active run the alarm is about)
+        # the onset is where the contraction the alarm is about began: the start of its
+        # jump to cramp force, and never before the calf's active run
         onset = self._active_start if self._active_start is not None else t - self.p.frame_s
+        jump = self._jump_start()
+        if jump is not None:
+            onset = min(max(onset, jump), t - self.p.frame_s)
         self._cramp_onset = onset
         self._run_alarmed = self._active_start is not None
         self._streak = 0
