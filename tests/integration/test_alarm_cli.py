@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import threading
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -17,38 +15,9 @@ import pytest
 from crampwatch.consumers.alarm import Alarm, alarm_status_topic
 from crampwatch.consumers.prompts import monitoring_stopped
 from crampwatch.publish import EventPublisher, topics
+from support.cli import Crampwatch
 
 pytestmark = pytest.mark.integration
-
-
-class AlarmProcess:
-    def __init__(self, url: str, env: dict[str, str], *args: str) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "crampwatch", "alarm", "--broker", url, *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-        )
-        self.out: list[str] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.out.append(line)
-
-    @property
-    def text(self) -> str:
-        return "".join(self.out)
-
-    def terminate(self) -> tuple[int, str]:
-        self.proc.send_signal(signal.SIGTERM)
-        self.proc.wait(15)
-        self._reader.join(5)
-        assert self.proc.stderr is not None
-        return self.proc.returncode, self.proc.stderr.read()
 
 
 def retained(port: int, topic: str, payload: str) -> None:
@@ -84,7 +53,9 @@ def test_alarm_without_sound_says_so_and_follows_only_its_service(
     no_players = tmp_path / "bin"
     no_players.mkdir()
     env = {**os.environ, "PATH": str(no_players), "HOME": str(tmp_path)}
-    alarm = AlarmProcess(mosquitto.url, env, "--prompt-step", "1", "--client-id", "bedside")
+    alarm = Crampwatch(
+        "alarm", "--broker", mosquitto.url, "--prompt-step", "1", "--client-id", "bedside", env=env
+    )
     try:
         assert wait_for(lambda: "alarm armed" in alarm.text, 15), alarm.text
         first = alarm.text.splitlines()[0]

@@ -11,7 +11,7 @@ import pytest
 
 from crampwatch.consumers.store import EventStore
 from crampwatch.publish import topics
-from integration.test_mqtt_cli import Crampwatch
+from support.cli import Crampwatch
 
 pytestmark = pytest.mark.integration
 
