@@ -127,6 +127,20 @@ def _tone_power(x: np.ndarray, fs_hz: float, f_hz: float) -> float:
     return float(np.abs(np.dot(x, np.exp(-2j * np.pi * f_hz / fs_hz * n))) ** 2)
 
 
+# off-mains frequencies beside 50 and 60 Hz: the EMG's own noise level in one bin
+_NOISE_PROBE_HZ = (44.0, 47.0, 53.0, 56.0, 64.0, 67.0)
+
+
+def _mains_powers(x: np.ndarray, fs_hz: float) -> tuple[float, float, float]:
+    """Single-bin power of ``x`` (raw samples at ``fs_hz``, mean removed) at 50 and
+    60 Hz, and the median of the bins at ``_NOISE_PROBE_HZ`` (the noise a bin holds
+    without any hum)."""
+    x = np.asarray(x, dtype=np.float64)
+    x = x - x.mean()
+    noise = float(np.median([_tone_power(x, fs_hz, f) for f in _NOISE_PROBE_HZ]))
+    return _tone_power(x, fs_hz, 50.0), _tone_power(x, fs_hz, 60.0), noise
+
+
 def detect_mains_hz(x: np.ndarray, fs_hz: float) -> float:
     """50 or 60: the mains frequency with more power in ``x`` (raw samples at ``fs_hz``).
 
@@ -134,33 +148,54 @@ def detect_mains_hz(x: np.ndarray, fs_hz: float) -> float:
     Nyquist for every supported EMG rate (>= 200 Hz). Ties (no mains, silent input)
     give 50.
     """
-    x = np.asarray(x, dtype=np.float64)
-    if x.size == 0:
+    if np.asarray(x).size == 0:
         return 50.0
-    x = x - x.mean()
-    p50, p60 = _tone_power(x, fs_hz, 50.0), _tone_power(x, fs_hz, 60.0)
+    p50, p60, _ = _mains_powers(x, fs_hz)
     return 60.0 if p60 > p50 else 50.0
+
+
+# An early decision needs the stronger mains bin this many times the noise bins' median
+# (a noise-only bin exceeds it with probability e^-(20 ln 2) ~ 1e-6) and 4 times the
+# other mains bin: with a faint hum under the EMG's own noise, 2 s of one bin picked
+# the wrong frequency about one channel in twenty, and a later surge of hum at the
+# true frequency then passed the notch.
+_MAINS_CLEAR_SNR = 20.0
+_MAINS_CLEAR_RATIO = 4.0
 
 
 class MainsDetector:
     """Collects the first ``seconds`` of real (not gap-filled) samples and decides 50 vs
-    60 Hz once exactly that many have arrived, so the decision does not depend on how
-    the signal was split into blocks. ``process(block)`` returns the decision (Hz) or
-    None while undecided; :meth:`decide` forces it (end of recording).
+    60 Hz once exactly that many have arrived, if one of them clearly stands out of the
+    noise and over the other (``_MAINS_CLEAR_*``); otherwise it waits for
+    ``max_seconds`` (a faint tone stands out of the noise as the window grows) and
+    takes the stronger. Fixed sample
+    counts, so the decision does not depend on how the signal was split into blocks.
+    ``process(block)`` returns the decision (Hz) or None while undecided;
+    :meth:`decide` forces it (end of recording).
     """
 
-    def __init__(self, fs_hz: float, seconds: float = 2.0) -> None:
+    def __init__(self, fs_hz: float, seconds: float = 2.0, max_seconds: float = 10.0) -> None:
         self.fs_hz = float(fs_hz)
         self.n_needed = max(1, round(seconds * fs_hz))
+        self.n_max = max(self.n_needed, round(max_seconds * fs_hz))
         self._parts: list[np.ndarray] = []
         self._n = 0
+        self._checked = False  # the first window was looked at and was not clear
         self.mains_hz: float | None = None
 
     def process(self, x: np.ndarray) -> float | None:
         if self.mains_hz is None and x.size:
-            self._parts.append(x[: self.n_needed - self._n])
+            self._parts.append(x[: self.n_max - self._n])
             self._n += self._parts[-1].size
-            if self._n >= self.n_needed:
+            if self._n >= self.n_needed and not self._checked:
+                self._checked = True
+                first = np.concatenate(self._parts)[: self.n_needed]
+                p50, p60, noise = _mains_powers(first, self.fs_hz)
+                top = max(p50, p60)
+                if top >= _MAINS_CLEAR_SNR * noise and top >= _MAINS_CLEAR_RATIO * min(p50, p60):
+                    self.mains_hz = 60.0 if p60 > p50 else 50.0
+                    self._parts = []
+            if self.mains_hz is None and self._n >= self.n_max:
                 self.decide()
         return self.mains_hz
 

@@ -12,10 +12,11 @@ frozen. A role that starts after 0 s has a leading gap. Time stays aligned: the
 frame clock is the recording clock.
 
 Latency: with ``mains_hz=None`` the first frames wait until each EMG channel has 2 s
-of samples (the 50/60 Hz decision), then catch up; after that a frame leaves as soon
-as every role covers it. Units: EMG columns ending in ``_uv`` are in the device's units
-(µV for calibrated sensors); ``*_rel``, ``*_rel1s``, ``*_wl`` and ``calf_tib_ratio`` are
-relative to the resting level and so unit-free, for devices that only give counts.
+of samples (the 50/60 Hz decision; 10 s when the hum is too faint to tell), then catch
+up; after that a frame leaves as soon as every role covers it. Units: EMG columns
+ending in ``_uv`` are in the device's units (µV for calibrated sensors); ``*_rel``,
+``*_rel1s``, ``*_wl`` and ``calf_tib_ratio`` are relative to the resting level and so
+unit-free, for devices that only give counts.
 """
 
 from __future__ import annotations
