@@ -57,6 +57,10 @@ __all__ = ["DetectorStats", "FrameDetector", "emission_order", "lying_frames"]
 log = logging.getLogger(__name__)
 
 HOLD_S = 10.0  # a leg movement waits this long after its offset before it is counted
+# walking: the shank's 1-s motion at least this (g) for longer than any leg movement
+# (10 s, WASM 2016); a sleeper's movements are small and brief
+WALK_MIN_MOTION_G = 0.2
+WALK_MIN_S = 10.0
 
 
 @dataclass
@@ -143,6 +147,10 @@ class FrameDetector:
         # (onset, end or None, alarm time): cramps and position changes, to drop LMs in them
         self._cramp_spans: list[tuple[float, float | None, float]] = []
         self._position_spans: list[tuple[float, float, float]] = []
+        # the sleeper up — the shin upright, or the shank moving hard for longer than
+        # any leg movement (walking): the legs' activity then is not a sleep movement
+        self._upright_runs = FlagRuns()
+        self._walking_runs = FlagRuns(min_s=WALK_MIN_S)
         self._held: list[LegMovement] = []
         self.stats = DetectorStats()
         self._i_cramp = self.model.classes.index("cramp")
@@ -188,6 +196,8 @@ class FrameDetector:
         calf_bad, calf_glitch = self._calf_vetoes(calf, hard["calf"], issue_open["calf"])
         grav = np.column_stack([column(frames, f"grav_{a}_g") for a in "xyz"])
         upright = self._upright.push(grav, lying_frames(calf_rel1s, motion1s, motion_rest, cp))
+        self._upright_runs.push(t, upright)
+        self._walking_runs.push(t, np.nan_to_num(motion1s, nan=0.0) >= WALK_MIN_MOTION_G)
         # the calf/tibialis ratio, NaN without tibialis evidence: no channel, or a broken
         # tibialis (which says nothing about calf dominance)
         ratio = np.full(n, np.nan)
@@ -343,11 +353,17 @@ class FrameDetector:
         return self._periodic.advance(float(t[idx[0]]))
 
     def _covered(self, lm: LegMovement, now: float) -> bool:
-        """Inside a position change or a cramp known at frame time ``now`` (spans decided
-        later in the same chunk are ignored, so the result does not depend on chunking)."""
+        """Inside a position change, a cramp or the shin upright, known at frame time
+        ``now`` (spans decided later in the same chunk are ignored, so the result does
+        not depend on chunking). Up and about (walking, standing), the legs move and
+        work: not the movements of a sleeper (WASM 2016 scores them in bed)."""
         for a, b, seen in self._position_spans[-8:]:
             if seen <= now and lm.onset_s < b + 1.0 and a - 1.0 < lm.end_s:
                 return True
+        if self._upright_runs.overlap(lm.onset_s, lm.end_s):
+            return True
+        if self._walking_runs.overlap(lm.onset_s, lm.end_s):
+            return True
         for onset_s, end_s, decided_s in self._cramp_spans[-4:]:
             if decided_s <= now and lm.end_s > onset_s and (end_s is None or lm.onset_s < end_s):
                 return True
@@ -434,6 +450,46 @@ class FrameDetector:
             periodic=None,
             details={**s.details, **extra},
         )
+
+
+class FlagRuns:
+    """The runs of flagged 0.1-s frames that lasted at least ``min_s`` s, as
+    ``[start_s, end_s]``, kept for ``keep_s`` s after their end. Streaming: a run
+    counts from its first frame once it has lasted ``min_s``, whatever the block size."""
+
+    def __init__(self, min_s: float = 0.0, keep_s: float = 120.0) -> None:
+        self.min_s = min_s
+        self.keep_s = keep_s
+        self.runs: list[list[float]] = []
+        self._open_start: float | None = None  # start of a run still flagged
+
+    def push(self, t: np.ndarray, flagged: np.ndarray) -> None:
+        """Frames ending at ``t`` (s) and whether each is flagged."""
+        if len(t):  # before the block's runs: a movement is decided after its block
+            self.runs = [r for r in self.runs if r[1] >= float(t[0]) - self.keep_s]
+        idx = np.flatnonzero(flagged)
+        if idx.size:
+            cut = np.flatnonzero(np.diff(idx) > 1)
+            for a, b in zip(np.r_[idx[0], idx[cut + 1]], np.r_[idx[cut], idx[-1]], strict=True):
+                carried = a == 0 and self._open_start is not None
+                start = self._open_start if carried else float(t[a]) - FRAME_S
+                assert start is not None
+                self._note(start, float(t[b]))
+            self._open_start = start if bool(flagged[-1]) else None
+        else:
+            self._open_start = None
+
+    def _note(self, start: float, end: float) -> None:
+        if end - start < self.min_s - 1e-9:
+            return
+        if self.runs and self.runs[-1][0] == start:
+            self.runs[-1][1] = end
+        else:
+            self.runs.append([start, end])
+
+    def overlap(self, start_s: float, end_s: float) -> bool:
+        """Whether ``[start_s, end_s]`` overlaps a kept run."""
+        return any(a < end_s and start_s < b for a, b in self.runs)
 
 
 def lying_frames(

@@ -52,6 +52,7 @@ _CONFOUNDER_PAD_S = 2.0
 _CONFOUNDER_ORDER = (
     "signal_issue",
     "position_change",
+    "out_of_bed",
     "stretch",
     "restless_bout",
     "leg_movement",

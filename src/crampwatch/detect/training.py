@@ -68,12 +68,14 @@ _TYPE_CLASS = {
     "position_change": "movement",
     "stretch": "movement",
     "restless_bout": "movement",
+    "out_of_bed": "movement",
     # a calf tone rise that resolves is not a cramp: the alarm must stay quiet on it
     "tone_rise": "rest",
 }
 # later entries overwrite earlier ones: the most decisive label wins a frame
 _PRIORITY = (
     "tone_rise",
+    "out_of_bed",
     "restless_bout",
     "leg_movement",
     "stretch",

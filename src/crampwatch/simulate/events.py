@@ -31,6 +31,7 @@ TRUTH_TYPES: tuple[str, ...] = (
     "signal_issue",
     "restless_bout",
     "tone_rise",
+    "out_of_bed",
 )
 SIGNAL_ISSUE_KINDS: tuple[str, ...] = (
     "electrode_off",
@@ -47,6 +48,7 @@ SCHEDULE_TYPES: tuple[str, ...] = (
     "turn_over",
     "stretch",
     "tone_rise",
+    "get_up",
     *SIGNAL_ISSUE_KINDS,
 )
 REACTIONS: tuple[str, ...] = ("stand_up", "stretch", "none")
@@ -70,6 +72,8 @@ class ScheduledEvent:
     - ``tone_rise``: a calf tone rise that resolves without a cramp; ``duration_s``
       rise + hold + fade; ``peak_uv`` the peak level as a multiple of the resting level
       (× rest, not µV); ``fasciculations`` twitches during it.
+    - ``get_up``: out of bed and back (stand up, walk, stand, walk, lie down); truth:
+      the two position changes and ``out_of_bed`` over the whole.
     - ``electrode_off`` / ``pop`` / ``flat_line`` / ``mains`` / ``electrode_failing``:
       signal issues on ``muscle`` (``emg_calf``, ``emg_tibialis`` or ``both``);
       ``peak_uv`` is the hum amplitude, the pop step or the mains amplitude
@@ -101,13 +105,15 @@ class ScheduledEvent:
 class TruthEvent:
     """Ground truth of one placed event, in recording seconds.
 
-    ``type`` is one of :data:`TRUTH_TYPES`. For a cramp, ``onset_s`` is the moment the
-    sustained contraction starts (the end of any prodrome; ``details["prodrome_s"]``
-    says how long the slow rise before it lasted) and ``end_s`` the end of its decay.
-    ``leg_movement`` carries ``periodic`` (WASM 2016 series rule over the movements
-    actually placed); ``signal_issue`` carries ``kind``; ``position_change`` carries
-    ``kind`` (``turn_over``, ``stand_up``, ``lie_down``). ``tone_rise`` is a rise of
-    calf tone that resolved without a cramp (a look-alike, never to be alarmed).
+        ``type`` is one of :data:`TRUTH_TYPES`. For a cramp, ``onset_s`` is the moment the
+        sustained contraction starts (the end of any prodrome; ``details["prodrome_s"]``
+        says how long the slow rise before it lasted) and ``end_s`` the end of its decay.
+        ``leg_movement`` carries ``periodic`` (WASM 2016 series rule over the movements
+        actually placed); ``signal_issue`` carries ``kind``; ``position_change`` carries
+        ``kind`` (``turn_over``, ``stand_up``, ``lie_down``). ``tone_rise`` is a rise of
+        calf tone that resolved without a cramp (a look-alike, never to be alarmed).
+    ``out_of_bed``: the sleeper up, from standing up to lying down again (the calf works,
+    no cramp for it).
     """
 
     type: str
@@ -234,9 +240,9 @@ def random_schedule(
     """A random night: counts from the night's rates, placed without overlap.
 
     Cramps are placed first (at least one in a ``train`` night of 30 min or more, so
-    that every training night has positives), then restless bouts (preferably in the
-    first 90 min, around sleep onset), PLM series, signal issues, stretches, turns,
-    isolated movements and pops. Parameters left ``None`` are drawn at synthesis.
+    that every training night has positives), then trips out of bed, restless bouts
+    (preferably in the first 90 min, around sleep onset), PLM series, signal issues,
+    stretches, turns, isolated movements and pops. Parameters left ``None`` are drawn at synthesis.
     """
     hours = total_s / 3600.0
     per_night = hours / 8.0
@@ -259,6 +265,12 @@ def random_schedule(
                     "cramp", onset, duration_s=dur, prodrome_s=prodrome, fasciculations=fasc
                 )
             )
+
+    # trips out of bed next: long (up to ~6 min), they need room a busy night lacks later
+    for _ in range(_count(rng, params.get("get_ups_per_night", 0.0) * per_night)):
+        onset = tl.place(rng, 400.0)
+        if onset is not None:
+            out.append(ScheduledEvent("get_up", onset))
 
     for _ in range(_count(rng, params["restless_per_night"] * per_night)):
         dur = float(rng.uniform(60.0, 600.0))

@@ -41,6 +41,7 @@ length of the night.
 | ``tone_rises_per_night`` resolving calf tone rises | 2–10 | 4–16 | [9] [12] [13] |
 | ``tone_rise_max_x`` largest rise, × resting level | 1.3–5 | 1.3–6 | [13] |
 | ``electrode_failing_per_night`` contact failing over s | 0–1.5 | 1–3 | [14] |
+| ``get_ups_per_night`` out of bed and back (walk, stand) | 0–2 | 1–4 | [15] |
 
 *Tone rises that resolve* are the cramp's look-alikes: the calf's activity creeps up
 over 5–120 s to 1.3–5× its resting level (per event, up to the night's
@@ -95,6 +96,8 @@ Sources:
     common-mode (mains) pick-up and motion artefact: Webster JG, Medical
     Instrumentation (4th ed., 2010), ch. 5; Tam H, Webster JG, IEEE TBME
     1977;24:134–137 (motion artefact, skin stretch).
+15. Bosch JLHR, Weiss JP. The prevalence and causes of nocturia. J Urol
+    2010;184:440–446 (getting up to void at least once a night: most adults over 60).
 """
 
 from __future__ import annotations
@@ -142,6 +145,7 @@ RANGES: dict[str, tuple[list[Interval], list[Interval], bool]] = {
     "tone_rises_per_night": ([(2.0, 10.0)], [(4.0, 16.0)], False),
     "tone_rise_max_x": ([(1.3, 5.0)], [(1.3, 6.0)], False),
     "electrode_failing_per_night": ([(0.0, 1.5)], [(1.0, 3.0)], False),
+    "get_ups_per_night": ([(0.0, 2.0)], [(1.0, 4.0)], False),
 }
 
 DEFAULT_MAINS_HZ = {"train": 50.0, "shifted": 60.0}

@@ -474,51 +474,11 @@ def _cramp(night: _Night, ev: ScheduledEvent) -> None:
     t_r = t0 + min(float(rng.uniform(5.0, 40.0)), 0.8 * dur)
     if reaction == "stand_up":
         before = night.posture
-        tr = float(rng.uniform(2.0, 4.0))
-        night.move(t_r, tr, float(rng.uniform(0.1, 0.4)), rise_s=0.3)
-        night.change_posture(t_r, tr, "standing")
-        night.record(
-            TruthEvent(
-                "position_change",
-                t_r,
-                t_r + tr,
-                kind="stand_up",
-                details={"from": before, "to": "standing"},
-            )
-        )
+        tr = _stand_up(night, t_r)
         stand = float(rng.uniform(30.0, 300.0))
-        # standing loads the calf: postural, low-frequency activity
-        night.burst(
-            "emg_calf",
-            t_r + tr,
-            stand,
-            float(rng.uniform(10.0, 40.0)),
-            0.15,
-            rise_s=1.0,
-            fall_s=1.0,
-        )
-        night.burst(
-            "emg_tibialis",
-            t_r + tr,
-            stand,
-            float(rng.uniform(5.0, 20.0)),
-            0.15,
-            rise_s=1.0,
-            fall_s=1.0,
-        )
-        night.move(t_r + tr, stand, float(rng.uniform(0.01, 0.03)), rise_s=1.0)
-        t_l = t_r + tr + stand
-        night.move(t_l, tr, float(rng.uniform(0.1, 0.4)), rise_s=0.3)
-        night.change_posture(t_l, tr, before)
-        night.record(
-            TruthEvent(
-                "position_change",
-                t_l,
-                t_l + tr,
-                kind="lie_down",
-                details={"from": "standing", "to": before},
-            )
-        )
+        _stand(night, t_r + tr, stand)
+        _lie_down(night, t_r + tr + stand, tr, before)
+        night.record(TruthEvent("out_of_bed", t_r, t_r + 2 * tr + stand))
     elif reaction == "stretch":
         d = float(rng.uniform(5.0, 20.0))
         # dorsiflexion against the cramp: tibialis works, the shank moves
@@ -782,7 +742,92 @@ def _signal_issue(night: _Night, ev: ScheduledEvent) -> None:
     night.record(TruthEvent("signal_issue", t0, t1, kind=kind, details=details))
 
 
+def _stand_up(night: _Night, t_s: float) -> float:
+    """Sit up and stand (shank motion, the shin turning upright) from ``t_s``; returns
+    how long it took (s), the same for lying down again."""
+    rng = night.rng
+    before = night.posture
+    tr = float(rng.uniform(2.0, 4.0))
+    night.move(t_s, tr, float(rng.uniform(0.1, 0.4)), rise_s=0.3)
+    night.change_posture(t_s, tr, "standing")
+    night.record(
+        TruthEvent(
+            "position_change",
+            t_s,
+            t_s + tr,
+            kind="stand_up",
+            details={"from": before, "to": "standing"},
+        )
+    )
+    return tr
+
+
+def _stand(night: _Night, t_s: float, dur_s: float) -> None:
+    """Quiet standing: it loads the calf with postural, low-frequency activity."""
+    rng = night.rng
+    night.burst(
+        "emg_calf", t_s, dur_s, float(rng.uniform(10.0, 40.0)), 0.15, rise_s=1.0, fall_s=1.0
+    )
+    night.burst(
+        "emg_tibialis", t_s, dur_s, float(rng.uniform(5.0, 20.0)), 0.15, rise_s=1.0, fall_s=1.0
+    )
+    night.move(t_s, dur_s, float(rng.uniform(0.01, 0.03)), rise_s=1.0)
+
+
+def _lie_down(night: _Night, t_s: float, tr_s: float, posture: str) -> None:
+    rng = night.rng
+    night.move(t_s, tr_s, float(rng.uniform(0.1, 0.4)), rise_s=0.3)
+    night.change_posture(t_s, tr_s, posture)
+    night.record(
+        TruthEvent(
+            "position_change",
+            t_s,
+            t_s + tr_s,
+            kind="lie_down",
+            details={"from": "standing", "to": posture},
+        )
+    )
+
+
+def _walk(night: _Night, t_s: float, dur_s: float) -> None:
+    """Walking: each stride a calf burst at push-off and a tibialis burst in swing,
+    strongly rhythmic (~1 stride/s), with large shank motion. Gait EMG: Winter DA,
+    Yack HJ, Electroencephalogr Clin Neurophysiol 1987;67:402–411."""
+    rng = night.rng
+    stride_s = float(rng.uniform(1.0, 1.3))
+    calf_uv, tib_uv = _log_uniform(rng, 30.0, 300.0), _log_uniform(rng, 20.0, 150.0)
+    hf = float(rng.uniform(0.2, 0.45))  # voluntary firing rates
+    for k in range(int(dur_s / stride_s)):
+        t = t_s + k * stride_s
+        jitter = rng.uniform(0.8, 1.2, 2)
+        night.burst("emg_calf", t + 0.3 * stride_s, 0.35 * stride_s, calf_uv * jitter[0], hf)
+        night.burst("emg_tibialis", t + 0.7 * stride_s, 0.3 * stride_s, tib_uv * jitter[1], hf)
+    night.move(t_s, dur_s, float(rng.uniform(0.3, 0.8)), rise_s=0.5)
+
+
+def _get_up(night: _Night, ev: ScheduledEvent) -> None:
+    """Out of bed and back (nocturia: most sleepers over 60 get up at least once a night):
+    stand up, walk, stand (or sit), walk back, lie down, often in another posture. The
+    calf works the whole time, a cramp is not what it is."""
+    rng = night.rng
+    t0, before = ev.onset_s, night.posture
+    tr = _stand_up(night, t0)
+    t = t0 + tr
+    phases = (
+        (_walk, float(rng.uniform(5.0, 40.0))),
+        (_stand, float(rng.uniform(15.0, 150.0))),
+        (_walk, float(rng.uniform(5.0, 40.0))),
+    )
+    for phase, dur in phases:
+        phase(night, t, dur)
+        t += dur
+    after = before if rng.random() < 0.5 else str(rng.choice([x for x in LYING if x != before]))
+    _lie_down(night, t, tr, after)
+    night.record(TruthEvent("out_of_bed", t0, t + tr))
+
+
 _HANDLERS = {
+    "get_up": _get_up,
     "cramp": _cramp,
     "plm_series": _plm_series,
     "restless_bout": _restless,
