@@ -482,6 +482,16 @@ def test_a_jump_to_a_fluctuating_partial_level_does_not_alarm():
     assert run(CrampTracker(NO_WAIT), tone_inputs(rel), p_active=np.ones(N)) == []
 
 
+def test_a_partial_cramp_alarms_only_when_it_holds_above_the_levels_of_tone_rises():
+    params = CrampParams(calf_only_min_active_s=0.0)
+    assert params.min_rel1s < 5.0 < params.weak_rel < 7.0 < params.cramp_rel
+    partial = run(CrampTracker(params), tone_inputs(ramp(200, 210, 7.0)))
+    assert partial and partial[0].details["rule"] == "p_cramp_sustained"
+    # held 12 s from ~21 s: the weak path, not the late persistent one
+    assert 32.0 <= partial[0].decided_at_s <= 35.0
+    assert run(CrampTracker(params), tone_inputs(ramp(200, 210, 5.0))) == []
+
+
 def test_electrode_trouble_building_up_holds_the_alarm():
     arrays = tone_inputs(ramp(200, 205, 20.0))
     trouble = np.zeros(N, bool)
@@ -490,6 +500,42 @@ def test_electrode_trouble_building_up_holds_the_alarm():
     assert spans and spans[0].decided_at_s >= 21.0 + CrampParams().trouble_clean_s
     clean = run(CrampTracker(NO_WAIT), arrays)
     assert clean[0].decided_at_s < 23.0
+
+
+def firm_start_s(rel1s: np.ndarray, level: float) -> float:
+    """Start (s) of the first frame from which ``rel1s`` stays ≥ ``level`` to the end."""
+    below = np.flatnonzero(rel1s < level)
+    return float(T[below[-1] + 1] - 0.1)
+
+
+def test_a_partial_contraction_that_persists_alarms_late():
+    # a slow rise to 5× rest, held: never reached within seconds, so only its
+    # persistence (here 30 s, a short stand-in for minutes) makes it a cramp
+    params = CrampParams(calf_only_min_active_s=0.0, persist_s=30.0)
+    arrays = tone_inputs(ramp(50, 250, 5.0))
+    spans = run(CrampTracker(params), arrays)
+    firm = firm_start_s(arrays[2], params.min_rel1s)
+    assert spans[0].details["rule"] == "persistent_calf_contraction"
+    assert len(spans) == 2  # the onset, then its end at flush
+    assert spans[0].onset_s == pytest.approx(firm, abs=0.11)
+    assert spans[0].decided_at_s == pytest.approx(firm + 30.0, abs=0.11)
+
+
+def test_a_persisting_contraction_needs_an_unbroken_firm_stretch_and_the_classifier():
+    params = CrampParams(calf_only_min_active_s=0.0, persist_s=30.0)
+    rel = ramp(50, 250, 5.0)
+    rel[350:370] = 2.5  # eased below the firm level for 2 s: the count starts again
+    assert run(CrampTracker(params), tone_inputs(rel)) == []
+    _, rel_, rel1s, mot, bad = tone_inputs(ramp(50, 250, 5.0))
+    called_lm = np.full(N, 0.2)  # the classifier prefers another active class
+    assert run(CrampTracker(params), (called_lm, rel_, rel1s, mot, bad)) == []
+    # standing for 2 s, even with a tibialis channel showing the calf dominant
+    stood = np.zeros(N, bool)
+    stood[350:370] = True
+    arrays = tone_inputs(ramp(50, 250, 5.0))
+    tib = {"calf_tib_ratio": np.full(N, 3.0)}
+    assert run(CrampTracker(params), arrays, **tib)  # lying all along: it alarms
+    assert run(CrampTracker(params), arrays, upright=stood, **tib) == []
 
 
 def test_force_test_does_not_depend_on_the_block_size():

@@ -125,7 +125,7 @@ class CrampParams:
     few times rest and fluctuates (an arousal, an aborted cramp) resolves by itself:
 
     - *strong*: the 1-s envelope ≥ ``cramp_rel`` × rest on every frame of the last
-      ``hold_s`` s; or *weak*: ≥ ``min_rel1s`` × rest for ``weak_hold_s`` s and steady
+      ``hold_s`` s; or *weak*: ≥ ``weak_rel`` × rest for ``weak_hold_s`` s and steady
       (the window's lowest 1-s envelope ≥ ``steady_ratio`` × its highest): a partial
       cramp that holds, not a fluctuating tone — on the confident path only (below
       cramp force, the classifier must be sure);
@@ -170,11 +170,19 @@ class CrampParams:
     cramp_rel: float = 8.0
     hold_s: float = 1.5
     weak_hold_s: float = 12.0
+    # a partial cramp's level: above resolving tone rises (1.3–5 × nominal rest, which
+    # the running low-quantile rest reads as up to ~9 ×); weaker ones need persist_s
+    weak_rel: float = 6.0
     steady_ratio: float = 0.5
     jump_ratio: float = 2.0
     weak_jump_ratio: float = 3.0
     rise_allow_s: float = 6.0
     trouble_clean_s: float = 10.0
+    # a contraction still firm after this long is a cramp whatever its force: a tone
+    # rise resolves within about two minutes (rise, hold ≤ 1 min, fade), a cramp lasts
+    # minutes (see the persistent path)
+    persist_s: float = 120.0
+    persist_share: float = 0.3
     # cramp_warning ("calf tightening"): the calf's 1-s envelope ≥ warn_rel × rest for
     # warn_s s on a still, clean, calf-dominated leg; ends after warn_end_s s below
     # warn_end_rel × rest, or when a cramp alarm starts; at most one per tightening
@@ -258,6 +266,8 @@ class _FrameTests:
     power: np.ndarray  # shank motion power, g²
     floor: np.ndarray  # its floor, g²
     tib_seen: np.ndarray  # the tibialis gives evidence (finite ratio)
+    upright: np.ndarray  # the shin upright (standing, sitting up)
+    guard: np.ndarray  # frames where the rule guards hold
     cand: np.ndarray  # confident frames with the guards holding
     sustained_ok: np.ndarray  # the sustained path's guards hold
     share: np.ndarray  # cramp share among the active classes
@@ -300,6 +310,11 @@ class CrampTracker:
         self._hist_needed = fr_n(self.p.weak_hold_s) + fr_n(self.p.rise_allow_s) + 1
         self._rel_hist = np.zeros(0)
         self._run_jumped = False  # the current active run reached force within seconds
+        # start of the current run's firm stretch (1-s envelope ≥ min_rel1s × rest on
+        # every frame) and the cramp shares summed over it: the persistent path
+        self._firm_since: float | None = None
+        self._firm_share = 0.0
+        self._firm_frames = 0
         self._trouble_needed = fr_n(self.p.trouble_clean_s)
         self._since_trouble = 10**9
 
@@ -328,7 +343,7 @@ class CrampTracker:
 
         strong = held >= p.cramp_rel
         with np.errstate(invalid="ignore"):
-            weak = (wmin >= p.min_rel1s) & (wmin >= p.steady_ratio * wmax)
+            weak = (wmin >= p.weak_rel) & (wmin >= p.steady_ratio * wmax)
         jumped = (strong & (held >= p.jump_ratio * before(h + g))) | (
             weak & (wmin >= p.weak_jump_ratio * before(w + g))
         )
@@ -380,7 +395,8 @@ class CrampTracker:
         sustained_ok &= ~(ratio < max(p.min_calf_tib_ratio, p.sustain_calf_tib_ratio))
         # with the tibialis, standing's co-contraction already fails the calf dominance
         # tests; without it, the upright shin is what tells
-        up = np.asarray(x.upright, bool) & ~tib_seen
+        upright = np.asarray(x.upright, bool)
+        up = upright & ~tib_seen
         guard &= ~up
         sustained_ok &= ~up
         pa = np.nan_to_num(np.asarray(x.p_active, float), nan=0.0)
@@ -400,6 +416,8 @@ class CrampTracker:
             power=np.asarray(x.motion_power_g2, float),
             floor=np.asarray(x.motion_floor_g2, float),
             tib_seen=tib_seen,
+            upright=upright,
+            guard=guard,
             cand=guard & (prob >= p.p_on),
             sustained_ok=sustained_ok,
             share=share,
@@ -444,6 +462,7 @@ class CrampTracker:
             self._active_start = None
             self._run_alarmed = False
             self._run_jumped = False
+            self._firm_since = None
             return
         if self._active_start is None:
             self._active_start = t - p.frame_s
@@ -457,14 +476,21 @@ class CrampTracker:
         self._run_power.append(float(f.power[i]))
         del self._run_power[: -self._still_frames]
         self._run_jumped = self._run_jumped or bool(f.jumped[i])
+        # standing keeps the calf working: only a contraction lying down counts
+        if f.rel1[i] < p.min_rel1s or f.upright[i]:
+            self._firm_since = None
+        elif self._firm_since is None:
+            self._firm_since = t - p.frame_s
+            self._firm_share, self._firm_frames = 0.0, 0
+        if self._firm_since is not None:
+            self._firm_share += float(f.share[i])
+            self._firm_frames += 1
 
     def _try_alarm(self, f: _FrameTests, i: int, t: float) -> Span | None:
         """No cramp open: the alarm on either path, if the run and the signal allow it."""
         p = self.p
-        ready = (
+        allowed = (
             not self._run_alarmed
-            # the contraction reached its force within seconds and holds it
-            and self._run_jumped
             and self._since_trouble > self._trouble_needed
             # without a tibialis, evidence counts once the calf has been active longer
             # than most leg movements last
@@ -474,6 +500,8 @@ class CrampTracker:
             and self._onset_motion < p.max_onset_motion_g
             and t - self._last_end >= p.refractory_s
         )
+        # the contraction reached its force within seconds and holds it
+        ready = allowed and self._run_jumped
         # a partial contraction below cramp force alarms only when the classifier is
         # sure of a cramp; cramp force also on the sustained path
         held = bool(f.strong[i]) or bool(f.weak[i])
@@ -481,7 +509,10 @@ class CrampTracker:
         if span is not None:
             return span
         ok = ready and bool(f.strong[i]) and bool(f.sustained_ok[i]) and bool(f.active[i])
-        return self._sustained(t, ok, float(f.share[i]))
+        span = self._sustained(t, ok, float(f.share[i]))
+        if span is not None:
+            return span
+        return self._persistent(t, allowed and bool(f.guard[i]))
 
     def _try_end(self, f: _FrameTests, i: int, t: float) -> Span | None:
         """A cramp open: it ends after ``end_quiet_s`` of a relaxed calf or a low cramp
@@ -547,6 +578,20 @@ class CrampTracker:
             return None
         return self._start(t, mean, "tonic_calf_sustained")
 
+    def _persistent(self, t: float, ok: bool) -> Span | None:
+        """Path 3: the calf firm (1-s envelope ≥ ``min_rel1s`` × rest) for ``persist_s``
+        s, whatever its force or how it rose, with a mean cramp share over that stretch
+        ≥ ``persist_share``. A tone rise resolves within about two minutes, a cramp goes
+        on for minutes: a late alarm for a weak cramp the other paths could not tell
+        from a tone. The stretch restarts when the shin is upright, tibialis or not:
+        standing works the calf for minutes."""
+        if not ok or self._firm_since is None or t - self._firm_since < self.p.persist_s:
+            return None
+        mean = self._firm_share / max(self._firm_frames, 1)
+        if mean < self.p.persist_share:
+            return None
+        return self._start(t, mean, "persistent_calf_contraction", onset=self._firm_since)
+
     def _jump_start(self) -> float | None:
         """Where the current run's jump to its present force began (s): half a second
         (the 1-s envelope's lag) before the envelope last stood below the present level
@@ -560,13 +605,15 @@ class CrampTracker:
                 return t_s - _ENVELOPE_HALF_S
         return None
 
-    def _start(self, t: float, conf: float, rule: str) -> Span:
+    def _start(self, t: float, conf: float, rule: str, onset: float | None = None) -> Span:
         # the onset is where the contraction the alarm is about began: the start of its
-        # jump to cramp force, and never before the calf's active run
-        onset = self._active_start if self._active_start is not None else t - self.p.frame_s
-        jump = self._jump_start()
-        if jump is not None:
-            onset = min(max(onset, jump), t - self.p.frame_s)
+        # jump to cramp force, and never before the calf's active run (the persistent
+        # path gives the start of its firm stretch)
+        if onset is None:
+            onset = self._active_start if self._active_start is not None else t - self.p.frame_s
+            jump = self._jump_start()
+            if jump is not None:
+                onset = min(max(onset, jump), t - self.p.frame_s)
         self._cramp_onset = onset
         self._run_alarmed = self._active_start is not None
         self._streak = 0
