@@ -71,7 +71,8 @@ class TrackerStep:
 class CrampParams:
     """Cramp alarm rule (all times in s, frames of 0.1 s).
 
-    The alarm escalates on evidence; it fires on whichever of two paths completes first:
+    The alarm escalates on evidence; it fires on whichever of three paths completes
+    first:
 
     - **confident**: the classifier's cramp probability stays ≥ ``p_on`` for
       ``k_frames`` consecutive frames;
@@ -84,9 +85,14 @@ class CrampParams:
       a leg movement, a voluntary movement or an artefact, even when it is not yet sure
       it is a cramp (weak, partial cramps). With a tibialis channel this path also needs the calf
       ``sustain_calf_tib_ratio`` times as far above its rest as the tibialis: a calf
-      cramp is a calf contraction, a leg movement is tibialis-driven.
+      cramp is a calf contraction, a leg movement is tibialis-driven;
+    - **persistent** (late): the calf firm (1-s envelope ≥ ``min_rel1s`` × rest) on
+      every frame for ``persist_s`` s, lying down, with a mean cramp share over it
+      ≥ ``persist_share`` — whatever its force or how it rose (see
+      :meth:`CrampTracker._persistent`); it needs the guards below on its frame but not
+      the force test.
 
-    Both paths need the rule guards on each frame:
+    The first two paths need the rule guards on each frame:
 
     - calf EMG sustained above its resting level (1-s envelope ≥ ``min_rel1s`` × rest):
       a cramp is a sustained involuntary contraction of the calf, not a twitch;
@@ -118,11 +124,12 @@ class CrampParams:
       like a cramp (with the tibialis, standing's co-contraction fails the calf
       dominance tests instead).
 
-    And, whatever the classifier says, the contraction must have **reached cramp force
-    and held it** (:meth:`CrampTracker._force`), judged against the night's own resting
-    level and the contraction's own trajectory, never in µV: a cramp is a sustained
-    involuntary contraction far above resting tone, while calf tone that creeps up to a
-    few times rest and fluctuates (an arousal, an aborted cramp) resolves by itself:
+    And on those two paths, whatever the classifier says, the contraction must have
+    **reached cramp force and held it** (:meth:`CrampTracker._force`), judged against
+    the night's own resting level and the contraction's own trajectory, never in µV: a
+    cramp is a sustained involuntary contraction far above resting tone, while calf
+    tone that creeps up to a few times rest and fluctuates (an arousal, an aborted
+    cramp) resolves by itself:
 
     - *strong*: the 1-s envelope ≥ ``cramp_rel`` × rest on every frame of the last
       ``hold_s`` s; or *weak*: ≥ ``weak_rel`` × rest for ``weak_hold_s`` s and steady
