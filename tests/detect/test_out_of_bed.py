@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from crampwatch.detect.frame_detector import WALK_MIN_S, FlagRuns
+from crampwatch.detect.frame_detector import FlagRuns
 from crampwatch.detect.streaming import detect_recording
+from crampwatch.detect.wasm import CLM_MAX_S
 from crampwatch.simulate import ScheduledEvent
 
 
@@ -45,7 +46,7 @@ def test_a_night_with_a_get_up_records_the_trip(night_with_a_walk):
     night, up = night_with_a_walk
     kinds = [e.kind for e in night.truth if e.type == "position_change"]
     assert kinds == ["stand_up", "lie_down"]
-    assert up.onset_s >= 30.0 and up.end_s - up.onset_s >= WALK_MIN_S
+    assert up.onset_s >= 30.0 and up.end_s - up.onset_s >= CLM_MAX_S
 
 
 def test_walking_to_the_bathroom_gives_no_leg_movements_and_no_alarm(night_with_a_walk, model):

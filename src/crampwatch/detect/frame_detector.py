@@ -58,9 +58,8 @@ log = logging.getLogger(__name__)
 
 HOLD_S = 10.0  # a leg movement waits this long after its offset before it is counted
 # walking: the shank's 1-s motion at least this (g) for longer than any leg movement
-# (10 s, WASM 2016); a sleeper's movements are small and brief
+# the scorer counts (its max_s, WASM 2016); a sleeper's movements are small and brief
 WALK_MIN_MOTION_G = 0.2
-WALK_MIN_S = 10.0
 
 
 @dataclass
@@ -150,7 +149,7 @@ class FrameDetector:
         # the sleeper up — the shin upright, or the shank moving hard for longer than
         # any leg movement (walking): the legs' activity then is not a sleep movement
         self._upright_runs = FlagRuns()
-        self._walking_runs = FlagRuns(min_s=WALK_MIN_S)
+        self._walking_runs = FlagRuns(min_s=self._lm.max_s)
         self._held: list[LegMovement] = []
         self.stats = DetectorStats()
         self._i_cramp = self.model.classes.index("cramp")

@@ -266,7 +266,8 @@ def random_schedule(
                 )
             )
 
-    # trips out of bed next: long (up to ~6 min), they need room a busy night lacks later
+    # trips out of bed next: long (up to 4 min, in a 400-s slot), they need room a busy
+    # night lacks later
     for _ in range(_count(rng, params.get("get_ups_per_night", 0.0) * per_night)):
         onset = tl.place(rng, 400.0)
         if onset is not None:
