@@ -42,7 +42,8 @@ def inputs(p_cramp, calf_rel, calf_rel1s, motion1s_g, calf_bad, **given) -> Cram
     """:class:`CrampInputs` over ``T``; what is not ``given`` is neutral: the classifier
     puts its whole probability on the active classes (``p_active`` 1: the cramp share
     is ``p_cramp``), no tibialis evidence (NaN ratio), no glitch or electrode trouble,
-    the shank's resting level, power and floor unknown (NaN), its motion known, lying."""
+    the shank's resting level, power, floor and gravity unknown (NaN), its motion known,
+    lying (the shin's axis known)."""
     neutral = {
         "p_active": np.ones(N),
         "calf_tib_ratio": np.full(N, np.nan),
@@ -53,6 +54,8 @@ def inputs(p_cramp, calf_rel, calf_rel1s, motion1s_g, calf_bad, **given) -> Cram
         "motion_floor_g2": np.full(N, np.nan),
         "motion_known": np.ones(N, bool),
         "upright": np.zeros(N, bool),
+        "upright_known": np.ones(N, bool),
+        "gravity_g": np.full((N, 3), np.nan),
     }
     return CrampInputs(
         t_s=T,
@@ -403,10 +406,12 @@ def test_no_alarm_while_the_shin_is_upright():
     assert spans[0].decided_at_s == pytest.approx(30.0 + 0.1 * CrampParams().k_frames)
     upright[:] = True
     assert run(CrampTracker(NO_WAIT), (p, rel, rel1s, motion, bad), upright=upright) == []
-    # with tibialis evidence the calf-dominance tests judge instead (standing co-contracts)
+    # a tibialis channel does not change it: a standing calf may dominate a silent
+    # tibialis (calf 6x as far above rest as the tibialis here)
     tib = np.full(N, 6.0)
+    assert run(CrampTracker(), (p, rel, rel1s, motion, bad), calf_tib_ratio=tib)  # lying
     spans = run(CrampTracker(), (p, rel, rel1s, motion, bad), upright=upright, calf_tib_ratio=tib)
-    assert len(spans) == 2
+    assert spans == []
 
 
 def test_motion_at_a_gap_edge_does_not_veto_the_contraction():
@@ -536,6 +541,37 @@ def test_a_persisting_contraction_needs_an_unbroken_firm_stretch_and_the_classif
     tib = {"calf_tib_ratio": np.full(N, 3.0)}
     assert run(CrampTracker(params), arrays, **tib)  # lying all along: it alarms
     assert run(CrampTracker(params), arrays, upright=stood, **tib) == []
+    # with the shin's axis not yet learned, standing cannot be told from lying
+    unknown = np.zeros(N, bool)
+    assert run(CrampTracker(params), arrays, upright_known=unknown, **tib) == []
+
+
+def test_a_persisting_contraction_survives_flickers_of_the_short_envelope():
+    # a weak cramp's short envelope drops below active_rel for a frame now and then while
+    # its 1-s envelope stays firm: minutes of evidence must not start again
+    params = CrampParams(calf_only_min_active_s=0.0, persist_s=30.0)
+    _, rel, rel1s, mot, bad = tone_inputs(ramp(50, 250, 5.0))
+    flicker = rel.copy()
+    flicker[300::40] = 1.0  # one frame every 4 s
+    assert (rel1s[250:] >= params.min_rel1s).all()
+    spans = run(CrampTracker(params), (np.full(N, 0.95), flicker, rel1s, mot, bad))
+    assert spans and spans[0].details["rule"] == "persistent_calf_contraction"
+    assert spans[0].onset_s == pytest.approx(firm_start_s(rel1s, params.min_rel1s), abs=0.11)
+
+
+def test_a_firm_contraction_raises_one_alarm_even_when_its_run_breaks():
+    # a cramp alarmed, then ended by the classifier letting go (standing on the leg)
+    # while the calf stays firm; a flicker breaks its active run: the firm stretch was
+    # already alarmed, the persistent path must not alarm it again
+    params = CrampParams(calf_only_min_active_s=0.0, persist_s=30.0)
+    p, rel, rel1s, motion, bad = cramp_inputs(onset_i=100, end_i=N)
+    p[100:N] = 0.9
+    p[200:230] = 0.0  # the classifier lets go for 3 s: the cramp ends at ~20 s
+    p[230:] = 0.35  # then it is unsure (above p_off, below p_on) while the calf stays firm
+    rel[300] = 1.0  # the short envelope flickers: the active run breaks
+    spans = run(CrampTracker(params), (p, rel, rel1s, motion, bad))
+    onsets = [s for s in spans if s.end_s is None]
+    assert len(onsets) == 1 and onsets[0].details["rule"] == "p_cramp_sustained"
 
 
 def test_force_test_does_not_depend_on_the_block_size():
@@ -591,3 +627,80 @@ def test_a_cramp_closes_the_warning_and_keeps_its_own_alarm():
     assert len(spans) == 2  # one warning, closed by the cramp; none after it
     assert spans[1].details["end_reason"] == "cramp"
     assert spans[1].end_s == pytest.approx(20.0, abs=0.11)
+
+
+# ----------------------------------------------- standing up in the calf-only wait
+
+
+def stand_inputs(stand_i: int):
+    """A calf-only cramp from 20 s (confident from the rise on) and the sleeper's shin
+    upright from frame ``stand_i`` on."""
+    p, rel, rel1s, motion, bad = cramp_inputs()
+    p[200:450] = 0.9
+    upright = np.zeros(N, bool)
+    upright[stand_i:] = True
+    return (p, rel, rel1s, motion, bad), upright
+
+
+def test_standing_up_in_a_confident_calf_only_cramp_alarms_at_once():
+    arrays, upright = stand_inputs(280)  # up at 28 s, inside the 10.5-s wait
+    spans = run(CrampTracker(), arrays, upright=upright)
+    assert 20.0 + CrampParams().calf_only_min_active_s > 28.0
+    assert spans[0].details["rule"] == "stood_up_in_cramp"
+    assert spans[0].decided_at_s == pytest.approx(28.1)
+    assert spans[0].onset_s == pytest.approx(20.0)
+    # the same, block by block
+    for chunk in (1, 7):
+        assert run(CrampTracker(), arrays, chunk, upright=upright) == spans
+
+
+def test_standing_up_alarms_only_after_a_confident_cramp_force_contraction():
+    arrays, upright = stand_inputs(280)
+    p, rel, rel1s, motion, bad = arrays
+    unsure = np.full(N, 0.5)  # the classifier never sure: no alarm while up
+    assert run(CrampTracker(), (unsure, rel, rel1s, motion, bad), upright=upright) == []
+    # a contraction whose force is gone by the time the shin is upright (a leg movement
+    # that fired the calf, over before the sleeper stands)
+    short = rel.copy()
+    short[240:] = 2.5
+    short_1s = np.convolve(short, np.ones(10) / 10)[:N]
+    assert run(CrampTracker(), (p, short, short_1s, motion, bad), upright=upright) == []
+    # standing up before the contraction was confident for k frames
+    early, _ = stand_inputs(0)
+    up_early = np.zeros(N, bool)
+    up_early[205:] = True
+    assert run(CrampTracker(), early, upright=up_early) == []
+    # with a tibialis channel the confident path has alarmed long before anyone stands
+    tib = np.full(N, 6.0)
+    spans = run(CrampTracker(), arrays, upright=upright, calf_tib_ratio=tib)
+    assert spans[0].details["rule"] == "p_cramp_sustained" and spans[0].decided_at_s < 28.0
+
+
+# ------------------------------------------------ the shin turning during a contraction
+
+
+def turning(at_i: int, degrees: float) -> np.ndarray:
+    """Gravity frames (g): lying on the back, the shin rotated by ``degrees`` from frame
+    ``at_i`` on (standing up, turning over)."""
+    g = np.tile([0.0, 0.0, 1.0], (N, 1))
+    a = np.radians(degrees)
+    g[at_i:] = [np.sin(a), 0.0, np.cos(a)]
+    return g
+
+
+def test_a_contraction_during_which_the_shin_turns_does_not_alarm():
+    p, rel, rel1s, motion, bad = cramp_inputs()
+    p[200:450] = 0.9
+    tib = {"calf_tib_ratio": np.full(N, 6.0)}
+    arrays = (p, rel, rel1s, motion, bad)
+    # turned by 90° 0.5 s into the contraction, before the alarm: posture, not a cramp
+    assert run(CrampTracker(), arrays, gravity_g=turning(205, 90.0), **tib) == []
+    # a small shift (10°) does not count; nor a turn after the alarm, nor one before the
+    # contraction (the posture it started from is the turned one)
+    still = run(CrampTracker(), arrays, **tib)
+    assert run(CrampTracker(), arrays, gravity_g=turning(205, 10.0), **tib) == still
+    assert run(CrampTracker(), arrays, gravity_g=turning(300, 90.0), **tib) == still
+    assert run(CrampTracker(), arrays, gravity_g=turning(100, 90.0), **tib) == still
+    for chunk in (1, 7):
+        chunked = run(CrampTracker(), arrays, chunk, gravity_g=turning(205, 90.0), **tib)
+        assert chunked == []

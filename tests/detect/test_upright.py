@@ -29,13 +29,17 @@ def postures(*segments, rotation=None, rng=None):
 
 
 def flags(grav, lying, chunk=None):
+    """Upright flags fed ``chunk`` frames at a time, and the detector; its ``known`` is
+    set to the whole run's per-frame mask (the axis was known)."""
     det = UprightDetector()
     n = grav.shape[0]
     chunk = chunk or n
-    out = np.concatenate(
-        [det.push(grav[i : i + chunk], lying[i : i + chunk]) for i in range(0, n, chunk)]
-    )
-    return out, det
+    out, known = [], []
+    for i in range(0, n, chunk):
+        out.append(det.push(grav[i : i + chunk], lying[i : i + chunk]))
+        known.append(det.known)
+    det.known = np.concatenate(known)
+    return np.concatenate(out), det
 
 
 def test_long_axis_found_from_two_lying_postures_and_standing_flagged():
@@ -44,6 +48,8 @@ def test_long_axis_found_from_two_lying_postures_and_standing_flagged():
     up, det = flags(grav, lying)
     truth_axis = rot @ np.array([1.0, 0, 0])
     assert abs(det.axis @ truth_axis) > 0.999
+    # unknown while only one posture is held, known well before the sleeper stands
+    assert not det.known[: 20 * MINUTE].any() and det.known[30 * MINUTE :].all()
     assert not up[: 30 * MINUTE].any()
     assert up[30 * MINUTE + 1 : 33 * MINUTE].all()
     assert not up[33 * MINUTE + 1 :].any()
@@ -54,8 +60,10 @@ def test_one_lying_posture_leaves_the_axis_unknown_and_flags_nothing():
     # posture cannot tell the axis, and an unknown axis must never hold an alarm back
     grav, _, lying = postures((SUPINE, 20), (STANDING, 5), (SIDE, 5))
     lying[20 * MINUTE : 25 * MINUTE] = False
-    up, _ = flags(grav, lying)
+    up, det = flags(grav, lying)
     assert not up.any()
+    # unknown while the sleeper stood: those frames are not known to be lying
+    assert not det.known[: 25 * MINUTE].any()
 
 
 def test_a_posture_counts_once_held_for_a_minute():
@@ -78,6 +86,7 @@ def test_block_size_does_not_change_the_flags():
     for chunk in (1, 37, 1000):
         up, det_chunked = flags(grav, lying, chunk)
         assert np.array_equal(up, whole)
+        assert np.array_equal(det_chunked.known, det.known)
         assert np.array_equal(det_chunked.axis, det.axis)  # bit-identical estimate
 
 

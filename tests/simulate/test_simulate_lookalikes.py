@@ -90,3 +90,23 @@ def test_failing_electrode_hum_grows_from_nothing_and_recovers():
     after = hum_uv(calf, 155.0, 175.0)
     assert start < 0.3 * middle  # grows over seconds, not a switch
     assert middle > 100.0 and before < 10.0 and after < 10.0
+
+
+def test_quiet_standing_leaves_the_tibialis_anywhere_from_silent_to_co_active():
+    # a cramp the sleeper stands up on; the stand lasts ≥ 30 s, the cramp 10 s: the
+    # tibialis in the stand's middle is the standing's own (crosstalk gone)
+    ratios = []
+    for seed in range(10):
+        night = simulate_night(
+            0.03,
+            seed,
+            emg_fs_hz=FS,
+            schedule=[S("cramp", 20.0, duration_s=10.0, peak_uv=200.0, reaction="stand_up")],
+        )
+        (up,) = [e for e in night.truth if e.kind == "stand_up"]
+        tib = night.recording.signals["emg_tibialis"]
+        standing = band_rms(tib, up.end_s + 15.0, up.end_s + 28.0)
+        ratios.append(standing / band_rms(tib, 2.0, 15.0))
+    # calf-dominant standing (a nearly silent tibialis) and co-contraction both occur
+    assert min(ratios) < 1.5
+    assert max(ratios) > 3.0

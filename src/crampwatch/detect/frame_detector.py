@@ -219,6 +219,8 @@ class FrameDetector:
             motion_floor_g2=ctx.motion_floor_g2,
             motion_known=ctx.motion_known,
             upright=upright,
+            upright_known=self._upright.known,
+            gravity_g=grav,
         )
         cramp = self._cramp.push(inputs)
         spans += cramp.spans

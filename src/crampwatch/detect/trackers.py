@@ -71,7 +71,7 @@ class TrackerStep:
 class CrampParams:
     """Cramp alarm rule (all times in s, frames of 0.1 s).
 
-    The alarm escalates on evidence; it fires on whichever of three paths completes
+    The alarm escalates on evidence; it fires on whichever of four paths completes
     first:
 
     - **confident**: the classifier's cramp probability stays ≥ ``p_on`` for
@@ -90,7 +90,14 @@ class CrampParams:
       every frame for ``persist_s`` s, lying down, with a mean cramp share over it
       ≥ ``persist_share`` — whatever its force or how it rose (see
       :meth:`CrampTracker._persistent`); it needs the guards below on its frame but not
-      the force test.
+      the force test, and the shin's axis known (standing cannot be told from lying
+      before). The stretch is followed on the 1-s envelope alone (a weak cramp's short
+      envelope flickers below ``active_rel`` now and then), and a stretch that has
+      raised an alarm on any path cannot raise another;
+    - **stood up** (no tibialis): the calf-only wait cut short by the sleeper standing
+      up — the contraction met everything the confident path asks but the wait, and the
+      shin comes upright while the calf still holds cramp force
+      (:meth:`CrampTracker._stood_up`).
 
     The first two paths need the rule guards on each frame:
 
@@ -118,13 +125,18 @@ class CrampParams:
       (WASM 2016), a cramp minutes, so the wait outlasts the longest one — and the
       shank's motion: too small to show in one second of a noisy accelerometer, it shows
       in the power averaged over seconds;
-    - and, without the tibialis, the shin not upright
-      (:class:`crampwatch.detect.upright.UprightDetector`): standing or sitting up, the
-      sleeper is awake, and quiet standing keeps the calf working in a way that looks
-      like a cramp (with the tibialis, standing's co-contraction fails the calf
-      dominance tests instead).
+    - and the shin not upright (:class:`crampwatch.detect.upright.UprightDetector`):
+      standing or sitting up, the sleeper is awake, and quiet standing keeps the calf
+      working in a way that looks like a cramp. The tibialis does not tell: in quiet
+      standing it is rarely active in young adults and often in older ones (dos Anjos
+      FV et al., Front Hum Neurosci 2017;11:190), so a standing calf may well dominate
+      it.
 
-    And on those two paths, whatever the classifier says, the contraction must have
+    No path but the stood-up one alarms on a contraction during which the shin has
+    turned by ``turned_deg`` from the posture the calf last relaxed in (standing up,
+    turning over): a cramping leg is held stiff (:meth:`CrampTracker._track_posture`).
+
+    And on the first two paths, whatever the classifier says, the contraction must have
     **reached cramp force and held it** (:meth:`CrampTracker._force`), judged against
     the night's own resting level and the contraction's own trajectory, never in µV: a
     cramp is a sustained involuntary contraction far above resting tone, while calf
@@ -190,6 +202,9 @@ class CrampParams:
     # minutes (see the persistent path)
     persist_s: float = 120.0
     persist_share: float = 0.3
+    # a contraction during which the shin turns this far (a position change, see
+    # PositionParams) is not a cramp in a leg held stiff: standing up, turning over
+    turned_deg: float = 30.0
     # cramp_warning ("calf tightening"): the calf's 1-s envelope ≥ warn_rel × rest for
     # warn_s s on a still, clean, calf-dominated leg; ends after warn_end_s s below
     # warn_end_rel × rest, or when a cramp alarm starts; at most one per tightening
@@ -228,7 +243,9 @@ class CrampInputs:
     NaN: unknown) and ``motion_floor_g2`` its recent floor (g², NaN: unknown).
     ``motion_known``: False where the shank motion says nothing about the leg (the
     accelerometer's filters settling after a gap). ``upright``: the shin upright
-    (standing, sitting up: the sleeper is awake).
+    (standing, sitting up: the sleeper is awake); ``upright_known``: the shin's axis is
+    known, so a frame not upright is lying. ``gravity_g``: the shank's gravity vector
+    (frames × 3 axes, g; NaN: unknown).
     """
 
     t_s: np.ndarray
@@ -246,6 +263,8 @@ class CrampInputs:
     motion_floor_g2: np.ndarray
     motion_known: np.ndarray
     upright: np.ndarray
+    upright_known: np.ndarray
+    gravity_g: np.ndarray
 
     def __len__(self) -> int:
         return int(self.t_s.shape[0])
@@ -274,6 +293,8 @@ class _FrameTests:
     floor: np.ndarray  # its floor, g²
     tib_seen: np.ndarray  # the tibialis gives evidence (finite ratio)
     upright: np.ndarray  # the shin upright (standing, sitting up)
+    lying_known: np.ndarray  # the shin's axis known and the shin not upright
+    gravity: np.ndarray  # the shank's gravity vector, g (frames × 3; NaN: unknown)
     guard: np.ndarray  # frames where the rule guards hold
     cand: np.ndarray  # confident frames with the guards holding
     sustained_ok: np.ndarray  # the sustained path's guards hold
@@ -322,6 +343,17 @@ class CrampTracker:
         self._firm_since: float | None = None
         self._firm_share = 0.0
         self._firm_frames = 0
+        # an alarm was raised during the current firm stretch: one alarm per firm
+        # contraction, even when its short envelope flickers below active_rel
+        self._firm_spent = False
+        # the calf-only wait: confident frames at cramp force in a row, and whether the
+        # current run has had k_frames of them (see _stood_up)
+        self._wait_streak = 0
+        self._wait_confident = False
+        # the shank's gravity vector while the calf was last relaxed, and whether the
+        # shin has turned by turned_deg since (see _track_posture)
+        self._rest_gravity: np.ndarray | None = None
+        self._turned = False
         self._trouble_needed = fr_n(self.p.trouble_clean_s)
         self._since_trouble = 10**9
 
@@ -372,6 +404,7 @@ class CrampTracker:
                     break
             t = float(x.t_s[i])
             self._count_clean(f, i)
+            self._track_posture(f, i)
             self._track_run(f, i, t)
             span = self._try_alarm(f, i, t) if self._cramp_onset is None else self._try_end(f, i, t)
             if span is not None:
@@ -400,12 +433,11 @@ class CrampTracker:
         tib_seen = np.isfinite(ratio)
         guard &= ~(ratio < p.min_calf_tib_ratio)  # NaN (no tibialis) passes
         sustained_ok &= ~(ratio < max(p.min_calf_tib_ratio, p.sustain_calf_tib_ratio))
-        # with the tibialis, standing's co-contraction already fails the calf dominance
-        # tests; without it, the upright shin is what tells
+        # standing or sitting up, the sleeper is awake, and quiet standing works the
+        # calf; the tibialis may be silent then (see CrampParams): no alarm while upright
         upright = np.asarray(x.upright, bool)
-        up = upright & ~tib_seen
-        guard &= ~up
-        sustained_ok &= ~up
+        guard &= ~upright
+        sustained_ok &= ~upright
         pa = np.nan_to_num(np.asarray(x.p_active, float), nan=0.0)
         share = prob / np.maximum(pa, p.min_active_p)
         return _FrameTests(
@@ -424,6 +456,8 @@ class CrampTracker:
             floor=np.asarray(x.motion_floor_g2, float),
             tib_seen=tib_seen,
             upright=upright,
+            lying_known=np.asarray(x.upright_known, bool) & ~upright,
+            gravity=np.asarray(x.gravity_g, float).reshape(len(x), 3),
             guard=guard,
             cand=guard & (prob >= p.p_on),
             sustained_ok=sustained_ok,
@@ -444,12 +478,21 @@ class CrampTracker:
             | f.glitch[i:]
             | f.trouble[i:]
             | f.active[i:]
+            | (f.rel1[i:] >= self.p.min_rel1s)
             | (self._active_start is not None)
+            | (self._firm_since is not None)
         )
         if min(self._since_bad, self._since_glitch) < self._clean_needed:
             interesting = np.ones_like(interesting)
         hits = np.flatnonzero(interesting)
         skip = n - i if hits.size == 0 else int(hits[0])
+        # the skipped frames are relaxed ones: the posture a contraction starts from
+        g = f.gravity[i : i + skip]
+        known = np.flatnonzero(np.isfinite(g).all(axis=1))
+        if known.size:
+            self._rest_gravity = g[known[-1]].copy()
+        if skip:
+            self._turned = False
         self._since_bad += skip
         self._since_glitch += skip
         self._since_trouble += skip
@@ -461,15 +504,33 @@ class CrampTracker:
         self._since_glitch = 0 if f.glitch[i] else self._since_glitch + 1
         self._since_trouble = 0 if f.trouble[i] else self._since_trouble + 1
 
+    def _track_posture(self, f: _FrameTests, i: int) -> None:
+        """Whether the shin has turned by ``turned_deg`` since the calf was last relaxed
+        (1-s envelope < ``min_rel1s`` × rest). A cramping leg is held stiff; a shin that
+        turns while the calf works is a sleeper standing up or turning over: what the
+        calf does then is posture or voluntary, and no alarm may come of it until the
+        calf has relaxed (the firm stretch is spent)."""
+        g = f.gravity[i]
+        if f.rel1[i] < self.p.min_rel1s:
+            if np.isfinite(g).all():
+                self._rest_gravity = g.copy()
+            self._turned = False
+            return
+        if self._turned or self._rest_gravity is None or not np.isfinite(g).all():
+            return
+        if _angle_deg(g, self._rest_gravity) >= self.p.turned_deg:
+            self._turned = True
+            self._firm_since, self._firm_spent = None, True
+
     def _track_run(self, f: _FrameTests, i: int, t: float) -> None:
         """Follow the calf's active run: its start, the shank's motion over its onset,
         its motion power, and whether it reached force within seconds."""
         p = self.p
+        self._track_firm(f, i, t)
         if not f.active[i]:
             self._active_start = None
             self._run_alarmed = False
             self._run_jumped = False
-            self._firm_since = None
             return
         if self._active_start is None:
             self._active_start = t - p.frame_s
@@ -477,41 +538,57 @@ class CrampTracker:
             self._run_power = []
             self._run_rel.clear()
             self._run_jumped = False
+            self._wait_streak, self._wait_confident = 0, False
         elif t - self._active_start <= p.onset_window_s + 1e-9 and f.known[i]:
             self._onset_motion = max(self._onset_motion, f.mot[i])
         self._run_rel.append((t, float(f.rel1[i])))
         self._run_power.append(float(f.power[i]))
         del self._run_power[: -self._still_frames]
         self._run_jumped = self._run_jumped or bool(f.jumped[i])
+
+    def _track_firm(self, f: _FrameTests, i: int, t: float) -> None:
+        """Follow the firm stretch of the persistent path on the 1-s envelope alone: a
+        weak cramp's short envelope dips below ``active_rel`` for a frame now and then,
+        which must not restart minutes of evidence."""
+        p = self.p
         # standing keeps the calf working: only a contraction lying down counts
         if f.rel1[i] < p.min_rel1s or f.upright[i]:
             self._firm_since = None
-        elif self._firm_since is None:
+            self._firm_spent = False
+            return
+        if self._firm_spent:
+            return
+        if self._firm_since is None:
             self._firm_since = t - p.frame_s
             self._firm_share, self._firm_frames = 0.0, 0
-        if self._firm_since is not None:
-            self._firm_share += float(f.share[i])
-            self._firm_frames += 1
+        self._firm_share += float(f.share[i])
+        self._firm_frames += 1
 
     def _try_alarm(self, f: _FrameTests, i: int, t: float) -> Span | None:
-        """No cramp open: the alarm on either path, if the run and the signal allow it."""
+        """No cramp open: the alarm on any path, if the run and the signal allow it."""
         p = self.p
-        allowed = (
+        signal_ok = (
             not self._run_alarmed
             and self._since_trouble > self._trouble_needed
-            # without a tibialis, evidence counts once the calf has been active longer
-            # than most leg movements last
-            and (f.tib_seen[i] or self._calf_only_ready(t, float(f.floor[i])))
             and self._since_bad > self._clean_needed
             and self._since_glitch > self._glitch_needed
             and self._onset_motion < p.max_onset_motion_g
             and t - self._last_end >= p.refractory_s
         )
-        # the contraction reached its force within seconds and holds it
-        ready = allowed and self._run_jumped
+        # without a tibialis, evidence counts once the calf has been active longer
+        # than most leg movements last
+        waited = bool(f.tib_seen[i]) or self._calf_only_ready(t, float(f.floor[i]))
+        # a shin that turned while the calf worked holds every path but the one for
+        # standing up on a cramp
+        allowed = signal_ok and waited and not self._turned
         # a partial contraction below cramp force alarms only when the classifier is
         # sure of a cramp; cramp force also on the sustained path
         held = bool(f.strong[i]) or bool(f.weak[i])
+        span = self._stood_up(f, i, t, signal_ok and not waited and self._run_jumped)
+        if span is not None:
+            return span
+        # the contraction reached its force within seconds and holds it
+        ready = allowed and self._run_jumped
         span = self._confident(t, ready and held and bool(f.cand[i]), float(f.prob[i]))
         if span is not None:
             return span
@@ -519,7 +596,9 @@ class CrampTracker:
         span = self._sustained(t, ok, float(f.share[i]))
         if span is not None:
             return span
-        return self._persistent(t, allowed and bool(f.guard[i]))
+        # minutes of a firm calf tell a cramp only lying down: until the shin's axis is
+        # known, standing (up to minutes of calf work) cannot be told from lying
+        return self._persistent(t, allowed and bool(f.guard[i]) and bool(f.lying_known[i]))
 
     def _try_end(self, f: _FrameTests, i: int, t: float) -> Span | None:
         """A cramp open: it ends after ``end_quiet_s`` of a relaxed calf or a low cramp
@@ -566,6 +645,26 @@ class CrampTracker:
             return None
         conf = float(np.mean(self._streak_p))
         return self._start(t, conf, "p_cramp_sustained")
+
+    def _stood_up(self, f: _FrameTests, i: int, t: float, waiting: bool) -> Span | None:
+        """Path 4 (no tibialis): the calf-only wait cut short by the sleeper standing up.
+        The contraction met everything the confident path asks but the wait — a still
+        onset, cramp force reached within seconds, ``k_frames`` confident frames — and
+        the shin comes upright while the calf still holds cramp force: woken by the
+        cramp, the sleeper stands and puts weight on the leg to end it (the usual advice,
+        see the stretch prompts). A leg movement is
+        over before anyone stands; a trip out of bed starts with the shin moving."""
+        if not waiting:
+            self._wait_streak = 0
+            return None
+        if f.upright[i]:
+            if self._wait_confident and f.strong[i]:
+                return self._start(t, 1.0, "stood_up_in_cramp")
+            return None
+        strong_confident = bool(f.cand[i]) and bool(f.strong[i])
+        self._wait_streak = self._wait_streak + 1 if strong_confident else 0
+        self._wait_confident |= self._wait_streak >= self.p.k_frames
+        return None
 
     def _sustained(self, t: float, ok: bool, share: float) -> Span | None:
         """Path 2: a tonic calf contraction for ``sustain_s`` s that the classifier
@@ -623,6 +722,7 @@ class CrampTracker:
                 onset = min(max(onset, jump), t - self.p.frame_s)
         self._cramp_onset = onset
         self._run_alarmed = self._active_start is not None
+        self._firm_since, self._firm_spent = None, True
         self._streak = 0
         self._streak_p = []
         self._shares = []

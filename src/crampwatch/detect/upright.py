@@ -94,6 +94,8 @@ class UprightDetector:
         self._count = 0.0
         self._frames_seen = 0
         self._axis: np.ndarray | None = None  # unit long axis, None while unknown
+        # per frame of the last push: the axis was known, so a False flag means lying
+        self.known = np.zeros(0, bool)
 
     @property
     def axis(self) -> np.ndarray | None:
@@ -108,6 +110,7 @@ class UprightDetector:
         """
         n = grav_g.shape[0]
         out = np.zeros(n, bool)
+        self.known = np.zeros(n, bool)
         if n == 0:
             return out
         g = np.asarray(grav_g, float)
@@ -128,9 +131,11 @@ class UprightDetector:
         start = 0
         for a in at:  # a few per block (one per 10 s of frames)
             self._flag(u[start : a + 1], out[start : a + 1])
+            self.known[start : a + 1] = self._axis is not None
             self._axis = self._estimate(cum[a], cnt[a])
             start = a + 1
         self._flag(u[start:], out[start:])
+        self.known[start:] = self._axis is not None
         return out
 
     def _held(self, u: np.ndarray) -> np.ndarray:

@@ -763,13 +763,17 @@ def _stand_up(night: _Night, t_s: float) -> float:
 
 
 def _stand(night: _Night, t_s: float, dur_s: float) -> None:
-    """Quiet standing: it loads the calf with postural, low-frequency activity."""
+    """Quiet standing: it loads the calf with postural, low-frequency activity. The
+    tibialis anterior ranges from nearly silent to co-active, drawn per stand: it is
+    rarely active in young adults' quiet standing and often in older adults' (dos Anjos
+    FV et al., Front Hum Neurosci 2017;11:190), so calf dominance does not tell standing
+    from a cramp."""
     rng = night.rng
     night.burst(
         "emg_calf", t_s, dur_s, float(rng.uniform(10.0, 40.0)), 0.15, rise_s=1.0, fall_s=1.0
     )
     night.burst(
-        "emg_tibialis", t_s, dur_s, float(rng.uniform(5.0, 20.0)), 0.15, rise_s=1.0, fall_s=1.0
+        "emg_tibialis", t_s, dur_s, _log_uniform(rng, 0.5, 20.0), 0.15, rise_s=1.0, fall_s=1.0
     )
     night.move(t_s, dur_s, float(rng.uniform(0.01, 0.03)), rise_s=1.0)
 
