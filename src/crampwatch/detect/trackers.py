@@ -651,9 +651,9 @@ class CrampTracker:
         The contraction met everything the confident path asks but the wait — a still
         onset, cramp force reached within seconds, ``k_frames`` confident frames — and
         the shin comes upright while the calf still holds cramp force: woken by the
-        cramp, the sleeper stands and puts weight on the leg to end it (the usual advice,
-        see the stretch prompts). A leg movement is
-        over before anyone stands; a trip out of bed starts with the shin moving."""
+        cramp, the sleeper stands and puts weight on the leg to end it (the usual
+        advice, see the stretch prompts). A leg movement is over before anyone stands;
+        a trip out of bed starts with the shin moving (the onset-motion veto)."""
         if not waiting:
             self._wait_streak = 0
             return None
