@@ -26,6 +26,9 @@ from crampwatch.detect.timing import FRAME_S
 
 # a causal 1-s moving envelope crosses half of a step half a second after it
 _ENVELOPE_HALF_S = 0.5
+# a rotation of the shank's gravity vector by this much is a position change (turning
+# over rotates the shin by tens of degrees; a leg twitch does not)
+_POSITION_CHANGE_DEG = 30.0
 
 __all__ = [
     "CrampInputs",
@@ -202,9 +205,9 @@ class CrampParams:
     # minutes (see the persistent path)
     persist_s: float = 120.0
     persist_share: float = 0.3
-    # a contraction during which the shin turns this far (a position change, see
-    # PositionParams) is not a cramp in a leg held stiff: standing up, turning over
-    turned_deg: float = 30.0
+    # a contraction during which the shin changes position (standing up, turning over)
+    # is not a cramp in a leg held stiff
+    turned_deg: float = _POSITION_CHANGE_DEG
     # cramp_warning ("calf tightening"): the calf's 1-s envelope ≥ warn_rel × rest for
     # warn_s s on a still, clean, calf-dominated leg; ends after warn_end_s s below
     # warn_end_rel × rest, or when a cramp alarm starts; at most one per tightening
@@ -871,7 +874,7 @@ class PositionParams:
 
     motion_g: float = 0.03
     settle_s: float = 1.0
-    min_angle_deg: float = 30.0
+    min_angle_deg: float = _POSITION_CHANGE_DEG
     frame_s: float = FRAME_S
 
 

@@ -105,13 +105,13 @@ class ScheduledEvent:
 class TruthEvent:
     """Ground truth of one placed event, in recording seconds.
 
-        ``type`` is one of :data:`TRUTH_TYPES`. For a cramp, ``onset_s`` is the moment the
-        sustained contraction starts (the end of any prodrome; ``details["prodrome_s"]``
-        says how long the slow rise before it lasted) and ``end_s`` the end of its decay.
-        ``leg_movement`` carries ``periodic`` (WASM 2016 series rule over the movements
-        actually placed); ``signal_issue`` carries ``kind``; ``position_change`` carries
-        ``kind`` (``turn_over``, ``stand_up``, ``lie_down``). ``tone_rise`` is a rise of
-        calf tone that resolved without a cramp (a look-alike, never to be alarmed).
+    ``type`` is one of :data:`TRUTH_TYPES`. For a cramp, ``onset_s`` is the moment the
+    sustained contraction starts (the end of any prodrome; ``details["prodrome_s"]``
+    says how long the slow rise before it lasted) and ``end_s`` the end of its decay.
+    ``leg_movement`` carries ``periodic`` (WASM 2016 series rule over the movements
+    actually placed); ``signal_issue`` carries ``kind``; ``position_change`` carries
+    ``kind`` (``turn_over``, ``stand_up``, ``lie_down``). ``tone_rise`` is a rise of
+    calf tone that resolved without a cramp (a look-alike, never to be alarmed).
     ``out_of_bed``: the sleeper up, from standing up to lying down again (the calf works,
     no cramp for it).
     """
@@ -242,7 +242,8 @@ def random_schedule(
     Cramps are placed first (at least one in a ``train`` night of 30 min or more, so
     that every training night has positives), then trips out of bed, restless bouts
     (preferably in the first 90 min, around sleep onset), PLM series, signal issues,
-    stretches, turns, isolated movements and pops. Parameters left ``None`` are drawn at synthesis.
+    stretches, turns, isolated movements and pops. Parameters left ``None`` are drawn
+    at synthesis.
     """
     hours = total_s / 3600.0
     per_night = hours / 8.0
