@@ -105,7 +105,7 @@ def test_a_service_that_dies_is_lost_not_ended(mosquitto, wait_for, tmp_path) ->
         text=True,
     )
     try:
-        assert alarm.wait_subscribed(10)
+        assert alarm.wait_subscribed(30)
         assert service.stdout is not None and service.stdout.readline().strip() == "up"
         assert wait_for(lambda: "bedroom" in alarm.core.following, 10)  # online seen
         service.kill()

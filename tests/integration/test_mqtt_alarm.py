@@ -41,7 +41,7 @@ def test_alarm_rings_on_cramp_only_and_stops_on_ack(
         EventLogger(any_broker, db) as logger,
         Alarm(any_broker, [recorder], escalate_after_s=30, prompt_step_s=30) as alarm,
     ):
-        assert logger.wait_subscribed(10) and alarm.wait_subscribed(10)
+        assert logger.wait_subscribed(30) and alarm.wait_subscribed(30)
         publisher = EventPublisher(any_broker, "dev1", tmp_path / "outbox.db")
         publisher.start()
         raw = make_client(any_broker, "ack-button", protocol=MQTT_V311)
@@ -83,7 +83,7 @@ def test_key_press_ack_reaches_the_logger_as_a_label(mosquitto, make_event, wait
         Alarm(mosquitto.config, [recorder], escalate_after_s=0.5, prompt_step_s=60) as alarm,
         EventPublisher(mosquitto.config, "dev1", tmp_path / "outbox.db") as publisher,
     ):
-        assert logger.wait_subscribed(10) and alarm.wait_subscribed(10)
+        assert logger.wait_subscribed(30) and alarm.wait_subscribed(30)
         cramp = make_event(7)
         publisher.publish(cramp)
         assert wait_for(lambda: "escalate" in recorder.kinds(cramp.id), 10)

@@ -12,14 +12,17 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from crampwatch.consumers.client import Subscriber
 from crampwatch.consumers.logger import EventLogger
 from crampwatch.consumers.store import EventStore
 from crampwatch.publish import EventPublisher, Outbox, topics
 from crampwatch.publish.config import MQTT_V311, connect_client, make_client
+from support.mqtt_proxy import SUBSCRIBE, LossyRelay
 
 pytestmark = pytest.mark.integration
 
@@ -70,7 +73,7 @@ def test_broker_restart_mid_stream_loses_nothing(mosquitto, make_event, wait_for
     sent = [make_event(i, "cramp" if i % 4 == 0 else "leg_movement") for i in range(n)]
     db = tmp_path / "events.db"
     with EventLogger(mosquitto.config, db) as logger:
-        assert logger.wait_subscribed(10)
+        assert logger.wait_subscribed(30)
         publisher = EventPublisher(
             mosquitto.config,
             "dev1",
@@ -100,7 +103,7 @@ def test_publisher_sigkill_mid_stream_loses_nothing(mosquitto, make_event, wait_
     n = 40
     outbox, progress, db = tmp_path / "outbox.db", tmp_path / "progress", tmp_path / "events.db"
     with EventLogger(mosquitto.config, db) as logger:
-        assert logger.wait_subscribed(10)
+        assert logger.wait_subscribed(30)
         first = _spawn(mosquitto.url, outbox, progress, 0, n, 0.03)
         try:
             assert wait_for(lambda: _progress(progress) >= 10, 20)
@@ -147,3 +150,33 @@ def test_last_will_reports_offline_when_the_publisher_dies(mosquitto, wait_for, 
     finally:
         watcher.disconnect()
         watcher.loop_stop()
+
+
+@pytest.mark.parametrize("resubscribe_after_s", [0.3, 3600.0])
+def test_a_lost_subscribe_is_sent_again(mosquitto, wait_for, resubscribe_after_s) -> None:
+    """A SUBSCRIBE lost on a live connection is not resent by MQTT itself: without the
+    check the consumer stays deaf (the 3600-s case shows the relay really loses it)."""
+    relay = LossyRelay("127.0.0.1", mosquitto.config.port, packet_type=SUBSCRIBE, drop=1)
+    received: list[str] = []
+    subscriber = Subscriber(
+        replace(mosquitto.config, port=relay.port),
+        "lossy-sub",
+        [topics.ALL_EVENTS],
+        lambda topic, _payload: received.append(topic),
+        resubscribe_after_s=resubscribe_after_s,
+    )
+    subscriber.start()
+    try:
+        recovers = resubscribe_after_s < 60
+        assert subscriber.wait_subscribed(10 if recovers else 2) is recovers
+        assert relay.dropped == 1 and subscriber.resubscribes == int(recovers)
+        raw = make_client(mosquitto.config, "lossy-pub", protocol=MQTT_V311)
+        connect_client(raw, mosquitto.config, blocking=True)
+        raw.loop_start()
+        raw.publish(topics.event_topic("dev1"), b"{}", qos=1).wait_for_publish(10)
+        raw.disconnect()
+        raw.loop_stop()
+        assert wait_for(lambda: received, 5 if recovers else 1) is recovers
+    finally:
+        subscriber.stop()
+        relay.close()

@@ -35,7 +35,7 @@ def _raw_client(config, client_id: str) -> mqtt.Client:  # type: ignore[no-untyp
 def test_round_trip_stores_each_event_once(any_broker, make_event, wait_for, tmp_path) -> None:
     db = tmp_path / "events.db"
     with EventLogger(any_broker, db) as logger:
-        assert logger.wait_subscribed(10)
+        assert logger.wait_subscribed(30)
         publisher = EventPublisher(any_broker, "dev1", tmp_path / "outbox.db")
         publisher.start()
         sent = [make_event(i, "cramp" if i % 3 == 0 else "leg_movement") for i in range(12)]
@@ -57,7 +57,7 @@ def test_round_trip_stores_each_event_once(any_broker, make_event, wait_for, tmp
 
 def test_malformed_messages_do_not_stop_the_logger(any_broker, make_event, wait_for, tmp_path):
     with EventLogger(any_broker, tmp_path / "events.db") as logger:
-        assert logger.wait_subscribed(10)
+        assert logger.wait_subscribed(30)
         raw = _raw_client(any_broker, "raw-sender")
         bad_event = make_event(1).to_dict() | {"confidence": 7}
         for payload in (b"\xff\xfenot json", b"[1, 2]", json.dumps(bad_event).encode()):
@@ -110,7 +110,7 @@ def test_an_event_the_store_could_not_take_is_counted_and_never_blocks_the_other
     db = tmp_path / "events.db"
     logger = EventLogger(mosquitto.config, db, client_id="logger-under-test")
     logger.start()
-    assert logger.wait_subscribed(10)
+    assert logger.wait_subscribed(30)
     upsert = logger.store.upsert
 
     def disk_error(event):  # type: ignore[no-untyped-def]
@@ -125,7 +125,7 @@ def test_an_event_the_store_could_not_take_is_counted_and_never_blocks_the_other
         assert wait_for(lambda: logger.counters.stored == 1, 10)
         logger.stop()
         with EventLogger(mosquitto.config, db, client_id="logger-under-test") as again:
-            assert again.wait_subscribed(10)
+            assert again.wait_subscribed(30)
             publisher.publish(make_event(3))
             assert wait_for(lambda: again.counters.stored == 1, 10)
             # event 1 was acknowledged: not redelivered to the same session

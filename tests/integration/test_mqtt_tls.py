@@ -90,7 +90,7 @@ def test_tls_with_login_round_trip(tls_mosquitto, make_event, wait_for, tmp_path
         parse_broker_url(f"mqtts://night:owl@{LOOPBACK}:{broker.port}"), ca_file=str(ca)
     )
     with EventLogger(config, tmp_path / "e.db") as logger:
-        assert logger.wait_subscribed(10)
+        assert logger.wait_subscribed(30)
         with EventPublisher(config, "dev1", tmp_path / "o.db") as publisher:
             publisher.publish(make_event(1))
             assert publisher.wait_drained(10)

@@ -83,7 +83,7 @@ def test_an_outbox_that_cannot_be_written_still_delivers_every_event(
     sent = [make_event(i, "cramp" if i % 4 == 0 else "leg_movement") for i in range(12)]
     failures: list[BaseException] = []
     with EventLogger(mosquitto.config, tmp_path / "events.db", publish_stats=False) as logger:
-        assert logger.wait_subscribed(10)
+        assert logger.wait_subscribed(30)
         pub = EventPublisher(
             mosquitto.config, "dev1", tmp_path / "o.db", on_storage_failure=failures.append
         )

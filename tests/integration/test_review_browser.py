@@ -113,7 +113,7 @@ def publish_nights(broker, db: Path, specs, tmp_path: Path) -> None:
     """Publish each night's events (onset, later the end update) and the sleeper's
     feedback through the broker; the real logger stores them."""
     with EventLogger(broker, db) as logger:
-        assert logger.wait_subscribed(10)
+        assert logger.wait_subscribed(30)
         publisher = EventPublisher(broker, specs[0].device_id, tmp_path / "outbox.sqlite")
         publisher.start()
         assert publisher.wait_connected(10)

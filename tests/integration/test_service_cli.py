@@ -41,7 +41,7 @@ def test_replay_run_publishes_what_detect_finds_and_exits_zero(mosquitto, tmp_pa
     env = {**os.environ, "CRAMPWATCH_DATA": str(tmp_path / "data")}
     logger = EventLogger(mosquitto.config, tmp_path / "events.sqlite", publish_stats=False)
     logger.start()
-    assert logger.wait_subscribed(10)
+    assert logger.wait_subscribed(30)
     url = f"mqtt://{mosquitto.config.host}:{mosquitto.config.port}"
     run = _crampwatch(
         "run",

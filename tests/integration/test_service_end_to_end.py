@@ -68,7 +68,7 @@ def test_sensor_to_alarm_and_store_matches_offline_detect(mosquitto, tmp_path):
     alarm = Alarm(broker, [on_action])
     logger.start()
     alarm.start()
-    assert logger.wait_subscribed(10) and alarm.wait_subscribed(10)
+    assert logger.wait_subscribed(30) and alarm.wait_subscribed(30)
     publisher = EventPublisher(broker, "bed", tmp_path / "outbox.sqlite")
     publisher.start()
     events = []

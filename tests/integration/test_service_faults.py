@@ -93,7 +93,7 @@ def _fill(folder: Path, leave_bytes: int) -> None:
 def _logger(broker: Mosquitto, db: Path) -> EventLogger:
     logger = EventLogger(broker.config, db, client_id=LOGGER_ID, publish_stats=False)
     logger.start()
-    assert logger.wait_subscribed(10)
+    assert logger.wait_subscribed(30)
     return logger
 
 

@@ -430,7 +430,10 @@ class Alarm:
 
     @property
     def ringing(self) -> bool:
-        return self.core.ringing
+        """Under the lock: once this is True, the outputs have been told to ring (the
+        alert is created a moment before its actions are dispatched)."""
+        with self._lock:
+            return self.core.ringing
 
     @property
     def invalid(self) -> int:

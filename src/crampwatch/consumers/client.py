@@ -113,6 +113,11 @@ class Subscriber:
 
     ``config`` a :class:`LocalBroker`: follow the local service (see :meth:`_follow`)
     instead of connecting once to a fixed broker.
+
+    ``resubscribe_after_s``: a subscription the broker has not confirmed after this many
+    seconds is sent again (counted in :attr:`resubscribes`). MQTT 3.1.1 and 5 resend an
+    unanswered SUBSCRIBE only on a new connection, so one lost on a live connection
+    would leave an alarm deaf for the night.
     """
 
     def __init__(
@@ -126,6 +131,7 @@ class Subscriber:
         ack_on_error: bool = True,
         reconnect_min_s: float = 0.5,
         reconnect_max_s: float = 15.0,
+        resubscribe_after_s: float = 5.0,
     ) -> None:
         self._local = config if isinstance(config, LocalBroker) else None
         self.config = config.fallback if isinstance(config, LocalBroker) else config
@@ -139,7 +145,9 @@ class Subscriber:
         self._follower: threading.Thread | None = None
         self._stopping = threading.Event()
         self._subscribed = threading.Event()
-        self._sub_mid: int | None = None
+        self._sub_mids: set[int] = set()  # SUBSCRIBEs of the current connection
+        self._sub_lock = threading.Lock()  # a SUBACK may race the recording of its mid
+        self._resubscribe_after_s = resubscribe_after_s
         self._out_lock = threading.Lock()
         self._retained: dict[str, str] = {}  # topic -> payload, sent on every connection
         self._held: list[tuple[str, str]] = []  # published while there was no connection
@@ -147,6 +155,7 @@ class Subscriber:
         self.errors = 0
         self.received = 0
         self.connects = 0
+        self.resubscribes = 0
 
     def start(self) -> None:
         """Connect in the background (reconnecting with backoff until :meth:`stop`).
@@ -253,8 +262,9 @@ class Subscriber:
             flags.session_present,
         )
         # Subscribing again is harmless with a stored session and needed without one.
-        _result, mid = client.subscribe([(t, 1) for t in self.subscriptions])
-        self._sub_mid = mid
+        with self._sub_lock:
+            self._sub_mids.clear()
+        self._subscribe(client)
         with self._out_lock:
             held, self._held = self._held, []
             for topic, payload in self._retained.items():
@@ -262,8 +272,34 @@ class Subscriber:
             for topic, payload in held:
                 client.publish(topic, payload, qos=1)
 
+    def _subscribe(self, client: mqtt.Client) -> None:
+        """Send the subscriptions and check, ``resubscribe_after_s`` later, that the
+        broker confirmed them."""
+        with self._sub_lock:
+            _result, mid = client.subscribe([(t, 1) for t in self.subscriptions])
+            if mid is not None:  # None: the connection is already gone; the next one subscribes
+                self._sub_mids.add(mid)
+        timer = threading.Timer(self._resubscribe_after_s, self._check_subscribed, (client,))
+        timer.daemon = True
+        timer.start()
+
+    def _check_subscribed(self, client: mqtt.Client) -> None:
+        if self._subscribed.is_set() or self._stopping.is_set() or client is not self._client:
+            return
+        if not client.is_connected():
+            return  # the next connection subscribes afresh
+        self.resubscribes += 1
+        log.warning(
+            "%s: the broker has not confirmed the subscriptions after %.0f s; sending them again",
+            self.client_id,
+            self._resubscribe_after_s,
+        )
+        self._subscribe(client)
+
     def _on_subscribe(self, client: Any, _u: Any, mid: int, _rc: Any, _p: Any) -> None:
-        if client is self._client and mid == self._sub_mid:
+        with self._sub_lock:
+            confirmed = mid in self._sub_mids
+        if client is self._client and confirmed:
             self._subscribed.set()
 
     def _on_disconnect(self, client: Any, _u: Any, _f: Any, reason_code: Any, _p: Any) -> None:
