@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from crampwatch.detect.features import column
 from crampwatch.detect.wasm import REST_REF_UV
@@ -54,16 +55,22 @@ HARD_REASONS = tuple(
     for k in (SignalIssueKind.GAP, SignalIssueKind.ELECTRODE_OFF, SignalIssueKind.SATURATION)
 )
 
-# Electrode trouble building up: the hum (µV; × rest when units are unknown) has grown
-# by at least _TROUBLE_MIN_UV over the last _TROUBLE_LOOKBACK_S s, and so has its share
-# of the channel (the mains ratio: to ≥ _TROUBLE_RATIO, and ≥ _TROUBLE_GROWTH × what it
-# was; the EMG's own leak into the mains bins gives 0–0.2 in a cramp). A loosening
-# electrode's hum grows from nothing to hundreds of µV over seconds (rising impedance
-# raises the mains pick-up) while the EMG does not.
+# Electrode trouble building up: the hum (µV, 2-s window; × rest when units are unknown)
+# has grown over the last _TROUBLE_LOOKBACK_S s by at least _TROUBLE_MIN_UV and to at
+# least _TROUBLE_GROWTH × what it was, and is now a large share of the channel (mains
+# ratio ≥ _TROUBLE_RATIO; the EMG's own leak into the mains bins gives 0–0.2 in a
+# cramp). A loosening electrode's hum grows from nothing to hundreds of µV over seconds
+# (rising impedance raises the mains pick-up) while the EMG does not. Growth is judged
+# on the hum itself, not on its share: on a channel already humming (ratio 0.8) the
+# share cannot double while the hum grows 70-fold. "What it was" is the highest hum of
+# the _TROUBLE_SPAN_S s before the lookback: a contraction makes the 2-s estimates of a
+# steady hum scatter (the hum × EMG cross terms), and the return from a low one is not
+# growth.
 _TROUBLE_GROWTH = 2.0
 _TROUBLE_MIN_UV = 4.0
 _TROUBLE_RATIO = 0.3
 _TROUBLE_LOOKBACK_S = 5.0
+_TROUBLE_SPAN_S = 5.0
 
 
 class ChannelAssessment(NamedTuple):
@@ -76,17 +83,9 @@ class ChannelAssessment(NamedTuple):
 
 
 def hum_uv(frames, prefix: str) -> np.ndarray:
-    """Estimated mains hum amplitude per frame of the ``prefix`` channel, µV RMS (see
-    :func:`_hum_from`)."""
-    return _hum_from(column(frames, f"{prefix}_env_uv"), column(frames, f"{prefix}_mains_ratio"))
-
-
-def _hum_from(env_uv: np.ndarray, mains_ratio: np.ndarray) -> np.ndarray:
-    """Hum amplitude, µV RMS, from the filtered envelope and the mains ratio: the
-    filtered (notched) envelope is the non-hum part, so hum = env · r / sqrt(1 - r²) for
-    a hum share r of the RMS (NaN counts as 0)."""
-    r = np.clip(np.nan_to_num(mains_ratio), 0.0, 0.999)
-    return np.nan_to_num(env_uv) * r / np.sqrt(1.0 - r * r)
+    """Mains hum per frame of the ``prefix`` channel, µV RMS over the trailing 2 s (the
+    mains ratio's window; NaN, no notch, counts as 0)."""
+    return np.nan_to_num(column(frames, f"{prefix}_hum_uv"))
 
 
 def _hum_small(hum: np.ndarray, rest: np.ndarray, units_known: bool) -> np.ndarray:
@@ -104,11 +103,11 @@ def assess_channel(frames, prefix: str, units_known: bool = True) -> ChannelAsse
     over its columns (see :func:`bad_signal_reasons`)."""
     col = {
         c: column(frames, f"{prefix}_{c}")
-        for c in ("quality", "sat_frac", "flat_frac", "pop", "mains_ratio", "env_uv", "rest_uv")
+        for c in ("quality", "sat_frac", "flat_frac", "pop", "mains_ratio", "rest_uv")
     }
     gap = np.nan_to_num(column(frames, "gap"))
     ratio = col["mains_ratio"]
-    hum = _hum_from(col["env_uv"], ratio)
+    hum = hum_uv(frames, prefix)
     small = _hum_small(hum, col["rest_uv"], units_known)
     sat, flat, pop = (np.nan_to_num(col[c]) for c in ("sat_frac", "flat_frac", "pop"))
     mains = np.where(small, 0.0, ratio)  # NaN (no notch / no channel) counts as 0
@@ -150,26 +149,27 @@ class HumGrowth:
         self.prefix = prefix
         self.units_known = bool(units_known)
         self._lag = round(_TROUBLE_LOOKBACK_S / frame_s)
-        self._hist = np.zeros((0, 2))
+        self._span = max(1, round(_TROUBLE_SPAN_S / frame_s))
+        # hum of the last lag + span - 1 frames; -inf before the recording's first frame
+        self._hist = np.full(self._lag + self._span - 1, -np.inf)
 
     def push(self, frames) -> np.ndarray:
         hum = hum_uv(frames, self.prefix)
-        ratio = column(frames, f"{self.prefix}_mains_ratio")
+        ratio = np.nan_to_num(column(frames, f"{self.prefix}_mains_ratio"))
         if self.units_known:
             min_rise = np.full(len(frames), _TROUBLE_MIN_UV)
         else:  # units unknown: the same multiple of the resting level as 4 µV of 2 µV
             rest = column(frames, f"{self.prefix}_rest_uv")
             min_rise = np.nan_to_num(rest, nan=np.inf) * (_TROUBLE_MIN_UV / REST_REF_UV)
-        now = np.column_stack([hum, np.nan_to_num(ratio)])
-        ext = np.concatenate([self._hist, now])
+        ext = np.concatenate([self._hist, hum])
         n = hum.shape[0]
-        j = np.arange(ext.shape[0] - n, ext.shape[0]) - self._lag
-        before = np.where((j >= 0)[:, None], ext[np.clip(j, 0, None)], np.inf)
-        self._hist = ext[-self._lag :]
-        r = now[:, 1]
+        # frame i's span ends lag frames before it: ext[i : i + span]
+        before = sliding_window_view(ext[: n + self._span - 1], self._span).max(axis=1)
+        before[np.isneginf(before)] = np.inf  # no frame that far back yet: no growth known
+        self._hist = ext[n:]
         with np.errstate(invalid="ignore"):
             return (
-                (hum - before[:, 0] >= min_rise)
-                & (r >= _TROUBLE_RATIO)
-                & (r >= _TROUBLE_GROWTH * before[:, 1])
+                (hum - before >= min_rise)
+                & (hum >= _TROUBLE_GROWTH * before)
+                & (ratio >= _TROUBLE_RATIO)
             )

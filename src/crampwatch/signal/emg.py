@@ -288,7 +288,7 @@ class EmgChannel:
         # Hop k starts at sample bound(k). With a whole number of samples per hop and a
         # whole number of cycles of every harmonic per hop (50/60 Hz at 200 Hz-2 kHz,
         # 0.1-s hops) every hop starts at phase 0: the rotation to the common phase
-        # reference in _mains_ratio is exactly the identity and is skipped.
+        # reference in _mains_hum is exactly the identity and is skipped.
         spf = self.fs_hz * self.hop_s
         spf_int = abs(spf - round(spf)) < 1e-9
         self._rotate = not (
@@ -354,7 +354,9 @@ class EmgChannel:
         sums_1s, sums_3s, sums_mains = self._windows.process(terms.T)
         out[col["env1s_uv"]] = np.sqrt(sums_1s[:, 0] / sums_1s[:, 1])
         out[col["env3s_uv"]] = np.sqrt(sums_3s[:, 0] / sums_3s[:, 1])
-        out[col["mains_ratio"]] = self._mains_ratio(np.ascontiguousarray(sums_mains.T), chunk)
+        out[col["mains_ratio"]], out[col["hum_uv"]] = self._mains_hum(
+            np.ascontiguousarray(sums_mains.T), chunk
+        )
         if self.shape_features:
             wl = self._time_domain(yy, chunk, out)
             self._spectral(y, chunk, out)
@@ -463,7 +465,7 @@ class EmgChannel:
         """Per-hop terms of the trailing sums, one row each (contiguous): the sum of the
         filtered y² (µV²), the number of samples, then with a notch the real and
         imaginary parts of the raw hop's DFT at each notched harmonic (phase-aligned, see
-        :meth:`_mains_ratio`) and its squared magnitude."""
+        :meth:`_mains_hum`) and its squared magnitude."""
         h = 0 if self._probe is None else self._probe_hz.shape[0]
         rows = np.empty((2 + 3 * h, chunk.m))
         rows[0], rows[1] = ss, chunk.counts
@@ -480,9 +482,13 @@ class EmgChannel:
             np.add(zz[:h], zz[h:], out=rows[2 + 2 * h :])
         return rows
 
-    def _mains_ratio(self, sums: np.ndarray, chunk: HopChunk) -> np.ndarray:
-        """RMS of the mains hum over RMS of hum + filtered EMG, over the trailing 2 s, 0..1,
-        from the trailing sums of the :meth:`_hop_terms` rows.
+    def _mains_hum(self, sums: np.ndarray, chunk: HopChunk) -> tuple[np.ndarray, np.ndarray]:
+        """The mains ratio (RMS of the hum over RMS of hum + filtered EMG, 0..1) and the
+        hum's RMS (µV), both over the trailing 2 s, from the trailing sums of the
+        :meth:`_hop_terms` rows. The hum in µV must come from this window, not from the
+        ratio and a shorter envelope: at a contraction's onset the envelope jumps while
+        the 2-s ratio still shows the quiet muscle's hum share, and their product would
+        be a hum that grows with the EMG.
 
         Hum is phase-locked to the mains, EMG is not: each hop's DFT value at a notched
         harmonic is rotated to a common phase reference (the sample clock) and the
@@ -494,7 +500,7 @@ class EmgChannel:
         """
         m = chunk.m
         if self._probe is None:
-            return np.full(m, np.nan)
+            return np.full(m, np.nan), np.full(m, np.nan)
         h = self._probe_hz.shape[0]
         re, im, power = sums[2 : 2 + h], sums[2 + h : 2 + 2 * h], sums[2 + 2 * h :]
         excess = re * re + im * im - power  # coherent minus incoherent power
@@ -507,7 +513,7 @@ class EmgChannel:
                 sq_mean = np.where(w > 1, excess / (w * (w - 1)), power)
         hum = self._probe_norm * np.maximum(sq_mean, 0.0).sum(axis=0)  # µV²
         total = hum + sums[0] / sums[1]
-        return np.sqrt(np.divide(hum, total, out=np.zeros(m), where=total > 0))
+        return np.sqrt(np.divide(hum, total, out=np.zeros(m), where=total > 0)), np.sqrt(hum)
 
     def _spectral(self, y: np.ndarray, chunk: HopChunk, out: np.ndarray) -> None:
         """Mean / median frequency and high-frequency fraction from one Hann-windowed FFT

@@ -42,6 +42,7 @@ EMG_FEATURES: tuple[str, ...] = (
     "mdf_hz",  # spectral median frequency over the trailing 0.5 s, Hz
     "hf_frac",  # fraction of the trailing 0.5 s power above the high/low split, 0..1
     "mains_ratio",  # hum RMS / RMS of hum + filtered EMG, trailing 2 s, 0..1 (NaN: no notch)
+    "hum_uv",  # mains hum RMS over the same trailing 2 s, µV (NaN: no notch)
     "sat_frac",  # fraction of samples stuck at the rails, 0..1
     "flat_frac",  # fraction of samples equal to their predecessor (not at a rail), 0..1
     "pop",  # 1 if the hop holds an electrode pop / baseline step, else 0
