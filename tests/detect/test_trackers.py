@@ -474,6 +474,22 @@ def test_a_jump_after_a_slow_prodrome_alarms():
     assert spans and 30.5 <= spans[0].decided_at_s <= 33.0
 
 
+def test_without_tibialis_the_wait_counts_from_the_jump_not_from_a_tone_before_it():
+    """A tone rise to 4× rest for 25 s that ends in a 3.5-s leg movement at 20× (an
+    arousal): the calf has been active far longer than any leg movement, but the
+    movement itself has not. A cramp after the same tone alarms once it has outlasted
+    the wait from its own jump."""
+    wait = CrampParams().calf_only_min_active_s
+    rel = ramp(50, 250, 4.0)  # active (≥ 2× rest) from about 10 s
+    rel[300:335] = 20.0  # the movement, 30-33.5 s
+    rel[335:] = 1.0
+    assert run(CrampTracker(), tone_inputs(rel), p_active=np.ones(N)) == []
+    rel[335:] = 20.0  # the same jump going on: a cramp
+    spans = run(CrampTracker(), tone_inputs(rel), p_active=np.ones(N))
+    assert spans and spans[0].onset_s == pytest.approx(30.0, abs=0.3)
+    assert 30.0 + wait <= spans[0].decided_at_s <= 30.0 + wait + 1.5
+
+
 def test_a_tone_creeping_up_to_a_partial_level_does_not_alarm():
     # 5× rest reached over 20 s, then held 20 s: a resolving tone rise, not a cramp
     rel = ramp(200, 400, 5.0)

@@ -26,6 +26,9 @@ from crampwatch.detect.timing import FRAME_S
 
 # a causal 1-s moving envelope crosses half of a step half a second after it
 _ENVELOPE_HALF_S = 0.5
+# the foot of a jump: the envelope within this much of the lowest level before the jump
+# (1-s envelopes of resting EMG or of a tone wander by some tens of per cent)
+_FOOT_RATIO = 1.5
 # a rotation of the shank's gravity vector by this much is a position change (turning
 # over rotates the shin by tens of degrees; a leg twitch does not)
 _POSITION_CHANGE_DEG = 30.0
@@ -120,7 +123,9 @@ class CrampParams:
       above its rest as the tibialis anterior (1-s envelopes);
     - without one (or on frames where its ratio is NaN: a lost tibialis electrode), the
       calf continuously active for ``calf_only_min_active_s`` s before evidence counts,
-      with the shank still: its mean motion power over the contraction so far (at most
+      counted from the start of its jump to force once it has jumped (a leg movement at
+      the end of a tone rise gets no credit for the tone's seconds), with the shank
+      still: its mean motion power over the contraction so far (at most
       the last ``still_window_s`` s) within ``still_excess_g``² of the motion floor (g²,
       three axes). Leg movements are tibialis-driven, and with the tibialis unseen a leg
       movement that also fires the calf looks like a cramp's first seconds (same
@@ -341,6 +346,7 @@ class CrampTracker:
         self._hist_needed = fr_n(self.p.weak_hold_s) + fr_n(self.p.rise_allow_s) + 1
         self._rel_hist = np.zeros(0)
         self._run_jumped = False  # the current active run reached force within seconds
+        self._jump_at: float | None = None  # where that jump began (s): the wait's start
         # start of the current run's firm stretch (1-s envelope ≥ min_rel1s × rest on
         # every frame) and the cramp shares summed over it: the persistent path
         self._firm_since: float | None = None
@@ -547,7 +553,9 @@ class CrampTracker:
         self._run_rel.append((t, float(f.rel1[i])))
         self._run_power.append(float(f.power[i]))
         del self._run_power[: -self._still_frames]
-        self._run_jumped = self._run_jumped or bool(f.jumped[i])
+        if f.jumped[i] and not self._run_jumped:
+            self._run_jumped = True
+            self._jump_at = self._jump_foot()
 
     def _track_firm(self, f: _FrameTests, i: int, t: float) -> None:
         """Follow the firm stretch of the persistent path on the 1-s envelope alone: a
@@ -624,8 +632,15 @@ class CrampTracker:
         the contraction so far (at most the last ``still_window_s`` s) within
         ``still_excess_g``² of the floor (g²). Averaged over seconds, a leg movement's
         small shank motion shows even where one second of a noisy accelerometer hides
-        it. Unknown power or floor (an accelerometer gap): the wait alone."""
-        if self._active_for(t) < self.p.calf_only_min_active_s:
+        it. Unknown power or floor (an accelerometer gap): the wait alone.
+
+        Once the run has jumped to force the wait counts from the jump's start: a tone
+        rise that ends in a brief movement (an arousal) is a long run whose last seconds
+        look like a cramp's first."""
+        waited = self._active_for(t)
+        if self._run_jumped and self._jump_at is not None:
+            waited = min(waited, t - self._jump_at + 1e-9)
+        if waited < self.p.calf_only_min_active_s:
             return False
         known = [x for x in self._run_power if x == x]  # not NaN
         if not known or 2 * len(known) < len(self._run_power) or math.isnan(floor_g2):
@@ -713,6 +728,25 @@ class CrampTracker:
             if rel1 < low:
                 return t_s - _ENVELOPE_HALF_S
         return None
+
+    def _jump_foot(self) -> float | None:
+        """Where the current run's jump left the level before it (s): half a second
+        before the envelope last stood within ``_FOOT_RATIO`` × the lowest level of the
+        ``rise_allow_s`` s before the jump's half-way point (and so below at least
+        ``active_rel``); None if the run holds no jump. From rest that is about the
+        run's start; after a tone, the start of what rose above it."""
+        frames = list(self._run_rel)
+        if not frames:
+            return None
+        low = frames[-1][1] / self.p.jump_ratio
+        k = next((j for j in range(len(frames) - 1, -1, -1) if frames[j][1] < low), None)
+        if k is None:
+            return None
+        t_half = frames[k][0]
+        level = min(r for t_s, r in frames[: k + 1] if t_s >= t_half - self.p.rise_allow_s)
+        foot = max(self.p.active_rel, _FOOT_RATIO * level)
+        j = next((j for j in range(k, -1, -1) if frames[j][1] <= foot), 0)
+        return frames[j][0] - _ENVELOPE_HALF_S
 
     def _start(self, t: float, conf: float, rule: str, onset: float | None = None) -> Span:
         # the onset is where the contraction the alarm is about began: the start of its
