@@ -169,7 +169,9 @@ def test_a_lost_subscribe_is_sent_again(mosquitto, wait_for, resubscribe_after_s
     try:
         recovers = resubscribe_after_s < 60
         assert subscriber.wait_subscribed(10 if recovers else 2) is recovers
-        assert relay.dropped == 1 and subscriber.resubscribes == int(recovers)
+        assert relay.dropped == 1
+        # at least one resend (a slow broker may need a second); none without the check
+        assert (subscriber.resubscribes >= 1) if recovers else (subscriber.resubscribes == 0)
         raw = make_client(mosquitto.config, "lossy-pub", protocol=MQTT_V311)
         connect_client(raw, mosquitto.config, blocking=True)
         raw.loop_start()
