@@ -121,3 +121,39 @@ def test_a_store_written_by_an_older_crampwatch_is_regrouped(tmp_path) -> None:
         assert store.nights(UTC) == ["2026-11-24"]
         assert [se.event.id for se in store.events("2026-11-24", tz=UTC)] == [ev.id]
         assert store.night_counts("2026-11-24", ev.device_id, UTC) == (0, 1, 80.0)
+
+
+def test_two_openers_of_a_new_store_do_not_both_add_the_epoch_columns(tmp_path) -> None:
+    """The service, the logger and a review may open a new store at the same moment.
+    Here another opener holds the write lock with the columns added but not yet
+    committed while this one opens: it must wait and find them, not add them twice."""
+    import sqlite3
+    import threading
+    import time
+
+    from crampwatch.consumers.store import _SCHEMA
+
+    path = tmp_path / "events.sqlite"
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("PRAGMA journal_mode=WAL")
+    other.executescript(_SCHEMA)  # the tables as a fresh open creates them
+    other.execute("BEGIN IMMEDIATE")
+    for col in ("at_epoch", "origin_epoch"):
+        other.execute(f"ALTER TABLE events ADD COLUMN {col} REAL")
+    errors: list[Exception] = []
+
+    def open_store() -> None:
+        try:
+            EventStore(path).close()
+        except Exception as exc:  # reported by the assertion below
+            errors.append(exc)
+
+    opener = threading.Thread(target=open_store)
+    opener.start()
+    time.sleep(0.5)  # the opener has looked at the columns and waits for the lock
+    other.execute("COMMIT")
+    other.close()
+    opener.join(10)
+    assert errors == []
+    with EventStore(path) as store:
+        assert store.nights(UTC) == []

@@ -156,22 +156,28 @@ class EventStore:
         except sqlite3.DatabaseError as exc:
             raise CrampwatchError(f"cannot open event store {self.path}: {exc}") from exc
 
-    def _migrate(self) -> None:
-        """Add the epoch columns to a store written by an older crampwatch."""
+    def _missing_columns(self) -> list[str]:
         have = {r[1] for r in self._db.execute("PRAGMA table_info(events)")}
-        missing = [c for c in _EPOCH_COLUMNS if c not in have]
-        for col in missing:
-            self._db.execute(f"ALTER TABLE events ADD COLUMN {col} REAL")
-        if missing:
-            rows = self._db.execute("SELECT id, onset_time, onset_s, received_at FROM events")
+        return [c for c in _EPOCH_COLUMNS if c not in have]
+
+    def _migrate(self) -> None:
+        """Add the epoch columns to a store written by an older crampwatch (or created
+        just now). Checked again under the write lock: the service, the logger and a
+        review may open the same new store at once, and only one may add them."""
+        if self._missing_columns():
             with self._tx() as db:
-                for eid, onset_time, onset_s, received in rows.fetchall():
-                    at, origin = self._epochs(onset_time, onset_s, received)
-                    db.execute(
-                        "UPDATE events SET at_epoch=?, origin_epoch=? WHERE id=?",
-                        (at, origin, eid),
-                    )
+                missing = self._missing_columns()
+                for col in missing:
+                    db.execute(f"ALTER TABLE events ADD COLUMN {col} REAL")
+                if missing:
+                    self._backfill_epochs(db)
         self._db.execute("CREATE INDEX IF NOT EXISTS events_at ON events (at_epoch)")
+
+    def _backfill_epochs(self, db: sqlite3.Connection) -> None:
+        rows = db.execute("SELECT id, onset_time, onset_s, received_at FROM events")
+        for eid, onset_time, onset_s, received in rows.fetchall():
+            at, origin = self._epochs(onset_time, onset_s, received)
+            db.execute("UPDATE events SET at_epoch=?, origin_epoch=? WHERE id=?", (at, origin, eid))
 
     @staticmethod
     def _epochs(
