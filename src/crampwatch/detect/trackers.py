@@ -716,18 +716,23 @@ class CrampTracker:
             return None
         return self._start(t, mean, "persistent_calf_contraction", onset=self._firm_since)
 
+    def _jump_half_way(self) -> int | None:
+        """Index in the run's envelope history of the last frame below the present
+        level / ``jump_ratio`` (the jump to the present force was half-way there); None
+        if there is none in the frames kept."""
+        run = self._run_rel
+        if not run:
+            return None
+        low = run[-1][1] / self.p.jump_ratio
+        return next((k for k in range(len(run) - 1, -1, -1) if run[k][1] < low), None)
+
     def _jump_start(self) -> float | None:
         """Where the current run's jump to its present force began (s): half a second
         (the 1-s envelope's lag) before the envelope last stood below the present level
         / ``jump_ratio``; None if it never did in the frames kept. A calf that crept up
         first (a prodrome, a tone) does not move the cramp's onset back to the creep."""
-        if not self._run_rel:
-            return None
-        low = self._run_rel[-1][1] / self.p.jump_ratio
-        for t_s, rel1 in reversed(self._run_rel):
-            if rel1 < low:
-                return t_s - _ENVELOPE_HALF_S
-        return None
+        k = self._jump_half_way()
+        return None if k is None else self._run_rel[k][0] - _ENVELOPE_HALF_S
 
     def _jump_foot(self) -> float | None:
         """Where the current run's jump left the level before it (s): half a second
@@ -735,18 +740,15 @@ class CrampTracker:
         ``rise_allow_s`` s before the jump's half-way point (and so below at least
         ``active_rel``); None if the run holds no jump. From rest that is about the
         run's start; after a tone, the start of what rose above it."""
-        frames = list(self._run_rel)
-        if not frames:
-            return None
-        low = frames[-1][1] / self.p.jump_ratio
-        k = next((j for j in range(len(frames) - 1, -1, -1) if frames[j][1] < low), None)
+        k = self._jump_half_way()
         if k is None:
             return None
-        t_half = frames[k][0]
-        level = min(r for t_s, r in frames[: k + 1] if t_s >= t_half - self.p.rise_allow_s)
+        run = self._run_rel
+        t_half = run[k][0]
+        level = min(r for t_s, r in list(run)[: k + 1] if t_s >= t_half - self.p.rise_allow_s)
         foot = max(self.p.active_rel, _FOOT_RATIO * level)
-        j = next((j for j in range(k, -1, -1) if frames[j][1] <= foot), 0)
-        return frames[j][0] - _ENVELOPE_HALF_S
+        j = next((j for j in range(k, -1, -1) if run[j][1] <= foot), 0)
+        return run[j][0] - _ENVELOPE_HALF_S
 
     def _start(self, t: float, conf: float, rule: str, onset: float | None = None) -> Span:
         # the onset is where the contraction the alarm is about began: the start of its
