@@ -601,14 +601,17 @@ def test_force_test_does_not_depend_on_the_block_size():
 # ------------------------------------------------------------------------ cramp_warning
 
 
-def warn_run(rel1s, ok=None, cramp=None, chunk: int = N):
+def warn_run(rel1s, ok=None, cramp=None, chunk: int = N, rel=None):
+    """The warning tracker over frames whose 1-s envelope is ``rel1s`` and whose 0.1-s
+    envelope is ``rel`` (default: the same)."""
     tr = CrampWarningTracker()
     ok = np.ones(N, bool) if ok is None else ok
     cramp = np.zeros(N, bool) if cramp is None else cramp
+    rel = rel1s if rel is None else rel
     out = []
     for i in range(0, N, chunk):
         sl = slice(i, i + chunk)
-        out += tr.push(T[sl], rel1s[sl], ok[sl], cramp[sl])
+        out += tr.push(T[sl], rel1s[sl], rel[sl], ok[sl], cramp[sl])
     return out + tr.flush(T[-1])
 
 
@@ -625,6 +628,26 @@ def test_calf_tightening_is_one_warning_with_onset_and_end():
     assert onset.decided_at_s == pytest.approx(10.0 + CrampParams().warn_s, abs=0.11)
     assert end.end_s == pytest.approx(30.0, abs=0.11)
     assert warn_run(rel, chunk=13) == spans
+
+
+def test_a_warning_ends_on_a_resting_calf_whose_1s_envelope_carries_the_ecg():
+    # at rest the 0.1-s envelope sits at the resting level but for a QRS complex in
+    # every tenth frame, which keeps the 1-s envelope near 1.8 × rest
+    rel = np.ones(N)
+    rel[::10] = 6.0
+    rel1s = np.full(N, 1.8)
+    for lo, hi in ((100, 200), (500, 580)):  # two tightenings, 30 s apart
+        rel[lo:hi] = rel1s[lo:hi] = 4.0
+    spans = warn_run(rel1s, rel=rel)
+    assert [(s.onset_s, s.end_s is None) for s in spans][:2] == [
+        (pytest.approx(10.0), True),
+        (pytest.approx(10.0), False),
+    ]
+    assert spans[1].details["end_reason"] == "relaxed"
+    assert spans[1].end_s == pytest.approx(20.0, abs=0.5)
+    # relaxed, so the second tightening gets its own warning
+    assert [s.onset_s for s in spans if s.end_s is None] == pytest.approx([10.0, 50.0])
+    assert warn_run(rel1s, rel=rel, chunk=13) == spans
 
 
 def test_no_warning_on_a_moving_leg_or_below_the_level():

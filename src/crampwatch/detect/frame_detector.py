@@ -229,7 +229,7 @@ class FrameDetector:
         calm &= np.nan_to_num(motion1s, nan=1.0) < cp.warn_max_motion_g
         calm &= ~calf_bad & ~calf_glitch & ~upright
         calm &= ~(ratio < cp.min_calf_tib_ratio)  # NaN (no tibialis evidence) passes
-        spans += self._warning.push(t, calf_rel1s, calm, cramp.open_mask)
+        spans += self._warning.push(t, calf_rel1s, calf_rel, calm, cramp.open_mask)
         self.stats.cramp_vetoes += int(
             np.sum((p_cramp >= self._cramp.p.p_on) & (calf_bad | calf_glitch))
         )

@@ -214,8 +214,9 @@ class CrampParams:
     # is not a cramp in a leg held stiff
     turned_deg: float = _POSITION_CHANGE_DEG
     # cramp_warning ("calf tightening"): the calf's 1-s envelope ≥ warn_rel × rest for
-    # warn_s s on a still, clean, calf-dominated leg; ends after warn_end_s s below
-    # warn_end_rel × rest, or when a cramp alarm starts; at most one per tightening
+    # warn_s s on a still, clean, calf-dominated leg; ends when the median of the 0.1-s
+    # envelope over the last warn_end_s s is below warn_end_rel × rest, or when a cramp
+    # alarm starts; at most one per tightening
     warn_rel: float = 3.0
     warn_s: float = 4.0
     warn_end_rel: float = 1.5
@@ -808,30 +809,52 @@ class CrampWarningTracker:
     a still, clean leg, before any cramp (see the ``warn_*`` fields of
     :class:`CrampParams`). Informative only: it never raises the alarm, and a cramp that
     follows keeps its own. One warning per tightening: after a warning or a cramp the
-    calf must relax (below ``warn_end_rel`` × rest for ``warn_end_s`` s) first."""
+    calf must relax first.
+
+    Relaxed is judged on the median of the 0.1-s envelope over the last ``warn_end_s``
+    s, not on the 1-s envelope: the resting level is the quiet between heartbeats, and
+    where the ECG shows in the calf channel every 1-s window holds a QRS complex, so a
+    resting calf's 1-s envelope can stay near 2 × rest all night (a warning that never
+    ended, or a night without warnings after the first cramp)."""
 
     def __init__(self, params: CrampParams | None = None) -> None:
         self.p = params or CrampParams()
         fr = self.p.frame_s
         self._warn_needed = max(1, round(self.p.warn_s / fr))
-        self._end_needed = max(1, round(self.p.warn_end_s / fr))
+        self._end_window = max(1, round(self.p.warn_end_s / fr))
+        # the 0.1-s envelope of the frames before this block (for the relaxed median)
+        self._rel_hist = np.full(self._end_window - 1, np.inf)
         self._run = 0  # consecutive frames meeting the warning condition
         self._onset: float | None = None  # open warning
         self._blocked = False  # a warning or cramp in this tightening: wait for relax
-        self._quiet = 0
-        self._quiet_start = 0.0
         self._last_end = -np.inf
 
+    def _relaxed(self, rel: np.ndarray) -> np.ndarray:
+        """Per frame of the block: the median 0.1-s envelope (× rest) of the last
+        ``warn_end_s`` s is below ``warn_end_rel`` (windows reach into earlier blocks,
+        so the result does not depend on the block size)."""
+        ext = np.concatenate([self._rel_hist, rel])
+        self._rel_hist = ext[ext.shape[0] - (self._end_window - 1) :]
+        wins = sliding_window_view(ext, self._end_window)
+        return np.median(wins, axis=1) < self.p.warn_end_rel
+
     def push(
-        self, t_s: np.ndarray, calf_rel1s: np.ndarray, ok: np.ndarray, in_cramp: np.ndarray
+        self,
+        t_s: np.ndarray,
+        calf_rel1s: np.ndarray,
+        calf_rel: np.ndarray,
+        ok: np.ndarray,
+        in_cramp: np.ndarray,
     ) -> list[Span]:
-        """``calf_rel1s``: 1-s calf envelope × rest; ``ok``: frames where the leg is still,
-        the calf signal clean and the calf dominant; ``in_cramp``: a cramp is open."""
+        """``calf_rel1s`` / ``calf_rel``: the calf's 1-s / 0.1-s envelope × rest; ``ok``:
+        frames where the leg is still, the calf signal clean and the calf dominant;
+        ``in_cramp``: a cramp is open."""
         p = self.p
         rel1 = np.nan_to_num(np.asarray(calf_rel1s, float), nan=0.0)
+        # a gap or an unknown level is no sign of a tightening
+        relaxed = self._relaxed(np.nan_to_num(np.asarray(calf_rel, float), nan=0.0))
         cramp = np.asarray(in_cramp, bool)
         cond = np.asarray(ok, bool) & (rel1 >= p.warn_rel) & ~cramp
-        relaxed = rel1 < p.warn_end_rel
         out: list[Span] = []
         n, i = t_s.shape[0], 0
         while i < n:
@@ -846,16 +869,10 @@ class CrampWarningTracker:
                 if cramp[i] and self._onset is not None:
                     out.append(self._close(t, t - p.frame_s, "cramp"))
                 if relaxed[i]:
-                    if self._quiet == 0:
-                        self._quiet_start = t - p.frame_s
-                    self._quiet += 1
-                    if self._quiet >= self._end_needed:
-                        if self._onset is not None:
-                            out.append(self._close(t, self._quiet_start, "relaxed"))
-                        self._blocked = False
-                        self._quiet = 0
-                else:
-                    self._quiet = 0
+                    # the median fell below half-way through the window
+                    if self._onset is not None:
+                        out.append(self._close(t, t - p.warn_end_s / 2, "relaxed"))
+                    self._blocked = False
                 self._blocked = self._blocked or bool(cramp[i])
             elif cramp[i]:
                 self._blocked = True
