@@ -17,7 +17,7 @@ import pytest
 from crampwatch.consumers.prompts import STRETCH_PROMPTS, WAKE_HEADLINE
 from crampwatch.publish.broker import LOOPBACK
 from crampwatch.publish.config import DEFAULT_PORT
-from support.user import Background, console_script, night_with_a_cramp, user_env
+from support.user import Background, console_script, night_with_a_cramp, run_command, user_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -68,13 +68,8 @@ def test_alarm_started_first_rings_and_the_review_shows_the_cramp(
                 ), alarm.out + alarm.err
             assert alarm.running(), alarm.err
 
-            run = subprocess.run(
-                [CW, "run", "--replay", str(recording), "--speed", SPEED],
-                capture_output=True,
-                text=True,
-                env=env,
-                cwd=tmp_path,
-                timeout=300,
+            run = run_command(
+                [CW, "run", "--replay", str(recording), "--speed", SPEED], env=env, cwd=tmp_path
             )
             assert run.returncode == 0, run.stderr
             assert "1 cramp" in run.stdout
@@ -120,16 +115,52 @@ def test_the_alarm_follows_the_service_to_its_configured_broker(
     env = user_env(tmp_path / "home")
     alarm = Background([CW, "alarm"], env=env, cwd=tmp_path)
     try:
-        run = subprocess.run(
+        run = run_command(
             [CW, "run", "--replay", str(night[0]), "--speed", SPEED, "--broker", mosquitto.url],
-            capture_output=True,
-            text=True,
             env=env,
             cwd=tmp_path,
-            timeout=300,
         )
         assert run.returncode == 0, run.stderr
         assert wait_for(lambda: STRETCH_PROMPTS[0].title in alarm.out, 30), alarm.out + alarm.err
         assert f"connected to the crampwatch service on {LOOPBACK}:{mosquitto.port}" in alarm.out
     finally:
         alarm.stop()
+
+
+UNIT = Path(__file__).parents[2] / "deploy" / "crampwatch@.service"
+
+
+def unit_lines(key: str) -> list[str]:
+    """The values of ``key=`` lines in the shipped systemd unit."""
+    lines = UNIT.read_text().splitlines()
+    return [line.partition("=")[2] for line in lines if line.startswith(f"{key}=")]
+
+
+def test_the_service_runs_as_the_systemd_unit_starts_it(
+    tmp_path: Path, night: tuple[Path, float]
+) -> None:
+    """The unit's command and environment (no docstrings under ``PYTHONOPTIMIZE=2``, a
+    compiled-module cache folder of its own), with the config the README installs,
+    keep a night with its cramp in the user's data folder."""
+    argv = unit_lines("ExecStart")[0].split()
+    assert argv[0].endswith("/.venv/bin/crampwatch") and argv[1:3] == ["run", "--config"]
+    # the README copies this config to the path the unit reads
+    installed = "configs/one-leg-reference.toml /etc/crampwatch/crampwatch.toml"
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    assert installed in readme and argv[3] == installed.split()[1]
+    env = user_env(tmp_path / "home")
+    for setting in unit_lines("Environment"):
+        key, _, value = setting.partition("=")
+        env[key] = str(tmp_path / "pycache") if key == "PYTHONPYCACHEPREFIX" else value
+    assert env["PYTHONOPTIMIZE"] == "2"
+    config = Path(__file__).parents[2] / installed.split()[0]
+    # the sensor of that config is replaced by the recording; everything else is the unit's
+    run = run_command(
+        [CW, *argv[1:3], str(config), *argv[4:], "--replay", str(night[0]), "--speed", "0"],
+        env=env,
+        cwd=tmp_path,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "1 cramp," in run.stdout and "Traceback" not in run.stderr
+    assert (tmp_path / "home/.local/share/crampwatch/events.sqlite").is_file()
+    assert any((tmp_path / "pycache").rglob("*.opt-2.pyc"))  # it really ran under -OO

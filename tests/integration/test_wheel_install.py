@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from support.user import console_script, night_with_a_cramp, user_env
+from support.user import console_script, night_with_a_cramp, run_command, user_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -83,14 +83,7 @@ def test_the_wheel_alone_replays_a_night_and_finds_the_cramp(installed: Path, tm
     onsets = {e["onset_s"] for e in events if e["type"] == "cramp"}
     assert len(onsets) == 1 and abs(onsets.pop() - onset_s) < 30.0
 
-    run = subprocess.run(
-        [cw, "run", "--replay", str(night), "--speed", "0"],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=300,
-    )
+    run = run_command([cw, "run", "--replay", str(night), "--speed", "0"], env=env, cwd=tmp_path)
     assert run.returncode == 0, run.stderr
     assert "1 cramp" in run.stdout
 

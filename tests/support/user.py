@@ -11,7 +11,7 @@ import sys
 import threading
 from pathlib import Path
 
-__all__ = ["Background", "console_script", "night_with_a_cramp", "user_env"]
+__all__ = ["Background", "console_script", "night_with_a_cramp", "run_command", "user_env"]
 
 
 def console_script(bin_dir: Path | None = None) -> str:
@@ -31,6 +31,13 @@ def user_env(home: Path) -> dict[str, str]:
     env["HOME"] = str(home)
     home.mkdir(parents=True, exist_ok=True)
     return env
+
+
+def run_command(
+    args: list[str], *, env: dict[str, str], cwd: Path, timeout: float = 300.0
+) -> subprocess.CompletedProcess[str]:
+    """A command run to its end like a terminal command, its output kept as text."""
+    return subprocess.run(args, capture_output=True, text=True, env=env, cwd=cwd, timeout=timeout)
 
 
 class Background:
