@@ -103,11 +103,13 @@ def logger(
         event_logger = EventLogger(
             config, db_path, client_id=client_id, recordings_dir=recordings_dir
         )
-        event_logger.start()
         try:
-            _wait_subscribed(event_logger, config)
-            click.echo(f"logging events from {_where(config)} into {db_path} (Ctrl-C stops)")
+            # Ctrl-C / SIGTERM while still connecting is a clean stop too: a persistent
+            # session's queued events may already be stored by then.
             with contextlib.suppress(KeyboardInterrupt):
+                event_logger.start()
+                _wait_subscribed(event_logger, config)
+                click.echo(f"logging events from {_where(config)} into {db_path} (Ctrl-C stops)")
                 while True:
                     time.sleep(1.0)
         finally:
@@ -178,11 +180,13 @@ def alarm(
             show_warnings=show_warnings,
             sound=sound,
         )
-        the_alarm.start()
         try:
-            _wait_subscribed(the_alarm, config)
-            click.echo(f"alarm armed on {_where(config)}: a = I'm awake, n = not a cramp, q = quit")
-            with contextlib.suppress(KeyboardInterrupt):
+            with contextlib.suppress(KeyboardInterrupt):  # also while still connecting
+                the_alarm.start()
+                _wait_subscribed(the_alarm, config)
+                click.echo(
+                    f"alarm armed on {_where(config)}: a = I'm awake, n = not a cramp, q = quit"
+                )
                 for key in _keys():
                     if key in ("a", " ", "\n", "\r"):
                         the_alarm.acknowledge("ack", source="key")
