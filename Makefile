@@ -33,7 +33,7 @@ bench: $(STAMP)
 	@for f in bench/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
 
 model: $(STAMP)
-	$(BIN)/crampwatch train --soak-nights 25   # writes src/crampwatch/models/ (package data)
+	$(BIN)/crampwatch train --eval-nights 36 --soak-nights 100   # writes src/crampwatch/models/ (package data)
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache

@@ -86,3 +86,16 @@ def test_evaluate_soak_reports_false_alarms_per_100_nights(capsys, model_env):
     assert soak["seeds"] == "52000..52001"
     assert soak["false_alarms_per_100_nights"] == 100 * soak["false_alarms"] / (0.1 / 8)
     assert isinstance(soak["false_alarm_list"], list)
+
+
+def test_evaluate_gives_the_same_figures_in_a_pool_as_in_process(capsys, model_env):
+    """The held-out nights are scored in worker processes: the same figures as one by
+    one in this process, montage split included (every third seed is calf only)."""
+    base = ["evaluate", "--nights", "3", "--hours", "0.05", "--variant", "train", "--json"]
+    figures = []
+    for workers in ("1", "2"):
+        main([*base, "--soak-nights", "0", "--workers", workers])
+        figures.append(json.loads(capsys.readouterr().out)["in-distribution"])
+    in_process, pooled = figures
+    assert json.dumps(pooled, sort_keys=True) == json.dumps(in_process, sort_keys=True)  # NaN too
+    assert pooled["nights"] == 3 and pooled["seeds"] == "20000..20002"

@@ -209,23 +209,17 @@ def evaluate_simulated(
     model,
     progress=None,
     cramp_boost: float = 1.0,
+    workers: int = 2,
 ) -> dict[str, Any]:
-    """Simulate held-out nights, replay them through the detector, score them."""
-    from crampwatch.detect.metrics import score_night, summarize
-    from crampwatch.detect.streaming import detect_recording
-    from crampwatch.detect.training import simulated_night
+    """Simulate held-out nights, replay them through the detector, score them (in a pool
+    of ``workers`` processes, see :func:`run_nights`)."""
+    from crampwatch.detect.metrics import summarize
+    from crampwatch.detect.training import night_config
 
-    scores, calf_only = [], []
-    for i in range(nights):
-        s = seed_base + i
-        night = simulated_night(s, hours, variant, cramp_boost=cramp_boost)
-        calf_only.append("emg_tibialis" not in night.recording.fs_hz)
-        events = detect_recording(night.recording, device_id="eval", model=model)
-        scores.append(
-            score_night(events, night.truth, night.recording.duration_s / 3600, label=str(s))
-        )
-        if progress:
-            progress(f"{variant} night seed {s}")
+    seeds = [seed_base + i for i in range(nights)]
+    jobs = [(s, hours, variant, None, cramp_boost) for s in seeds]
+    scores = run_nights(jobs, model, workers=workers, progress=progress)
+    calf_only = [not night_config(s, variant)["tibialis"] for s in seeds]
     out = summarize(scores)
     # leg movements are scored on the tibialis when present, on the calf otherwise; a
     # calf-only alarm waits for the calf to outlast a leg movement
@@ -354,7 +348,11 @@ def evaluate_soak(
 )
 @click.option("--soak-hours", type=float, default=8.0, show_default=True)
 @click.option(
-    "--workers", type=int, default=2, show_default=True, help="Processes for the soak (niced)."
+    "--workers",
+    type=int,
+    default=2,
+    show_default=True,
+    help="Processes for the simulated nights (niced).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
 @click.option(
@@ -413,7 +411,7 @@ def evaluate(
             )
             name = "in-distribution" if v == "train" else "shifted"
             results[name] = evaluate_simulated(
-                nights, hours, base, v, model, cramp_boost=cramp_boost
+                nights, hours, base, v, model, cramp_boost=cramp_boost, workers=workers
             )
         if soak_nights:
             results.update(evaluate_soak(soak_nights, soak_hours, model, workers=workers))
@@ -477,7 +475,7 @@ def _evaluate_psg(nights: int, hours: float, seed: int | None, as_json: bool) ->
     type=int,
     default=0,
     show_default=True,
-    help="No-cramp soak nights of 8 h per set for the model card (0: skip; 25 = 600 h).",
+    help="No-cramp soak nights of 8 h per set for the model card (0: skip; 100 = 800 h).",
 )
 @click.option(
     "--output",
@@ -578,6 +576,6 @@ def train(
         eval_command=f"crampwatch evaluate --nights {eval_nights} --hours {eval_hours} "
         f"--cramp-boost 4 --soak-nights {soak_nights}",
         train_command=f"crampwatch train --nights {nights} --val-nights {val_nights} "
-        f"--hours {hours} --seed {seed} --soak-nights {soak_nights}",
+        f"--hours {hours} --seed {seed} --eval-nights {eval_nights} --soak-nights {soak_nights}",
     )
     say(f"wrote {card}")
