@@ -8,6 +8,7 @@ import pytest
 
 from crampwatch.cli import main
 from crampwatch.detect.model import MODEL_ENV, default_model_path, save_model
+from crampwatch.detect.training import night_config, simulated_night
 from crampwatch.events import validate_event
 from crampwatch.simulate import ScheduledEvent, write_night
 
@@ -99,3 +100,9 @@ def test_evaluate_gives_the_same_figures_in_a_pool_as_in_process(capsys, model_e
     in_process, pooled = figures
     assert json.dumps(pooled, sort_keys=True) == json.dumps(in_process, sort_keys=True)  # NaN too
     assert pooled["nights"] == 3 and pooled["seeds"] == "20000..20002"
+    # the calf-only split (from night_config) is the nights' own montage
+    montage = [night_config(s, "train")["tibialis"] for s in (20000, 20001, 20002)]
+    assert montage == [False, True, True]  # every third seed: 20000 % 3 == 2
+    for seed, tib in zip((20000, 20001), (False, True), strict=True):
+        night = simulated_night(seed, 0.01, "train", cramp_boost=4.0)
+        assert ("emg_tibialis" in night.recording.fs_hz) is tib

@@ -251,3 +251,17 @@ def test_refused_credentials_are_one_line_at_once_without_the_password(
     assert run.stderr.count("\n") == 1, run.stderr  # not a night of retries
     assert "refused the credentials" in run.stderr
     assert "lark" not in run.stderr + run.stdout
+
+
+@pytest.mark.parametrize("verb", ["logger", "alarm"])
+def test_a_consumer_refused_its_credentials_says_so_in_one_line(verb, mosquitto_factory, tmp_path):
+    """The error line only: no summary of a logger that never connected."""
+    passwd = tmp_path / "passwd"
+    subprocess.run(["mosquitto_passwd", "-b", "-c", str(passwd), "night", "owl"], check=True)
+    broker = mosquitto_factory(listener=["allow_anonymous false", f"password_file {passwd}"])
+    url = f"mqtt://night:lark@127.0.0.1:{broker.port}"
+    extra = ["--no-sound"] if verb == "alarm" else []
+    run = _crampwatch(verb, "--broker", url, *extra, home=tmp_path, timeout=60)
+    assert run.returncode == 2, run.stderr
+    assert run.stderr.count("\n") == 1 and "refused the credentials" in run.stderr, run.stderr
+    assert "stored" not in run.stdout and "lark" not in run.stderr + run.stdout, run.stdout

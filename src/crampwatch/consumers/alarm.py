@@ -403,7 +403,8 @@ class Alarm:
 
     def stop(self) -> None:
         self._stop.set()
-        if self._ticker is not None:
+        # not alive: never started (stopped while start() was still running) or done
+        if self._ticker is not None and self._ticker.is_alive():
             self._ticker.join(2.0)
         self._publish_status("stopped")
         self._subscriber.stop()

@@ -99,27 +99,30 @@ def logger(
     """Store every device's events from MQTT in SQLite, grouped into nights."""
     db_path = db or default_db_path()
     _interrupt_on_sigterm()
-    with _broker(broker_url) as config:
+    # Ctrl-C / SIGTERM at any point is a clean stop (exit 0): before connecting there is
+    # nothing to close; once connecting, a persistent session's queued events may already
+    # be stored, and the summary says so
+    with contextlib.suppress(KeyboardInterrupt), _broker(broker_url) as config:
         event_logger = EventLogger(
             config, db_path, client_id=client_id, recordings_dir=recordings_dir
         )
         try:
-            # Ctrl-C / SIGTERM while still connecting is a clean stop too: a persistent
-            # session's queued events may already be stored by then.
             with contextlib.suppress(KeyboardInterrupt):
                 event_logger.start()
                 _wait_subscribed(event_logger, config)
                 click.echo(f"logging events from {_where(config)} into {db_path} (Ctrl-C stops)")
                 while True:
                     time.sleep(1.0)
-        finally:
-            c = event_logger.counters
-            event_logger.stop()
-            click.echo(
-                f"stored {c.stored} events ({c.updated} updates, {c.duplicates} duplicates "
-                f"dropped, {c.invalid} invalid messages, {c.labels} labels, "
-                f"{c.errors} could not be stored)"
-            )
+        except BaseException:
+            event_logger.stop()  # an error (refused credentials, …): its one line only
+            raise
+        c = event_logger.counters
+        event_logger.stop()
+        click.echo(
+            f"stored {c.stored} events ({c.updated} updates, {c.duplicates} duplicates "
+            f"dropped, {c.invalid} invalid messages, {c.labels} labels, "
+            f"{c.errors} could not be stored)"
+        )
 
 
 @click.command("alarm")
@@ -169,7 +172,8 @@ def alarm(
         click.echo("sound: off (--no-sound): the terminal bell only")
     else:
         click.secho(sound.line(), bold=not sound.ok, fg=None if sound.ok else "red")
-    with _broker(broker_url) as config:
+    # Ctrl-C / SIGTERM at any point is a clean stop (exit 0), connecting or not
+    with contextlib.suppress(KeyboardInterrupt), _broker(broker_url) as config:
         the_alarm = Alarm(
             config,
             default_outputs(sound=not no_sound, check=sound),
@@ -181,7 +185,7 @@ def alarm(
             sound=sound,
         )
         try:
-            with contextlib.suppress(KeyboardInterrupt):  # also while still connecting
+            with contextlib.suppress(KeyboardInterrupt):
                 the_alarm.start()
                 _wait_subscribed(the_alarm, config)
                 click.echo(

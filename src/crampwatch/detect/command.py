@@ -235,8 +235,8 @@ def evaluate_simulated(
 
 
 # No-cramp soak: (name, variant, tibialis override, first seed). Development used
-# 40000.. / 41000.. / 42000.. (see docs/detection.md); these held-out seeds were used
-# once, for the figures in the model card.
+# 40000.. / 41000.. / 42000.. (see docs/detection.md); these held-out seeds are used
+# only for the figures in the model card, never to choose a rule.
 SOAK_SETS: tuple[tuple[str, str, bool | None, int], ...] = (
     ("soak in-distribution", "train", None, 50_000),
     ("soak shifted", "shifted", None, 51_000),
