@@ -127,7 +127,8 @@ def test_the_alarm_follows_the_service_to_its_configured_broker(
         alarm.stop()
 
 
-UNIT = Path(__file__).parents[2] / "deploy" / "crampwatch@.service"
+REPO = Path(__file__).parents[2]
+UNIT = REPO / "deploy" / "crampwatch@.service"
 
 
 def unit_lines(key: str) -> list[str]:
@@ -146,14 +147,14 @@ def test_the_service_runs_as_the_systemd_unit_starts_it(
     assert argv[0].endswith("/.venv/bin/crampwatch") and argv[1:3] == ["run", "--config"]
     # the README copies this config to the path the unit reads
     installed = "configs/one-leg-reference.toml /etc/crampwatch/crampwatch.toml"
-    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    readme = (REPO / "README.md").read_text()
     assert installed in readme and argv[3] == installed.split()[1]
     env = user_env(tmp_path / "home")
     for setting in unit_lines("Environment"):
         key, _, value = setting.partition("=")
         env[key] = str(tmp_path / "pycache") if key == "PYTHONPYCACHEPREFIX" else value
     assert env["PYTHONOPTIMIZE"] == "2"
-    config = Path(__file__).parents[2] / installed.split()[0]
+    config = REPO / installed.split()[0]
     # the sensor of that config is replaced by the recording; everything else is the unit's
     run = run_command(
         [CW, *argv[1:3], str(config), *argv[4:], "--replay", str(night[0]), "--speed", "0"],

@@ -113,11 +113,10 @@ def logger(
                 click.echo(f"logging events from {_where(config)} into {db_path} (Ctrl-C stops)")
                 while True:
                     time.sleep(1.0)
-        except BaseException:
-            event_logger.stop()  # an error (refused credentials, …): its one line only
-            raise
-        c = event_logger.counters
-        event_logger.stop()
+        finally:
+            c = event_logger.counters
+            event_logger.stop()
+        # not after an error (refused credentials, …): its one line only
         click.echo(
             f"stored {c.stored} events ({c.updated} updates, {c.duplicates} duplicates "
             f"dropped, {c.invalid} invalid messages, {c.labels} labels, "
