@@ -506,11 +506,41 @@ def test_a_jump_to_a_fluctuating_partial_level_does_not_alarm():
 def test_a_partial_cramp_alarms_only_when_it_holds_above_the_levels_of_tone_rises():
     params = CrampParams(calf_only_min_active_s=0.0)
     assert params.min_rel1s < 5.0 < params.weak_rel < 7.0 < params.cramp_rel
-    partial = run(CrampTracker(params), tone_inputs(ramp(200, 210, 7.0)))
+    # reached over 4 s: not the quick jump, so held 12 s from ~23 s (the weak path, not
+    # the late persistent one)
+    partial = run(CrampTracker(params), tone_inputs(ramp(200, 240, 7.0)))
     assert partial and partial[0].details["rule"] == "p_cramp_sustained"
-    # held 12 s from ~21 s: the weak path, not the late persistent one
-    assert 32.0 <= partial[0].decided_at_s <= 35.0
+    assert 34.0 <= partial[0].decided_at_s <= 37.0
     assert run(CrampTracker(params), tone_inputs(ramp(200, 210, 5.0))) == []
+
+
+def test_a_partial_cramp_that_jumps_from_rest_within_a_second_alarms_after_a_short_hold():
+    """Rest to 7× in 1 s: a cramp's contraction jumping from a calf at rest, where no
+    tone rise (which creeps over ≥ 5 s) goes. It needs 4 s of steady hold, not 12; the
+    same level reached over 4 s keeps the long hold, and jumped to from a 3× tone it is
+    no partial cramp's jump at all (< weak_jump_ratio)."""
+    params = CrampParams(calf_only_min_active_s=0.0)
+    assert params.quick_hold_s < params.weak_hold_s
+    quick = run(CrampTracker(params), tone_inputs(ramp(200, 210, 7.0)))
+    assert quick and quick[0].details["rule"] == "p_cramp_sustained"
+    # 6× (weak_rel) from ~20.8 s on the 1-s envelope, held quick_hold_s
+    assert 20.5 + params.quick_hold_s <= quick[0].decided_at_s <= 22.0 + params.quick_hold_s
+    slow = run(CrampTracker(params), tone_inputs(ramp(200, 240, 7.0)))
+    assert slow and slow[0].decided_at_s >= 23.0 + params.weak_hold_s
+    on_tone = ramp(50, 190, 3.0)
+    on_tone[200:210] = np.linspace(3.0, 7.0, 10)
+    on_tone[210:] = 7.0
+    assert run(CrampTracker(params), tone_inputs(on_tone)) == []
+    # a twitch burst on a 3.2× tone is no jump: the tone's later creep to 7× is no cramp
+    burst = ramp(50, 150, 3.2)
+    burst[180:184] = 40.0
+    burst[250:290] = np.linspace(3.2, 7.0, 40)
+    burst[290:] = 7.0
+    assert run(CrampTracker(params), tone_inputs(burst)) == []
+    # a quick jump to a level that does not hold steady is no partial cramp
+    swing = ramp(200, 210, 7.0)
+    swing[210:] = np.where((np.arange(N - 210) // 15) % 2 == 0, 7.0, 3.0)
+    assert run(CrampTracker(params), tone_inputs(swing)) == []
 
 
 def test_electrode_trouble_building_up_holds_the_alarm():

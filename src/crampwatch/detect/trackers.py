@@ -155,7 +155,12 @@ class CrampParams:
       ``hold_s`` s; or *weak*: ≥ ``weak_rel`` × rest for ``weak_hold_s`` s and steady
       (the window's lowest 1-s envelope ≥ ``steady_ratio`` × its highest): a partial
       cramp that holds, not a fluctuating tone — on the confident path only (below
-      cramp force, the classifier must be sure);
+      cramp force, the classifier must be sure); a partial contraction that *jumped*
+      there — the 1-s envelope ≥ ``weak_rel`` × rest for ``quick_rise_s`` s (not a
+      twitch burst) and ≥ ``quick_jump_ratio`` × its level ``quick_rise_s`` s before
+      that, never below ``weak_rel`` since — needs that steady hold for
+      ``quick_hold_s`` s only: a tone rise creeps up over ≥ 5 s, a cramp jumps out of
+      a calf at rest within a second or two;
     - reached within seconds: that held level ≥ ``jump_ratio`` (partial:
       ``weak_jump_ratio``) × the 1-s envelope ``rise_allow_s`` s before the hold
       began (a slow creep is a tone rise; a cramp's contraction jumps above whatever
@@ -204,6 +209,11 @@ class CrampParams:
     jump_ratio: float = 2.0
     weak_jump_ratio: float = 3.0
     rise_allow_s: float = 6.0
+    # a partial cramp that jumped from rest: 4× within 2 s is steeper than a tone rise
+    # (≥ 5 s to ≤ 5-6 ×, i.e. ≤ ~2× in any 2 s), so a short hold suffices
+    quick_hold_s: float = 4.0
+    quick_jump_ratio: float = 4.0
+    quick_rise_s: float = 2.0
     trouble_clean_s: float = 10.0
     # a contraction still firm after this long is a cramp whatever its force: a tone
     # rise resolves within about two minutes (rise, hold ≤ 1 min, fade), a cramp lasts
@@ -297,6 +307,8 @@ class _FrameTests:
     strong: np.ndarray  # holding cramp force (see CrampTracker._force)
     weak: np.ndarray  # holding a steady partial contraction
     jumped: np.ndarray  # either reached within seconds
+    quick_jump: np.ndarray  # a jump into the partial level within quick_rise_s
+    quick_held: np.ndarray  # holding a steady partial contraction for quick_hold_s
     known: np.ndarray  # shank motion says something about the leg
     power: np.ndarray  # shank motion power, g²
     floor: np.ndarray  # its floor, g²
@@ -347,6 +359,7 @@ class CrampTracker:
         self._hist_needed = fr_n(self.p.weak_hold_s) + fr_n(self.p.rise_allow_s) + 1
         self._rel_hist = np.zeros(0)
         self._run_jumped = False  # the current active run reached force within seconds
+        self._run_quick = False  # ... and it jumped into the partial level within seconds
         self._jump_at: float | None = None  # where that jump began (s): the wait's start
         # start of the current run's firm stretch (1-s envelope ≥ min_rel1s × rest on
         # every frame) and the cramp shares summed over it: the persistent path
@@ -370,7 +383,7 @@ class CrampTracker:
     def _frames(self, seconds: float) -> int:
         return max(1, round(seconds / self.p.frame_s))
 
-    def _force(self, rel1: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _force(self, rel1: np.ndarray) -> tuple[np.ndarray, ...]:
         """Per frame: (holding cramp force now, holding a steady partial contraction
         now, and either reached within seconds) —
         see :class:`CrampParams`. Windows reach into the frames of earlier pushes, so
@@ -396,8 +409,18 @@ class CrampTracker:
         jumped = (strong & (held >= p.jump_ratio * before(h + g))) | (
             weak & (wmin >= p.weak_jump_ratio * before(w + g))
         )
+        qh = min(self._frames(p.quick_hold_s), w)
+        qw = sliding_window_view(x, qh)[-n:]
+        qmin, qmax = qw.min(axis=1), qw.max(axis=1)
+        with np.errstate(invalid="ignore"):
+            quick_held = (qmin >= p.weak_rel) & (qmin >= p.steady_ratio * qmax)
+        # jumped: ≥ weak_rel for the last quick_rise_s (not a twitch burst), and now
+        # ≥ quick_jump_ratio × the level quick_rise_s before that
+        qr = self._frames(p.quick_rise_s)
+        lately = sliding_window_view(x, qr)[-n:].min(axis=1)
+        quick_jump = (lately >= p.weak_rel) & (ext[k] >= p.quick_jump_ratio * before(2 * qr))
         self._rel_hist = ext[-self._hist_needed :]
-        return strong, weak, jumped
+        return strong, weak, jumped, quick_jump, quick_held
 
     def push(self, x: CrampInputs) -> TrackerStep:
         """Feed a block of frames: the onsets and ends decided in it, and per frame
@@ -432,7 +455,7 @@ class CrampTracker:
         mot = np.nan_to_num(np.asarray(x.motion1s_g, float), nan=np.inf)
         bad = np.asarray(x.calf_bad, bool)
         glitch = np.asarray(x.calf_glitch, bool)
-        strong, weak, jumped = self._force(rel1)
+        strong, weak, jumped, quick_jump, quick_held = self._force(rel1)
         # frames where the guards hold (either path may use them)
         guard = (rel1 >= p.min_rel1s) & (mot < p.max_motion_g) & ~bad & ~glitch
         guard &= p.shank_still(mot, x.motion_rest_g)
@@ -461,6 +484,8 @@ class CrampTracker:
             strong=strong,
             weak=weak,
             jumped=jumped,
+            quick_jump=quick_jump,
+            quick_held=quick_held,
             known=np.asarray(x.motion_known, bool),
             power=np.asarray(x.motion_power_g2, float),
             floor=np.asarray(x.motion_floor_g2, float),
@@ -541,6 +566,7 @@ class CrampTracker:
             self._active_start = None
             self._run_alarmed = False
             self._run_jumped = False
+            self._run_quick = False
             return
         if self._active_start is None:
             self._active_start = t - p.frame_s
@@ -548,12 +574,18 @@ class CrampTracker:
             self._run_power = []
             self._run_rel.clear()
             self._run_jumped = False
+            self._run_quick = False
             self._wait_streak, self._wait_confident = 0, False
         elif t - self._active_start <= p.onset_window_s + 1e-9 and f.known[i]:
             self._onset_motion = max(self._onset_motion, f.mot[i])
         self._run_rel.append((t, float(f.rel1[i])))
         self._run_power.append(float(f.power[i]))
         del self._run_power[: -self._still_frames]
+        # a quick jump counts while the contraction stays at the partial level: a dip
+        # below it ends that jump's hold (the 12-s hold still applies)
+        self._run_quick |= bool(f.quick_jump[i])
+        if f.rel1[i] < p.weak_rel:
+            self._run_quick = False
         if f.jumped[i] and not self._run_jumped:
             self._run_jumped = True
             self._jump_at = self._jump_foot()
@@ -599,9 +631,11 @@ class CrampTracker:
         span = self._stood_up(f, i, t, signal_ok and not waited and self._run_jumped)
         if span is not None:
             return span
-        # the contraction reached its force within seconds and holds it
+        # the contraction reached its force within seconds and holds it (a partial cramp
+        # that jumped there from rest: for a shorter time, that jump its own proof)
         ready = allowed and self._run_jumped
-        span = self._confident(t, ready and held and bool(f.cand[i]), float(f.prob[i]))
+        confident = (ready and held) or (allowed and self._run_quick and bool(f.quick_held[i]))
+        span = self._confident(t, confident and bool(f.cand[i]), float(f.prob[i]))
         if span is not None:
             return span
         ok = ready and bool(f.strong[i]) and bool(f.sustained_ok[i]) and bool(f.active[i])
