@@ -16,6 +16,7 @@ from crampwatch.signal.filters import (
     emg_band_hz,
     emg_bandpass_sos,
     mains_notch_sos,
+    vote_mains,
 )
 
 
@@ -117,3 +118,52 @@ def test_iir_stage_matches_scipy_sosfilt_blockwise():
     got = np.concatenate([stage.process(x[a:b]) for a, b in itertools.pairwise(cuts)])
     np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-9)
     assert IirStage(None).process(x) is x
+
+
+def _faint_and_clear(fs: float, seconds: float = 10.0) -> tuple[np.ndarray, np.ndarray]:
+    """Two channels of one sensor set on a 50-Hz grid: one with a strong 50-Hz hum, one
+    whose hum is buried in its EMG and whose noise leans to 60 Hz (alone, it reads 60)."""
+    t = np.arange(int(seconds * fs)) / fs
+    rng = np.random.default_rng(7)
+    clear = 3.0 * rng.standard_normal(t.size) + 5.0 * np.sin(2 * np.pi * 50.0 * t)
+    faint = 3.0 * rng.standard_normal(t.size) + 0.15 * np.sin(2 * np.pi * 60.0 * t + 1.0)
+    return faint, clear
+
+
+def test_a_sensor_set_shares_one_mains_frequency_decided_by_the_clear_channel():
+    fs = 500.0
+    faint, clear = _faint_and_clear(fs)
+    alone = MainsDetector(fs)
+    alone.collect(faint)
+    assert vote_mains([alone]) == 60.0  # the faint channel alone gets it wrong
+    a, b = MainsDetector(fs), MainsDetector(fs)
+    a.collect(faint[: int(2 * fs)])
+    assert vote_mains([a, b]) is None  # waits for every channel's first window
+    b.collect(clear[: int(2 * fs)])
+    assert vote_mains([a, b]) == 50.0  # the clear channel decides for both
+
+
+def test_without_a_clear_channel_the_vote_sums_the_long_windows():
+    fs = 500.0
+    t = np.arange(int(10 * fs)) / fs
+    rng = np.random.default_rng(3)
+    # both faint: 50 Hz slightly stronger in one, 60 Hz (weaker) in the other
+    x = 3.0 * rng.standard_normal(t.size) + 0.3 * np.sin(2 * np.pi * 50.0 * t)
+    y = 3.0 * rng.standard_normal(t.size) + 0.1 * np.sin(2 * np.pi * 60.0 * t)
+    a, b = MainsDetector(fs), MainsDetector(fs)
+    a.collect(x[: int(2 * fs)])
+    b.collect(y[: int(2 * fs)])
+    assert a.first is not None and b.first is not None
+    assert vote_mains([a, b]) is None  # nothing clear at 2 s: wait for the long windows
+    a.collect(x[int(2 * fs) :])
+    assert vote_mains([a, b]) is None
+    b.collect(y[int(2 * fs) :])
+    assert a.long is not None and b.long is not None
+    expected = 60.0 if a.long[1] + b.long[1] > a.long[0] + b.long[0] else 50.0
+    assert vote_mains([a, b]) == expected == 50.0
+    # end of a short recording: whatever each channel has
+    c, d = MainsDetector(fs), MainsDetector(fs)
+    c.collect(x[:100])
+    assert vote_mains([c, d]) is None
+    assert vote_mains([c, d], final=True) in (50.0, 60.0)
+    assert vote_mains([MainsDetector(fs)], final=True) == 50.0  # nothing seen

@@ -297,3 +297,26 @@ def test_accelerometer_axes_at_different_rates():
     assert_frames_equal(extract_features(sig, fs, block_s=0.7), whole)
     for name in ("acc_motion_g", "grav_y_g", "tilt_change_deg"):
         assert np.isfinite(whole.column(name)).all(), name
+
+
+def test_the_emg_channels_share_one_mains_frequency():
+    """A faint calf hum that alone reads 60 Hz follows the tibialis's clear 50-Hz hum:
+    one grid, one notch. Otherwise a later surge of 50-Hz hum on the calf would pass its
+    60-Hz notch as a contraction. Whatever order the blocks come in."""
+    fs = {"emg_calf": 500.0, "emg_tibialis": 500.0, "acc_x": 50.0, "acc_y": 50.0, "acc_z": 50.0}
+    t = np.arange(12 * 500) / 500.0
+    rng = np.random.default_rng(7)
+    signals = {
+        "emg_calf": 3.0 * rng.standard_normal(t.size) + 0.15 * np.sin(2 * np.pi * 60.0 * t + 1),
+        "emg_tibialis": 3.0 * rng.standard_normal(t.size) + 5.0 * np.sin(2 * np.pi * 50.0 * t),
+        **{a: np.full(600, 1.0 if a == "acc_z" else 0.0) for a in ("acc_x", "acc_y", "acc_z")},
+    }
+    alone = SignalPipeline({r: fs[r] for r in ("emg_calf", "acc_x", "acc_y", "acc_z")})
+    for r in ("emg_calf", "acc_x", "acc_y", "acc_z"):
+        alone.push(SampleBlock(r, 0.0, fs[r], signals[r]))
+    assert alone.mains_hz == {"emg_calf": 60.0}  # the calf alone gets it wrong
+    for seed in (1, 2):
+        pipe = SignalPipeline(fs)
+        for b in _blocks(signals, fs, {}, [37, 400, 1200], seed):
+            pipe.push(b)
+        assert pipe.mains_hz == {"emg_calf": 50.0, "emg_tibialis": 50.0}

@@ -29,6 +29,7 @@ from crampwatch.signal.filters import (
     emg_band_hz,
     emg_bandpass_sos,
     mains_notch_sos,
+    vote_mains,
 )
 from crampwatch.signal.frames import EMG_FEATURES
 from crampwatch.signal.hops import HopBuffer, HopChunk, TrailingSums
@@ -203,6 +204,10 @@ class EmgChannel:
     mains_hz:
         50 or 60 to fix the notch, 0 for no notch, None to detect it from the first
         2 s of samples (frames wait for that decision, once, at start-up).
+    decide_mains:
+        With ``mains_hz`` None: False leaves the decision to the caller, who votes over
+        the channels of a sensor set (:func:`~crampwatch.signal.filters.vote_mains` on
+        each channel's :attr:`mains_detector`) and calls :meth:`set_mains`.
     shape_features:
         False: leave out the waveform-shape features (``wl``, ``zc_hz``, ``ssc_hz``,
         ``mnf_hz``, ``mdf_hz``, ``hf_frac`` are NaN) that only the cramp classifier
@@ -217,13 +222,15 @@ class EmgChannel:
         mains_hz: float | None = None,
         *,
         shape_features: bool = True,
+        decide_mains: bool = True,
     ) -> None:
         self.fs_hz = float(fs_hz)
         self.hop_s = float(hop_s)
         self.shape_features = bool(shape_features)
         emg_band_hz(self.fs_hz)  # validates the rate
         self.buffer = HopBuffer(self.fs_hz, self.hop_s)
-        self._detector = MainsDetector(self.fs_hz) if mains_hz is None else None
+        self.mains_detector = MainsDetector(self.fs_hz) if mains_hz is None else None
+        self._decide_mains = decide_mains
         self._filter: IirStage | None = None  # band-pass + notch, once mains is known
         self._probe: np.ndarray | None = None  # DFT columns at the notched harmonics
         self._probe_hz = np.empty(0)  # their frequencies, Hz
@@ -259,6 +266,11 @@ class EmgChannel:
     def mains_hz(self) -> float | None:
         """The notch frequency in use (Hz), 0 for none, None while undecided."""
         return self._mains_hz if self._filter is not None else None
+
+    def set_mains(self, mains_hz: float) -> None:
+        """Fix the notch (Hz: 50, 60; 0 none), once: later calls change nothing."""
+        if self._filter is None:
+            self._set_mains(mains_hz)
 
     def _set_mains(self, mains_hz: float) -> None:
         self._mains_hz = mains_hz
@@ -301,15 +313,19 @@ class EmgChannel:
     def append(self, samples: np.ndarray, t0_s: float) -> None:
         """Queue a raw block (µV) starting at ``t0_s`` s."""
         samples = self.buffer.append(samples, t0_s)
-        if self._detector is not None and self._filter is None:
-            decided = self._detector.process(samples)
+        det = self.mains_detector
+        if det is not None and self._filter is None:
+            det.collect(samples)
+            decided = vote_mains([det]) if self._decide_mains else None
             if decided is not None:
                 self._set_mains(decided)
 
     def finish(self) -> None:
-        """End of recording: decide the mains frequency with what arrived."""
-        if self._filter is None and self._detector is not None:
-            self._set_mains(self._detector.decide())
+        """End of recording: decide the mains frequency with what arrived (unless the
+        caller decides it)."""
+        det = self.mains_detector
+        if self._filter is None and det is not None and self._decide_mains:
+            self._set_mains(det.decide())
 
     def pop_features(self, max_samples: int | None = None) -> tuple[np.ndarray, np.ndarray] | None:
         """Features ``(m, len(EMG_FEATURES))`` and gap flags ``(m,)`` of the next whole

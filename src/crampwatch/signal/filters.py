@@ -7,6 +7,8 @@ output as filtering it at once.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 from scipy import signal as sps
 
@@ -27,6 +29,7 @@ __all__ = [
     "lowpass_sos",
     "mains_notch_sos",
     "one_pole_lowpass_sos",
+    "vote_mains",
 ]
 
 # Surface-EMG band: below ~20 Hz lies motion artefact and baseline wander, above
@@ -162,16 +165,36 @@ def detect_mains_hz(x: np.ndarray, fs_hz: float) -> float:
 _MAINS_CLEAR_SNR = 20.0
 _MAINS_CLEAR_RATIO = 4.0
 
+# (power at 50 Hz, power at 60 Hz), each over the median of the noise bins
+MainsSnr = tuple[float, float]
+
+
+def _mains_snr(x: np.ndarray, fs_hz: float) -> MainsSnr:
+    p50, p60, noise = _mains_powers(x, fs_hz)
+    if noise > 0:
+        return p50 / noise, p60 / noise
+    return (np.inf if p50 > 0 else 0.0), (np.inf if p60 > 0 else 0.0)
+
+
+def _clear(snr: MainsSnr) -> bool:
+    top = max(snr)
+    return top >= _MAINS_CLEAR_SNR and top >= _MAINS_CLEAR_RATIO * min(snr)
+
+
+def _pick(snrs: Sequence[MainsSnr]) -> float:
+    """60 if the channels' summed 60-Hz evidence beats their 50-Hz evidence, else 50."""
+    s50 = sum(s[0] for s in snrs)
+    s60 = sum(s[1] for s in snrs)
+    return 60.0 if s60 > s50 else 50.0
+
 
 class MainsDetector:
-    """Collects the first ``seconds`` of real (not gap-filled) samples and decides 50 vs
-    60 Hz once exactly that many have arrived, if one of them clearly stands out of the
-    noise and over the other (``_MAINS_CLEAR_*``); otherwise it waits for
-    ``max_seconds`` (a faint tone stands out of the noise as the window grows) and
-    takes the stronger. Fixed sample
-    counts, so the decision does not depend on how the signal was split into blocks.
-    ``process(block)`` returns the decision (Hz) or None while undecided;
-    :meth:`decide` forces it (end of recording).
+    """Collects the first ``seconds`` and then up to ``max_seconds`` of a channel's real
+    (not gap-filled) samples and holds their evidence of 50 vs 60 Hz hum
+    (:func:`vote_mains` decides). Fixed sample counts, so the evidence does not depend
+    on how the signal was split into blocks. ``process(block)`` returns the channel's
+    own decision (Hz) or None while undecided; :meth:`decide` forces it (end of
+    recording).
     """
 
     def __init__(self, fs_hz: float, seconds: float = 2.0, max_seconds: float = 10.0) -> None:
@@ -180,24 +203,67 @@ class MainsDetector:
         self.n_max = max(self.n_needed, round(max_seconds * fs_hz))
         self._parts: list[np.ndarray] = []
         self._n = 0
-        self._checked = False  # the first window was looked at and was not clear
+        self.first: MainsSnr | None = None  # evidence of the first ``seconds``
+        self.long: MainsSnr | None = None  # ... of the first ``max_seconds``
         self.mains_hz: float | None = None
 
+    def collect(self, x: np.ndarray) -> None:
+        """Add a block of real samples to the evidence."""
+        if self.long is not None or not x.size:
+            return
+        self._parts.append(x[: self.n_max - self._n])
+        self._n += self._parts[-1].size
+        if self._n >= self.n_needed and self.first is None:
+            self.first = _mains_snr(np.concatenate(self._parts)[: self.n_needed], self.fs_hz)
+        if self._n >= self.n_max:
+            self.long = _mains_snr(np.concatenate(self._parts), self.fs_hz)
+            self._parts = []
+
+    def so_far(self) -> MainsSnr | None:
+        """Evidence of all the samples collected (None: none)."""
+        if self.long is not None:
+            return self.long
+        if not self._parts:
+            return None
+        return _mains_snr(np.concatenate(self._parts), self.fs_hz)
+
     def process(self, x: np.ndarray) -> float | None:
-        if self.mains_hz is None and x.size:
-            self._parts.append(x[: self.n_max - self._n])
-            self._n += self._parts[-1].size
-            if self._n >= self.n_needed and not self._checked:
-                self._checked = True
-                first = np.concatenate(self._parts)[: self.n_needed]
-                p50, p60, noise = _mains_powers(first, self.fs_hz)
-                top = max(p50, p60)
-                if top >= _MAINS_CLEAR_SNR * noise and top >= _MAINS_CLEAR_RATIO * min(p50, p60):
-                    self.mains_hz = 60.0 if p60 > p50 else 50.0
-                    self._parts = []
-            if self.mains_hz is None and self._n >= self.n_max:
-                self.decide()
+        if self.mains_hz is None:
+            self.collect(x)
+            self.mains_hz = vote_mains([self])
         return self.mains_hz
+
+    def decide(self) -> float:
+        if self.mains_hz is None:
+            self.mains_hz = vote_mains([self], final=True)
+            self._parts = []
+        assert self.mains_hz is not None
+        return self.mains_hz
+
+
+def vote_mains(detectors: Sequence[MainsDetector], final: bool = False) -> float | None:
+    """One mains frequency (50 or 60 Hz) for the channels of one sensor set, or None
+    while the evidence is not in. The hum comes from the power grid, so every channel
+    shares it; a channel with a faint hum alone can pick the wrong one (and a later surge
+    of hum then passes its notch as a "contraction").
+
+    Once every channel has its first window: the channels whose first window is clear
+    (:data:`_MAINS_CLEAR_SNR`, :data:`_MAINS_CLEAR_RATIO`) decide, their evidence summed;
+    if none is clear, once every channel has its long window, all of them, summed.
+    ``final`` (end of recording): the same with whatever each channel collected. Ties
+    and no evidence give 50. A function of fixed sample windows: the decision does not
+    depend on how the signals were split into blocks, nor on their order.
+    """
+    firsts = [d.first for d in detectors]
+    if not final and any(f is None for f in firsts):
+        return None
+    clear = [f for f in firsts if f is not None and _clear(f)]
+    if clear:
+        return _pick(clear)
+    longs = [d.so_far() if final else d.long for d in detectors]
+    if not final and any(x is None for x in longs):
+        return None
+    return _pick([x for x in longs if x is not None])
 
     def decide(self) -> float:
         if self.mains_hz is None:

@@ -12,11 +12,11 @@ frozen. A role that starts after 0 s has a leading gap. Time stays aligned: the
 frame clock is the recording clock.
 
 Latency: with ``mains_hz=None`` the first frames wait until each EMG channel has 2 s
-of samples (the 50/60 Hz decision; 10 s when the hum is too faint to tell), then catch
-up; after that a frame leaves as soon as every role covers it. Units: EMG columns
-ending in ``_uv`` are in the device's units (µV for calibrated sensors); ``*_rel``,
-``*_rel1s``, ``*_wl`` and ``calf_tib_ratio`` are relative to the resting level and so
-unit-free, for devices that only give counts.
+of samples (the 50/60 Hz decision, one for all EMG channels: the grid's; 10 s when the
+hum is too faint to tell), then catch up; after that a frame leaves as soon as every
+role covers it. Units: EMG columns ending in ``_uv`` are in the device's units (µV for
+calibrated sensors); ``*_rel``, ``*_rel1s``, ``*_wl`` and ``calf_tib_ratio`` are
+relative to the resting level and so unit-free, for devices that only give counts.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from crampwatch.errors import CrampwatchError
 from crampwatch.roles import EMG_ROLES, REQUIRED_ROLES, ROLES
 from crampwatch.signal.accel import Accelerometer
 from crampwatch.signal.emg import EmgChannel
+from crampwatch.signal.filters import vote_mains
 from crampwatch.signal.frames import (
     ACC_FEATURES,
     EMG_FEATURES,
@@ -66,8 +67,10 @@ class SignalPipeline:
         Frame length, s (default :data:`~crampwatch.signal.frames.HOP_S`, 0.1: 10
         frames/s).
     mains_hz:
-        50 or 60 to fix the mains notch, 0 for none, None to detect it per EMG channel
-        from its first 2 s (frames start once that is decided).
+        50 or 60 to fix the mains notch, 0 for none, None to detect it from the EMG
+        channels' first 2 s, one frequency for all of them
+        (:func:`~crampwatch.signal.filters.vote_mains`; frames start once it is
+        decided).
     batch_s:
         Compute a role's features only once at least this much of it is buffered
         (and at :meth:`flush`). 0 (default): as soon as a hop is complete, for live
@@ -114,9 +117,13 @@ class SignalPipeline:
                     f"{role}: EMG sampling rate {fs} Hz is too low (>= 100 Hz and >= 16 "
                     f"samples per {self.hop_s} s hop needed)"
                 )
+        # the sensor set's channels share one mains frequency: the pipeline votes
         self._emg = {
-            r: EmgChannel(self.fs_hz[r], self.hop_s, mains_hz) for r in EMG_ROLES if r in fs_hz
+            r: EmgChannel(self.fs_hz[r], self.hop_s, mains_hz, decide_mains=False)
+            for r in EMG_ROLES
+            if r in fs_hz
         }
+        self._mains_undecided = mains_hz is None
         self._acc = Accelerometer(self.fs_hz, self.hop_s)
         self._buffers = {**{r: ch.buffer for r, ch in self._emg.items()}, **self._acc.buffers}
         # feature streams: one per EMG role, one for the three accelerometer axes
@@ -159,6 +166,8 @@ class SignalPipeline:
         for i in range(0, max(x.size, 1), step):
             if emg is not None:
                 emg.append(x[i : i + step], block.t0_s + i / fs)
+                if self._mains_undecided:
+                    self._vote_mains(final=False)
             else:
                 self._acc.append(role, x[i : i + step], block.t0_s + i / fs)
             if self._batch_ready(stream):
@@ -173,8 +182,8 @@ class SignalPipeline:
         """
         if self._finished:
             return _NO_FRAMES
-        for ch in self._emg.values():
-            ch.finish()
+        if self._mains_undecided:
+            self._vote_mains(final=True)
         for stream in self._streams:
             self._drain(stream)
         k_end = max(b.complete_hops for b in self._buffers.values())
@@ -184,6 +193,19 @@ class SignalPipeline:
             self._drain(stream)
         self._finished = True
         return self._emit()
+
+    def _vote_mains(self, final: bool) -> None:
+        """Set every EMG channel's notch once the vote over them is in; the channels
+        waiting with a batch buffered are drained then."""
+        dets = [ch.mains_detector for ch in self._emg.values()]
+        hz = vote_mains([d for d in dets if d is not None], final=final)
+        if hz is None:
+            return
+        self._mains_undecided = False
+        for role, ch in self._emg.items():
+            ch.set_mains(hz)
+            if not final and self._batch_ready(role):
+                self._drain(role)
 
     def _batch_ready(self, stream: str) -> bool:
         """Whether every role of a stream has at least a batch buffered (see batch_s)."""
