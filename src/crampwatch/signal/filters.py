@@ -264,10 +264,3 @@ def vote_mains(detectors: Sequence[MainsDetector], final: bool = False) -> float
     if not final and any(x is None for x in longs):
         return None
     return _pick([x for x in longs if x is not None])
-
-    def decide(self) -> float:
-        if self.mains_hz is None:
-            data = np.concatenate(self._parts) if self._parts else np.empty(0)
-            self.mains_hz = detect_mains_hz(data, self.fs_hz)
-            self._parts = []
-        return self.mains_hz
