@@ -385,9 +385,9 @@ class CrampTracker:
 
     def _force(self, rel1: np.ndarray) -> tuple[np.ndarray, ...]:
         """Per frame: (holding cramp force now, holding a steady partial contraction
-        now, and either reached within seconds) —
-        see :class:`CrampParams`. Windows reach into the frames of earlier pushes, so
-        the result does not depend on the block size."""
+        now, either reached within seconds, a quick jump into the partial level, holding
+        it steady for ``quick_hold_s``) — see :class:`CrampParams`. Windows reach into
+        the frames of earlier pushes, so the result does not depend on the block size."""
         p = self.p
         ext = np.concatenate([self._rel_hist, rel1])
         n = rel1.shape[0]
@@ -395,30 +395,33 @@ class CrampTracker:
         h, w, g = self._frames(p.hold_s), self._frames(p.weak_hold_s), self._frames(p.rise_allow_s)
         pad = np.full(max(h, w) - 1, np.inf)
         x = np.concatenate([pad, ext])
-        held = sliding_window_view(x, h)[-n:].min(axis=1)
-        wins = sliding_window_view(x, w)[-n:]
-        wmin, wmax = wins.min(axis=1), wins.max(axis=1)
+
+        def lowest(frames: int) -> np.ndarray:
+            """The lowest 1-s envelope over the last ``frames`` frames."""
+            return sliding_window_view(x, frames)[-n:].min(axis=1)
+
+        def steady_partial(frames: int) -> tuple[np.ndarray, np.ndarray]:
+            """Holding ≥ weak_rel and steady over the last ``frames``; their lowest."""
+            wins = sliding_window_view(x, frames)[-n:]
+            lo, hi = wins.min(axis=1), wins.max(axis=1)
+            with np.errstate(invalid="ignore"):
+                return (lo >= p.weak_rel) & (lo >= p.steady_ratio * hi), lo
 
         def before(frames: int) -> np.ndarray:
             j = k - frames
             return np.where(j >= 0, ext[np.clip(j, 0, None)], 0.0)
 
+        held = lowest(h)
         strong = held >= p.cramp_rel
-        with np.errstate(invalid="ignore"):
-            weak = (wmin >= p.weak_rel) & (wmin >= p.steady_ratio * wmax)
+        weak, wmin = steady_partial(w)
         jumped = (strong & (held >= p.jump_ratio * before(h + g))) | (
             weak & (wmin >= p.weak_jump_ratio * before(w + g))
         )
-        qh = min(self._frames(p.quick_hold_s), w)
-        qw = sliding_window_view(x, qh)[-n:]
-        qmin, qmax = qw.min(axis=1), qw.max(axis=1)
-        with np.errstate(invalid="ignore"):
-            quick_held = (qmin >= p.weak_rel) & (qmin >= p.steady_ratio * qmax)
+        quick_held, _ = steady_partial(min(self._frames(p.quick_hold_s), w))
         # jumped: ≥ weak_rel for the last quick_rise_s (not a twitch burst), and now
         # ≥ quick_jump_ratio × the level quick_rise_s before that
         qr = self._frames(p.quick_rise_s)
-        lately = sliding_window_view(x, qr)[-n:].min(axis=1)
-        quick_jump = (lately >= p.weak_rel) & (ext[k] >= p.quick_jump_ratio * before(2 * qr))
+        quick_jump = (lowest(qr) >= p.weak_rel) & (ext[k] >= p.quick_jump_ratio * before(2 * qr))
         self._rel_hist = ext[-self._hist_needed :]
         return strong, weak, jumped, quick_jump, quick_held
 
