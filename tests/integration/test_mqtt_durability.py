@@ -182,3 +182,56 @@ def test_a_lost_subscribe_is_sent_again(mosquitto, wait_for, resubscribe_after_s
     finally:
         subscriber.stop()
         relay.close()
+
+
+def test_a_stop_right_after_a_burst_keeps_every_acknowledgement(mosquitto, wait_for) -> None:
+    """A persistent subscriber stopped while its handler is still on the last message of
+    a burst (SIGTERM once the logger's row is visible): that message is finished and the
+    acknowledgements of everything handled reach the broker before the disconnect, so
+    the next session gets none of them again (the logger counted poison twice and
+    dropped duplicates when they were lost)."""
+    burst = 40  # twice mosquitto's in-flight window
+    raw = make_client(mosquitto.config, "burst-pub", protocol=MQTT_V311)
+    connect_client(raw, mosquitto.config, blocking=True)
+    raw.loop_start()
+    try:
+        for attempt in range(5):
+            seen: list[bytes] = []
+            last = threading.Event()
+
+            def handle(_topic: str, payload: bytes, seen=seen, last=last) -> None:
+                seen.append(payload)
+                if payload == b"%d" % (burst - 1):
+                    # seen from outside (the logger's row is committed) before the handler
+                    # returns and paho acknowledges
+                    last.set()
+                    time.sleep(0.2)
+
+            subscriber = Subscriber(mosquitto.config, "burst-sub", [topics.ALL_EVENTS], handle)
+            subscriber.start()
+            assert subscriber.wait_subscribed(10)
+            infos = [
+                raw.publish(topics.event_topic("dev1"), b"%d" % i, qos=1) for i in range(burst)
+            ]
+            for info in infos:
+                info.wait_for_publish(10)
+            assert last.wait(10), attempt
+            subscriber.stop()  # at once, as SIGTERM does
+            handled = len(seen)
+            again: list[bytes] = []
+            later = Subscriber(
+                mosquitto.config,
+                "burst-sub",
+                [topics.ALL_EVENTS],
+                lambda _t, p, again=again: again.append(p),
+            )
+            later.start()
+            try:
+                assert later.wait_subscribed(10)
+                time.sleep(1.0)  # a redelivery comes at once, before anything new
+            finally:
+                later.stop()
+            assert handled == burst and again == [], (attempt, handled, again)
+    finally:
+        raw.disconnect()
+        raw.loop_stop()

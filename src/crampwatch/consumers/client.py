@@ -50,6 +50,10 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[str, bytes], object]  # what it returns is ignored
 
+# how long a stop waits for the DISCONNECT (and the acknowledgements before it) to be
+# written; a dead connection gives up at once or after this
+_DISCONNECT_WAIT_S = 2.0
+
 
 # where the embedded broker of `crampwatch run` listens, unless that port was taken
 LOCAL_DEFAULT = BrokerConfig(host="127.0.0.1", port=DEFAULT_PORT)
@@ -149,6 +153,8 @@ class Subscriber:
         self._sub_lock = threading.Lock()  # a SUBACK may race the recording of its mid
         self._resubscribe_after_s = resubscribe_after_s
         self._out_lock = threading.Lock()
+        # held while a message is handled and acknowledged: a disconnect waits for it
+        self._handling = threading.Lock()
         self._retained: dict[str, str] = {}  # topic -> payload, sent on every connection
         self._held: list[tuple[str, str]] = []  # published while there was no connection
         self.invalid = 0
@@ -216,11 +222,22 @@ class Subscriber:
         self._disconnect()
 
     def _disconnect(self) -> None:
+        """Close the connection without losing an acknowledgement: a message being
+        handled is finished and acknowledged first (later ones stay with the broker for
+        the next session), and the network thread runs until the DISCONNECT, queued
+        behind every acknowledgement, is written — or a persistent session would get
+        them all again."""
         client, self._client = self._client, None
         self._subscribed.clear()
-        if client is not None:
-            client.disconnect()
-            client.loop_stop()
+        if client is None:
+            return
+        with self._handling:
+            written = threading.Event()
+            client.on_disconnect = lambda *_args: written.set()
+            sent = client.disconnect() == mqtt.MQTT_ERR_SUCCESS
+        if sent:
+            written.wait(_DISCONNECT_WAIT_S)
+        client.loop_stop()
 
     def wait_subscribed(self, timeout_s: float) -> bool:
         """True once the broker confirmed the subscriptions (within ``timeout_s`` s)."""
@@ -313,6 +330,12 @@ class Subscriber:
             log.warning("%s disconnected (%s); retrying", self.client_id, reason_code)
 
     def _on_message(self, client: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
+        with self._handling:
+            if client is not self._client:
+                return  # disconnecting: unacknowledged, the next session gets it
+            self._handle(client, msg)
+
+    def _handle(self, client: mqtt.Client, msg: mqtt.MQTTMessage) -> None:
         self.received += 1
         try:
             self.handler(msg.topic, bytes(msg.payload))
