@@ -74,6 +74,36 @@ def test_plm_series_is_scored_periodic(model, make_night):
     assert sum(bool(e.periodic) for e in lms) >= 4
 
 
+def test_without_a_tibialis_a_leg_movement_is_a_calf_burst_while_the_shin_moves(model, make_night):
+    """Six 2-s leg movements 25 s apart on a calf-only night: the calf joins each at
+    10-50 % of the tibialis' 20 µV, mostly below the WASM 8 µV, and the shin moves. They
+    are found, as a periodic series. The same calf EMG under a still shin (the
+    accelerometer of the same night without the movements) holds no leg movement."""
+    import dataclasses
+
+    sched = [
+        ScheduledEvent("leg_movement", 30.0 + 25 * k, duration_s=2.0, peak_uv=20.0)
+        for k in range(6)
+    ]
+    night = make_night(sched, hours=0.06, seed=4, tibialis=False)
+    lms = [
+        e
+        for e in detect_recording(night.recording, device_id="t", model=model)
+        if e.type == "leg_movement"
+    ]
+    assert [round(e.onset_s) for e in lms] == [30 + 25 * k for k in range(6)]
+    assert all(e.periodic for e in lms)
+    assert {e.details["channel"] for e in lms} == {"emg_calf"}
+
+    quiet = make_night([], hours=0.06, seed=4, tibialis=False).recording.signals
+    still_shin = dataclasses.replace(
+        night.recording,
+        signals={**night.recording.signals, **{r: quiet[r] for r in ("acc_x", "acc_y", "acc_z")}},
+    )
+    events = detect_recording(still_shin, device_id="t", model=model)
+    assert [e for e in events if e.type == "leg_movement"] == []
+
+
 def test_a_movement_starting_just_inside_90_s_extends_the_series(model, make_night):
     # onset-to-onset 21 s, 89.8 s, 72.5 s: a PLM series of 4 (WASM: 10-90 s). The third
     # movement is only known ~10 s after 90 s have passed since the second: the series

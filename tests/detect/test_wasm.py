@@ -72,6 +72,28 @@ def test_level_between_two_and_eight_microvolts_keeps_the_movement_going():
     assert lm.end_s == pytest.approx(9.0)
 
 
+def test_a_movement_begins_only_where_an_onset_is_allowed_and_ends_by_the_emg_alone():
+    x = envelope(30, [(5.0, 3.0, 20.0), (15.0, 2.0, 20.0)])
+    t = (np.arange(x.size) + 1) * FRAME_S
+    # the first burst may start only from 6 s on, the second never
+    allowed = (t > 6.0) & (t <= 7.0)
+    (lm,) = LegMovementScorer().push(t, x, onset_ok=allowed)
+    assert lm.onset_s == pytest.approx(6.0)
+    assert lm.end_s == pytest.approx(8.0)  # past the allowed frames: the offset rule
+    assert LegMovementScorer().push(t, x, onset_ok=np.zeros(x.size, bool)) == []
+
+
+def test_frames_marked_active_keep_a_movement_going_below_the_offset_level():
+    # 1 s at 20 µV, then 2 s at 1 µV (below the 2-µV offset level) marked active
+    x = envelope(20, [(5.0, 1.0, 20.0), (6.0, 2.0, 1.0)])
+    t = (np.arange(x.size) + 1) * FRAME_S
+    (lm,) = LegMovementScorer().push(t, x, active=(t > 6.0) & (t <= 8.0))
+    assert lm.onset_s == pytest.approx(5.0)
+    assert lm.end_s == pytest.approx(8.0)
+    (plain,) = LegMovementScorer().push(t, x)
+    assert plain.end_s == pytest.approx(6.0)
+
+
 def test_streaming_is_independent_of_chunking():
     rng = np.random.default_rng(3)
     bursts = [(float(o), float(rng.uniform(0.3, 12)), 25.0) for o in range(5, 580, 23)]

@@ -60,6 +60,18 @@ HOLD_S = 10.0  # a leg movement waits this long after its offset before it is co
 # walking: the shank's 1-s motion at least this (g) for longer than any leg movement
 # the scorer counts (its max_s, WASM 2016); a sleeper's movements are small and brief
 WALK_MIN_MOTION_G = 0.2
+# Without a tibialis the calf, which joins a leg movement only weakly (it is the
+# antagonist of the dorsiflexion), seldom reaches the WASM 8 µV; the shin accelerometer
+# shows that the leg moved, as ankle actigraphy scores leg movements. A calf-only
+# movement begins in a frame where the shin moves and the calf is at least
+# CALF_ONLY_LM_ONSET_UV above rest, and lasts while the shin moves or the calf stays
+# above the WASM offset level. "Moves": the 0.1-s shin motion above LM_MOTION_RATIO × its
+# resting level + LM_MOTION_MARGIN_G (the margin keeps a near-noiseless accelerometer's
+# tremor out). Chosen on development seeds (calf-only dense nights 43000-43011 and
+# 45000-45011).
+CALF_ONLY_LM_ONSET_UV = 1.0
+LM_MOTION_RATIO = 2.0
+LM_MOTION_MARGIN_G = 0.004
 
 
 @dataclass
@@ -131,7 +143,11 @@ class FrameDetector:
         self._warning = CrampWarningTracker(self._cramp.p)
         self._hum_growth = HumGrowth("calf", units_known=self.emg_units_known, frame_s=FRAME_S)
         self._open_warning: Event | None = None
-        self._lm = LegMovementScorer(FRAME_S, bilateral=bilateral)
+        self._lm = LegMovementScorer(
+            FRAME_S,
+            bilateral=bilateral,
+            **({} if self.has_tib else {"onset_uv": CALF_ONLY_LM_ONSET_UV}),
+        )
         self._periodic = PeriodicityTracker()
         self._position = PositionTracker()
         self._upright = UprightDetector(FRAME_S)
@@ -237,7 +253,7 @@ class FrameDetector:
         spans += self._position.push(t, grav, motion1s, motion_rest)
 
         events = [self._event(s) for s in spans]
-        events += self._leg_movements(frames, t, hard)
+        events += self._leg_movements(frames, t, hard, motion_rest)
         return sorted(events, key=emission_order)
 
     def flush(self, end_s: float | None = None) -> list[Event]:
@@ -308,9 +324,9 @@ class FrameDetector:
         glitch = ~bad & (calf.quality < VETO_QUALITY)
         return bad, glitch
 
-    def _leg_movements(self, frames, t: np.ndarray, hard) -> list[Event]:
-        # WASM scores leg movements on the tibialis anterior; without it, the calf is the
-        # only EMG (documented cost in the model card)
+    def _leg_movements(self, frames, t: np.ndarray, hard, motion_rest_g) -> list[Event]:
+        # WASM scores leg movements on the tibialis anterior; without it, on the calf
+        # while the shin moves (CALF_ONLY_LM_ONSET_UV; documented cost in the model card)
         m = "tib" if self.has_tib else "calf"
         if self.emg_units_known:
             above = column(frames, f"{m}_above_rest_uv")
@@ -318,7 +334,12 @@ class FrameDetector:
             above = rest_relative_above(
                 column(frames, f"{m}_env_uv"), column(frames, f"{m}_rest_uv")
             )
-        self._held += self._lm.push(t, above, ~hard[m])
+        moving = None
+        if not self.has_tib:
+            limit = np.asarray(motion_rest_g, float) * LM_MOTION_RATIO + LM_MOTION_MARGIN_G
+            with np.errstate(invalid="ignore"):  # NaN (motion unknown): not moving
+                moving = column(frames, "acc_motion_g") > limit
+        self._held += self._lm.push(t, above, ~hard[m], onset_ok=moving, active=moving)
         decided: list[LegMovement] = []
         # a scored movement is held for HOLD_S after its offset: if a position change or a
         # cramp turns out to cover it, it was part of that, not a leg movement (turning

@@ -169,18 +169,29 @@ class LegMovementScorer:
         self._rearm = True
 
     def push(
-        self, t_s: np.ndarray, above_rest_uv: np.ndarray, valid: np.ndarray | None = None
+        self,
+        t_s: np.ndarray,
+        above_rest_uv: np.ndarray,
+        valid: np.ndarray | None = None,
+        onset_ok: np.ndarray | None = None,
+        active: np.ndarray | None = None,
     ) -> list[LegMovement]:
         """Feed frames; return the movements whose offset was confirmed in them.
 
         ``t_s`` are frame end times (s), ``above_rest_uv`` the envelope above rest (µV),
         ``valid`` a boolean mask (False = gap or unusable signal: the movement in
-        progress is abandoned). Movements shorter than 0.5 s are dropped.
+        progress is abandoned). Two optional boolean masks widen the rules for a
+        movement seen by another sensor as well (default: neither): ``onset_ok``, the
+        frames where a movement may begin, and ``active``, frames that keep a movement
+        going whatever the EMG (its offset is then the start of 0.5 s with neither).
+        Movements shorter than 0.5 s are dropped.
         """
         t_s = np.asarray(t_s, dtype=np.float64)
         x = np.asarray(above_rest_uv, dtype=np.float64)
         ok = np.ones(x.shape, bool) if valid is None else np.asarray(valid, bool)
         ok = ok & np.isfinite(x)
+        may_start = ok if onset_ok is None else ok & np.asarray(onset_ok, bool)
+        busy = np.zeros(x.shape, bool) if active is None else np.asarray(active, bool)
         out: list[LegMovement] = []
         i, n = 0, x.shape[0]
         while i < n:
@@ -193,7 +204,7 @@ class LegMovementScorer:
                 continue
             if not self._active:
                 # fast path: jump to the next onset candidate
-                hits = np.flatnonzero((x[i:] >= self.onset_uv) & ok[i:])
+                hits = np.flatnonzero((x[i:] >= self.onset_uv) & may_start[i:])
                 if hits.size == 0:
                     return out
                 i += int(hits[0])
@@ -205,7 +216,7 @@ class LegMovementScorer:
                 i += 1
                 continue
             v = x[i]
-            if v <= self.offset_uv:
+            if v <= self.offset_uv and not busy[i]:
                 if self._quiet == 0:
                     self._quiet_start_s = t_s[i] - self.frame_s
                 self._quiet += 1
