@@ -94,6 +94,19 @@ def test_frames_marked_active_keep_a_movement_going_below_the_offset_level():
     assert plain.end_s == pytest.approx(6.0)
 
 
+def test_after_a_reset_an_active_frame_is_not_rest():
+    # the signal returns in a movement: 1 s below the offset level but marked active,
+    # then 2 s at 20 µV. Its onset is unknown: no movement until both have been quiet.
+    x = envelope(10, [(0.0, 1.0, 0.5), (1.0, 2.0, 20.0)])
+    t = (np.arange(x.size) + 1) * FRAME_S
+    scorer = LegMovementScorer()
+    scorer.reset()
+    assert scorer.push(t, x, active=t <= 1.0) == []
+    fresh = LegMovementScorer()
+    fresh.reset()
+    assert len(fresh.push(t, x)) == 1  # without the mask, the dip counted as rest
+
+
 def test_streaming_is_independent_of_chunking():
     rng = np.random.default_rng(3)
     bursts = [(float(o), float(rng.uniform(0.3, 12)), 25.0) for o in range(5, 580, 23)]

@@ -196,7 +196,7 @@ class LegMovementScorer:
         i, n = 0, x.shape[0]
         while i < n:
             if not self._active and self._rearm:
-                calm = np.flatnonzero((x[i:] <= self.offset_uv) & ok[i:])
+                calm = np.flatnonzero((x[i:] <= self.offset_uv) & ok[i:] & ~busy[i:])
                 if calm.size == 0:
                     return out
                 i += int(calm[0])
