@@ -42,6 +42,7 @@ from crampwatch.detect.trackers import (
 )
 from crampwatch.detect.upright import UprightDetector
 from crampwatch.detect.wasm import (
+    ONSET_UV,
     PLM_MAX_INTERVAL_S,
     REST_REF_UV,
     LegMovement,
@@ -146,7 +147,7 @@ class FrameDetector:
         self._lm = LegMovementScorer(
             FRAME_S,
             bilateral=bilateral,
-            **({} if self.has_tib else {"onset_uv": CALF_ONLY_LM_ONSET_UV}),
+            onset_uv=ONSET_UV if self.has_tib else CALF_ONLY_LM_ONSET_UV,
         )
         self._periodic = PeriodicityTracker()
         self._position = PositionTracker()

@@ -29,7 +29,6 @@ from crampwatch.signal.filters import (
     emg_band_hz,
     emg_bandpass_sos,
     mains_notch_sos,
-    vote_mains,
 )
 from crampwatch.signal.frames import EMG_FEATURES
 from crampwatch.signal.hops import HopBuffer, HopChunk, TrailingSums
@@ -314,11 +313,12 @@ class EmgChannel:
         """Queue a raw block (µV) starting at ``t0_s`` s."""
         samples = self.buffer.append(samples, t0_s)
         det = self.mains_detector
-        if det is not None and self._filter is None:
-            det.collect(samples)
-            decided = vote_mains([det]) if self._decide_mains else None
-            if decided is not None:
-                self._set_mains(decided)
+        if det is None or self._filter is not None:
+            return
+        if not self._decide_mains:
+            det.collect(samples)  # the caller votes
+        elif (decided := det.process(samples)) is not None:
+            self._set_mains(decided)
 
     def finish(self) -> None:
         """End of recording: decide the mains frequency with what arrived (unless the
