@@ -50,6 +50,26 @@ def test_cramp_hits_duplicates_and_false_alarms():
     assert m["false_alarms_per_8h"] == pytest.approx(2.0)
 
 
+def test_sensitivity_is_split_into_weak_cramps_and_the_others():
+    """With the night's resting calf level known, a cramp peaking below WEAK_CRAMP_X ×
+    rest is weak; each part has its own sensitivity. Without it there is no split."""
+    truth = [
+        TruthEvent("cramp", 100.0, 200.0, details={"peak_uv": 20.0}),  # 4 × rest: weak
+        TruthEvent("cramp", 300.0, 400.0, details={"peak_uv": 30.0}),  # 6 × rest: weak
+        TruthEvent("cramp", 500.0, 600.0, details={"peak_uv": 200.0}),
+    ]
+    alarms = [ev("cramp", 100.0, None, 103.0), ev("cramp", 500.0, None, 502.0)]
+    night = score_night(alarms, truth, hours=1.0, calf_rest_uv=5.0)
+    assert (night.weak_cramps, night.weak_hits) == (2, 1)
+    m = summarize([night, score_night(alarms, truth, hours=1.0)])
+    assert m["cramp_sensitivity_weak"] == pytest.approx(0.5)
+    assert m["cramp_sensitivity_strong"] == pytest.approx(1.0)
+    assert m["cramp_sensitivity"] == pytest.approx(4 / 6)
+    assert m["weak_cramps"] == 2
+    unknown = summarize([score_night(alarms, truth, hours=1.0)])
+    assert unknown["cramp_sensitivity_weak"] != unknown["cramp_sensitivity_weak"]  # NaN
+
+
 def test_alarm_before_the_prodrome_window_is_false():
     s = score_night([ev("cramp", 60.0, None, 70.0)], TRUTH, hours=1.0)
     assert s.hit_cramps == 0 and s.false_alarms == 1

@@ -226,7 +226,13 @@ def evaluate_simulated(
     for name, keep in (("tib", False), ("calf_only", True)):
         sub = [sc for sc, c in zip(scores, calf_only, strict=True) if c == keep]
         part = summarize(sub) if sub else {}
-        for key in ("lm_f1", "false_alarms_per_8h", "latency_p50_s", "latency_p95_s"):
+        for key in (
+            "cramp_sensitivity",
+            "lm_f1",
+            "false_alarms_per_8h",
+            "latency_p50_s",
+            "latency_p95_s",
+        ):
             out[f"{key}_{name}"] = part.get(key, float("nan"))
         out[f"plm_index_error_{name}"] = part.get("plm_index_error_per_h", float("nan"))
     out["seeds"] = f"{seed_base}..{seed_base + nights - 1}"
@@ -264,7 +270,13 @@ def _soak_night(job: tuple[int, float, str, bool | None, float]):
     seed, hours, variant, tibialis, boost = job
     night = simulated_night(seed, hours, variant, cramp_boost=boost, tibialis=tibialis)
     events = detect_recording(night.recording, device_id="soak", model=_WORKER_MODEL)
-    return score_night(events, night.truth, night.recording.duration_s / 3600, label=str(seed))
+    return score_night(
+        events,
+        night.truth,
+        night.recording.duration_s / 3600,
+        label=str(seed),
+        calf_rest_uv=night.params.get("rest_calf_uv"),
+    )
 
 
 def run_nights(

@@ -21,6 +21,9 @@ Matching rules (documented in ``crampwatch/models/MODEL_CARD.md``):
   overlap (one-to-one, greedy in onset order); precision, recall and F1 over matches.
 - **PLM index**: periodic leg movements per hour, detected vs truth (truth periodic
   flags come with the truth; else WASM 2016 is applied to the truth onsets).
+- **weak cramps**: where the night's resting calf EMG level is known (simulated
+  nights), a truth cramp whose peak is below :data:`WEAK_CRAMP_X` × that level is
+  *weak*; sensitivity is also reported over weak cramps and over the others.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from crampwatch.events import Event
 
 __all__ = [
     "METRICS",
+    "WEAK_CRAMP_X",
     "Metric",
     "NightScore",
     "final_events",
@@ -48,6 +52,10 @@ __all__ = [
 ]
 
 _PRE_MARGIN_S = 5.0
+# A cramp below this multiple of the night's resting calf EMG is "weak" (a partial
+# cramp): below the cramp force the alarm looks for (CrampParams.cramp_rel), where it
+# has to be told from calf tone that rises to a few times rest and resolves.
+WEAK_CRAMP_X = 8.0
 _CONFOUNDER_PAD_S = 2.0
 _CONFOUNDER_ORDER = (
     "signal_issue",
@@ -77,6 +85,12 @@ class Metric:
 # down (by channel set, or cramps without a prodrome).
 METRICS: tuple[Metric, ...] = (
     Metric("cramp_sensitivity", "cramp sensitivity", "≥ 0.95", 3),
+    Metric(
+        "cramp_sensitivity_weak", f"— sensitivity, weak cramps (< {WEAK_CRAMP_X:g} × rest)", "", 3
+    ),
+    Metric("cramp_sensitivity_strong", "— sensitivity, the other cramps", "", 3),
+    Metric("cramp_sensitivity_tib", "— sensitivity, nights with tibialis", "", 3),
+    Metric("cramp_sensitivity_calf_only", "— sensitivity, calf-only nights", "", 3),
     Metric("false_alarms_per_8h", "false alarms per 8 h", "≤ 0.1", 3),
     Metric("false_alarms_per_100_nights", "false alarms per 100 nights of 8 h", "soak ≤ 3", 1),
     Metric("warned_before_onset_share", "prodromal cramps warned before onset", "aim ≥ 0.5", 2),
@@ -124,6 +138,9 @@ class NightScore:
     hours: float
     truth_cramps: int = 0
     hit_cramps: int = 0
+    weak_cramps: int = 0  # of truth_cramps (0 where the resting level is unknown)
+    weak_hits: int = 0
+    strength_known: bool = False
     false_alarms: int = 0
     duplicates: int = 0
     latencies_s: list[float] = field(default_factory=list)
@@ -189,10 +206,17 @@ def _truth_periodic(lms: Sequence[Any]) -> list[bool]:
 
 
 def score_night(
-    events: Sequence[Event], truth: Sequence[Any], hours: float, *, label: str = ""
+    events: Sequence[Event],
+    truth: Sequence[Any],
+    hours: float,
+    *,
+    label: str = "",
+    calf_rest_uv: float | None = None,
 ) -> NightScore:
     """Score one night's emitted ``events`` against ``truth`` (objects with ``type``,
-    ``onset_s``, ``end_s``, optional ``periodic`` and ``details``), ``hours`` long."""
+    ``onset_s``, ``end_s``, optional ``periodic`` and ``details``), ``hours`` long.
+    ``calf_rest_uv``: the night's resting calf EMG level (µV, the unit of the truth
+    cramps' ``details["peak_uv"]``), if known: cramps are then split weak / other."""
     s = NightScore(hours=hours, label=label)
     cramps = sorted((e for e in truth if e.type == "cramp"), key=lambda e: e.onset_s)
     s.truth_cramps = len(cramps)
@@ -219,6 +243,13 @@ def score_night(
             if not float((cramps[hit].details or {}).get("prodrome_s") or 0.0):
                 s.latencies_no_prodrome_s.append(t - cramps[hit].onset_s)
     s.hit_cramps = len(matched)
+    if calf_rest_uv is not None and calf_rest_uv > 0:
+        s.strength_known = True
+        for j, c in enumerate(cramps):
+            peak = (c.details or {}).get("peak_uv")
+            if peak is not None and float(peak) < WEAK_CRAMP_X * calf_rest_uv:
+                s.weak_cramps += 1
+                s.weak_hits += j in matched
     _score_warnings(s, events, cramps)
 
     t_lms = sorted((e for e in truth if e.type == "leg_movement"), key=lambda e: e.onset_s)
@@ -284,11 +315,19 @@ def summarize(scores: Sequence[NightScore]) -> dict[str, Any]:
     pro = sum(s.prodromal_cramps for s in scores)
     cramp_free = [s for s in scores if s.truth_cramps == 0]
     free_h = sum(s.hours for s in cramp_free)
+    known = [s for s in scores if s.strength_known]
+    weak = sum(s.weak_cramps for s in known)
+    weak_hits = sum(s.weak_hits for s in known)
+    known_truth = sum(s.truth_cramps for s in known)
+    known_hits = sum(s.hit_cramps for s in known)
     return {
         "nights": len(scores),
         "hours": hours,
         "cramps": truth,
         "cramp_sensitivity": _ratio(hits, truth),
+        "weak_cramps": weak,
+        "cramp_sensitivity_weak": _ratio(weak_hits, weak),
+        "cramp_sensitivity_strong": _ratio(known_hits - weak_hits, known_truth - weak),
         "false_alarms": fa,
         "false_alarms_per_8h": _ratio(fa * 8.0, hours),
         "latency_p50_s": float(np.percentile(lat, 50)) if lat.size else float("nan"),
