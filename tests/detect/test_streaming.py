@@ -269,6 +269,39 @@ def test_the_steepest_resolving_tone_rise_raises_no_alarm(model, make_night, ala
         assert alarms(detect_recording(night.recording, device_id="t", model=model)) == []
 
 
+def test_a_weak_cramp_jumping_out_of_a_relaxed_calf_alarms_within_seconds(
+    model, make_night, alarms
+):
+    """A cramp at 5 × the night's resting calf EMG (below every force level), reaching it
+    within about a second: the steep path alarms within 6 s with the tibialis and within
+    the 12-s calf-only target without it. Without that path none of them alarms (before,
+    such a cramp had to last 120 s)."""
+    import dataclasses
+
+    def weak_cramp_night(seed, tibialis):
+        rest = make_night([], hours=0.01, seed=seed, tibialis=tibialis).params["rest_calf_uv"]
+        return make_night(
+            [cramp(60.0, peak_uv=5.0 * rest)], hours=0.04, seed=seed, tibialis=tibialis
+        )
+
+    no_steep = dataclasses.replace(
+        model, thresholds={**model.thresholds, "steep_jump_ratio": np.inf}
+    )
+    for seed, tibialis, within_s in (
+        (1, True, 6.0),
+        (8, True, 6.0),
+        (1, False, 12.0),
+        (11, False, 12.0),
+    ):
+        night = weak_cramp_night(seed, tibialis)
+        (truth,) = [e for e in night.truth if e.type == "cramp"]
+        assert truth.details["rise_s"] < 1.5
+        (alarm,) = alarms(detect_recording(night.recording, device_id="t", model=model))
+        assert alarm.details["rule"] == "steep_partial_contraction"
+        assert 0.0 <= alarm.detected_at_s - truth.onset_s <= within_s
+        assert alarms(detect_recording(night.recording, device_id="t", model=no_steep)) == []
+
+
 def test_a_prodrome_is_warned_before_the_cramp_which_keeps_its_alarm(model, make_night, alarms):
     night = make_night([cramp(100.0, prodrome_s=50.0, peak_uv=120.0)], hours=0.06, seed=11)
     (truth,) = night.of_type("cramp")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -511,18 +513,64 @@ def test_a_partial_cramp_alarms_only_when_it_holds_above_the_levels_of_tone_rise
     partial = run(CrampTracker(params), tone_inputs(ramp(200, 240, 7.0)))
     assert partial and partial[0].details["rule"] == "p_cramp_sustained"
     assert 34.0 <= partial[0].decided_at_s <= 37.0
-    assert run(CrampTracker(params), tone_inputs(ramp(200, 210, 5.0))) == []
+    # 5× rest reached over 4 s: below the weak path's level, too slow for the steep one
+    assert run(CrampTracker(params), tone_inputs(ramp(200, 240, 5.0))) == []
+
+
+def test_a_partial_cramp_jumping_out_of_a_relaxed_calf_alarms_after_a_short_hold():
+    """Rest to 5× in 1 s, then held: below every force level, but no tone rise jumps
+    like that (they creep up over ≥ 5 s). The steep path alarms once the level it
+    jumped to has held steady for steep_hold_s, whatever the block size; the same level
+    reached over 4 s, or a jump that does not hold, or one the classifier gives to
+    another class, does not alarm."""
+    params = CrampParams(calf_only_min_active_s=0.0)
+    assert params.min_rel1s < 5.0 < params.weak_rel
+    jump = tone_inputs(ramp(200, 210, 5.0))
+    spans = run(CrampTracker(params), jump)
+    assert spans and spans[0].details["rule"] == "steep_partial_contraction"
+    # the 1-s median reaches 4× its value of 1.5 s before at ~20.8 s; held 4 s
+    assert 20.5 + params.steep_hold_s <= spans[0].decided_at_s <= 21.5 + params.steep_hold_s
+    assert spans[0].onset_s == pytest.approx(20.0, abs=0.5)
+    for chunk in (1, 7, 64):
+        assert run(CrampTracker(params), jump, chunk) == spans
+    assert run(CrampTracker(params), tone_inputs(ramp(200, 240, 5.0))) == []
+    swing = ramp(200, 210, 5.0)
+    swing[215:] = np.where((np.arange(N - 215) // 15) % 2 == 0, 5.0, 2.0)
+    assert run(CrampTracker(params), tone_inputs(swing)) == []
+    _, rel, rel1s, motion, bad = jump
+    unsure = (np.full(N, 0.3), rel, rel1s, motion, bad)  # cramp share 0.3 < steep_share
+    assert run(CrampTracker(params), unsure) == []
+
+
+def test_a_twitch_burst_on_a_creeping_tone_is_no_steep_jump():
+    """A 0.8-s burst of twitches at 16× on a tone that crept up to 3.5× rest moves the
+    1-s median past 4× its value of 1.5 s before, but the tone does not hold the level
+    the burst reached (steady_ratio): no alarm. Held, the same jump is a cramp."""
+    params = CrampParams(calf_only_min_active_s=0.0)
+    rel = ramp(100, 200, 3.5)
+    rel[205:213] = 16.0
+    assert run(CrampTracker(params), tone_inputs(rel)) == []
+    unsteady = dataclasses.replace(params, steady_ratio=0.0)
+    assert [s.details.get("rule") for s in run(CrampTracker(unsteady), tone_inputs(rel))][:1] == [
+        "steep_partial_contraction"
+    ]
+    rel[213:] = 16.0
+    assert run(CrampTracker(params), tone_inputs(rel))
 
 
 def test_a_partial_cramp_that_jumps_from_rest_within_a_second_alarms_after_a_short_hold():
     """Rest to 7× in 1 s: a cramp's contraction jumping from a calf at rest, where no
     tone rise (which creeps over ≥ 5 s) goes. It needs 4 s of steady hold, not 12; the
     same level reached over 4 s keeps the long hold, and jumped to from a 3× tone it is
-    no partial cramp's jump at all (< weak_jump_ratio)."""
-    params = CrampParams(calf_only_min_active_s=0.0)
+    no partial cramp's jump at all (< weak_jump_ratio). (The steep path, held off
+    here, catches the same jump no later.)"""
+    both = CrampParams(calf_only_min_active_s=0.0)
+    params = dataclasses.replace(both, steep_jump_ratio=np.inf)
     assert params.quick_hold_s < params.weak_hold_s
     quick = run(CrampTracker(params), tone_inputs(ramp(200, 210, 7.0)))
     assert quick and quick[0].details["rule"] == "p_cramp_sustained"
+    steep = run(CrampTracker(both), tone_inputs(ramp(200, 210, 7.0)))
+    assert steep[0].decided_at_s <= quick[0].decided_at_s
     # 6× (weak_rel) from ~20.8 s on the 1-s envelope, held quick_hold_s
     assert 20.5 + params.quick_hold_s <= quick[0].decided_at_s <= 22.0 + params.quick_hold_s
     slow = run(CrampTracker(params), tone_inputs(ramp(200, 240, 7.0)))

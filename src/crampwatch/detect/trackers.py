@@ -77,7 +77,7 @@ class TrackerStep:
 class CrampParams:
     """Cramp alarm rule (all times in s, frames of 0.1 s).
 
-    The alarm escalates on evidence; it fires on whichever of four paths completes
+    The alarm escalates on evidence; it fires on whichever of five paths completes
     first:
 
     - **confident**: the classifier's cramp probability stays ≥ ``p_on`` for
@@ -100,12 +100,20 @@ class CrampParams:
       before). The stretch is followed on the 1-s envelope alone (a weak cramp's short
       envelope flickers below ``active_rel`` now and then), and a stretch that has
       raised an alarm on any path cannot raise another;
+    - **steep partial**: a partial contraction that jumped out of a calf at rest — the
+      1-s median of the 0.1-s envelope ≥ ``steep_rel`` × rest and ≥
+      ``steep_jump_ratio`` × its value ``steep_rise_s`` s before — and has held the
+      level it jumped to, steady, for ``steep_hold_s`` s, with a mean cramp share over
+      that hold ≥ ``steep_share`` (:meth:`CrampTracker._steep_partial`); the guards of
+      the sustained path on ``k_frames`` frames in a row, not the force test. A tone
+      rise creeps up over ≥ 5 s; a cramp jumps (Norris 1957), often to well below cramp
+      force;
     - **stood up** (no tibialis): the calf-only wait cut short by the sleeper standing
       up — the contraction met everything the confident path asks but the wait, and the
       shin comes upright while the calf still holds cramp force
       (:meth:`CrampTracker._stood_up`).
 
-    The first two paths need the rule guards on each frame:
+    The first two paths (and the steep one) need the rule guards on each frame:
 
     - calf EMG sustained above its resting level (1-s envelope ≥ ``min_rel1s`` × rest):
       a cramp is a sustained involuntary contraction of the calf, not a twitch;
@@ -214,6 +222,15 @@ class CrampParams:
     quick_hold_s: float = 4.0
     quick_jump_ratio: float = 4.0
     quick_rise_s: float = 2.0
+    # a weak cramp that jumps out of a relaxed calf: the 1-s median of the 0.1-s envelope
+    # (twitch bursts, shorter than half a second, do not move it) ≥ steep_rel × rest and
+    # ≥ steep_jump_ratio × its value steep_rise_s before; a tone rise creeps up over
+    # ≥ 5 s and reaches at most ~2.5 × its level of 1.5 s before (a logistic over 5 s)
+    steep_rel: float = 3.0
+    steep_jump_ratio: float = 4.0
+    steep_rise_s: float = 1.5
+    steep_hold_s: float = 4.0
+    steep_share: float = 0.5
     trouble_clean_s: float = 10.0
     # a contraction still firm after this long is a cramp whatever its force: a tone
     # rise resolves within about two minutes (rise, hold ≤ 1 min, fade), a cramp lasts
@@ -309,6 +326,8 @@ class _FrameTests:
     jumped: np.ndarray  # either reached within seconds
     quick_jump: np.ndarray  # a jump into the partial level within quick_rise_s
     quick_held: np.ndarray  # holding a steady partial contraction for quick_hold_s
+    med1: np.ndarray  # 1-s median of the 0.1-s envelope × rest
+    steep_jump: np.ndarray  # a steep jump of that median (see CrampTracker._steep)
     known: np.ndarray  # shank motion says something about the leg
     power: np.ndarray  # shank motion power, g²
     floor: np.ndarray  # its floor, g²
@@ -360,6 +379,16 @@ class CrampTracker:
         self._rel_hist = np.zeros(0)
         self._run_jumped = False  # the current active run reached force within seconds
         self._run_quick = False  # ... and it jumped into the partial level within seconds
+        # the steep path: 0.1-s envelopes (inf before the first: no jump from there) and
+        # 1-s medians (NaN: none yet) of the last frames, when the current run jumped
+        # steeply, its cramp shares since, and the frames in a row its guards have held
+        self._med_window = fr_n(1.0)
+        self._env_hist = np.full(self._med_window - 1, np.inf)
+        self._med_hist = np.full(fr_n(self.p.steep_rise_s), np.nan)
+        self._steep_since: float | None = None
+        self._steep_range = (np.inf, 0.0)  # lowest, highest 1-s median since the jump
+        self._steep_shares: list[float] = []
+        self._steep_streak = 0
         self._jump_at: float | None = None  # where that jump began (s): the wait's start
         # start of the current run's firm stretch (1-s envelope ≥ min_rel1s × rest on
         # every frame) and the cramp shares summed over it: the persistent path
@@ -425,6 +454,24 @@ class CrampTracker:
         self._rel_hist = ext[-self._hist_needed :]
         return strong, weak, jumped, quick_jump, quick_held
 
+    def _steep(self, rel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per frame: (the 1-s median of the 0.1-s envelope × rest, a steep jump to it:
+        ≥ ``steep_rel`` and ≥ ``steep_jump_ratio`` × its value ``steep_rise_s`` before).
+        A median ignores most of a twitch burst, which lasts at most half a second.
+        Windows reach into the frames of earlier pushes."""
+        p = self.p
+        n = rel.shape[0]
+        env = np.concatenate([self._env_hist, rel])
+        self._env_hist = env[env.shape[0] - (self._med_window - 1) :]
+        with np.errstate(invalid="ignore"):
+            med = np.median(sliding_window_view(env, self._med_window), axis=1)
+            ext = np.concatenate([self._med_hist, med])
+            self._med_hist = ext[n:]
+            k = self._frames(p.steep_rise_s)
+            before = ext[self._med_hist.shape[0] - k : ext.shape[0] - k]
+            jump = (med >= p.steep_rel) & (med >= p.steep_jump_ratio * before)
+        return med, jump
+
     def push(self, x: CrampInputs) -> TrackerStep:
         """Feed a block of frames: the onsets and ends decided in it, and per frame
         whether a cramp was open."""
@@ -459,6 +506,7 @@ class CrampTracker:
         bad = np.asarray(x.calf_bad, bool)
         glitch = np.asarray(x.calf_glitch, bool)
         strong, weak, jumped, quick_jump, quick_held = self._force(rel1)
+        med1, steep_jump = self._steep(rel)
         # frames where the guards hold (either path may use them)
         guard = (rel1 >= p.min_rel1s) & (mot < p.max_motion_g) & ~bad & ~glitch
         guard &= p.shank_still(mot, x.motion_rest_g)
@@ -489,6 +537,8 @@ class CrampTracker:
             jumped=jumped,
             quick_jump=quick_jump,
             quick_held=quick_held,
+            med1=med1,
+            steep_jump=steep_jump,
             known=np.asarray(x.motion_known, bool),
             power=np.asarray(x.motion_power_g2, float),
             floor=np.asarray(x.motion_floor_g2, float),
@@ -531,6 +581,7 @@ class CrampTracker:
             self._rest_gravity = g[known[-1]].copy()
         if skip:
             self._turned = False
+            self._steep_streak = 0
         self._since_bad += skip
         self._since_glitch += skip
         self._since_trouble += skip
@@ -570,6 +621,7 @@ class CrampTracker:
             self._run_alarmed = False
             self._run_jumped = False
             self._run_quick = False
+            self._steep_since = None
             return
         if self._active_start is None:
             self._active_start = t - p.frame_s
@@ -592,6 +644,28 @@ class CrampTracker:
         if f.jumped[i] and not self._run_jumped:
             self._run_jumped = True
             self._jump_at = self._jump_foot()
+        self._track_steep(f, i, t)
+
+    def _track_steep(self, f: _FrameTests, i: int, t: float) -> None:
+        """Follow the steep path from a steep jump while the 1-s median stays at the
+        steep level: the median's range since the jump landed (its last frame) and the
+        cramp shares of the last ``steep_hold_s``."""
+        p = self.p
+        med = float(f.med1[i])
+        if med < p.steep_rel:
+            self._steep_since = None
+            return
+        if self._steep_since is None:
+            if not f.steep_jump[i]:
+                return
+            self._steep_since = t - p.frame_s
+            self._steep_shares = []
+        if f.steep_jump[i]:  # still jumping: the level it lands on is yet to come
+            self._steep_range = (med, med)
+        lo, hi = self._steep_range
+        self._steep_range = (min(lo, med), max(hi, med))
+        self._steep_shares.append(float(f.share[i]))
+        del self._steep_shares[: -self._frames(p.steep_hold_s)]
 
     def _track_firm(self, f: _FrameTests, i: int, t: float) -> None:
         """Follow the firm stretch of the persistent path on the 1-s envelope alone: a
@@ -643,6 +717,9 @@ class CrampTracker:
             return span
         ok = ready and bool(f.strong[i]) and bool(f.sustained_ok[i]) and bool(f.active[i])
         span = self._sustained(t, ok, float(f.share[i]))
+        if span is not None:
+            return span
+        span = self._steep_partial(t, allowed and bool(f.sustained_ok[i]))
         if span is not None:
             return span
         # minutes of a firm calf tell a cramp only lying down: until the shin's axis is
@@ -740,6 +817,26 @@ class CrampTracker:
             return None
         return self._start(t, mean, "tonic_calf_sustained")
 
+    def _steep_partial(self, t: float, ok: bool) -> Span | None:
+        """Path 5: a partial contraction that jumped steeply out of a calf at rest
+        (:meth:`_steep`) and holds the level it landed on, steady (its lowest 1-s median
+        ≥ ``steady_ratio`` × its highest since the jump's last frame), ``steep_hold_s`` s
+        after the jump, the guards holding for ``k_frames`` frames in a row and the mean cramp share
+        over the hold ≥ ``steep_share``: a tone rise creeps up, a cramp jumps. A twitch
+        burst that lifts the median on a tone is no jump the tone then holds."""
+        p = self.p
+        self._steep_streak = self._steep_streak + 1 if ok else 0
+        since = self._steep_since
+        if since is None or t - since < p.steep_hold_s - 1e-9 or self._steep_streak < p.k_frames:
+            return None
+        lo, hi = self._steep_range
+        if lo < p.steady_ratio * hi:
+            return None
+        mean = float(np.mean(self._steep_shares))
+        if mean < p.steep_share:
+            return None
+        return self._start(t, mean, "steep_partial_contraction")
+
     def _persistent(self, t: float, ok: bool) -> Span | None:
         """Path 3: the calf firm (1-s envelope ≥ ``min_rel1s`` × rest) for ``persist_s``
         s, whatever its force or how it rose, with a mean cramp share over that stretch
@@ -800,6 +897,7 @@ class CrampTracker:
         self._cramp_onset = onset
         self._run_alarmed = self._active_start is not None
         self._firm_since, self._firm_spent = None, True
+        self._steep_since, self._steep_streak = None, 0
         self._streak = 0
         self._streak_p = []
         self._shares = []
