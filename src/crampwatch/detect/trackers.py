@@ -225,7 +225,7 @@ class CrampParams:
     # a weak cramp that jumps out of a relaxed calf: the 1-s median of the 0.1-s envelope
     # (twitch bursts, shorter than half a second, do not move it) ≥ steep_rel × rest and
     # ≥ steep_jump_ratio × its value steep_rise_s before; a tone rise creeps up over
-    # ≥ 5 s and reaches at most ~2.5 × its level of 1.5 s before (a logistic over 5 s)
+    # ≥ 5 s: even the steepest (a logistic over 5 s) reads ~2.5–3.5 × in 1.5 s
     steep_rel: float = 3.0
     steep_jump_ratio: float = 4.0
     steep_rise_s: float = 1.5
