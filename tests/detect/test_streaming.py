@@ -327,3 +327,35 @@ def test_a_failing_calf_electrode_is_one_signal_issue_and_no_alarm(model, make_n
         e.id for e in events if e.type == "signal_issue" and e.details["channel"] == "emg_calf"
     }
     assert len(calf_issues) == 1
+
+
+def test_an_electrode_pop_on_the_tibialis_is_no_leg_movement(model, monkeypatch):
+    """A development night (44140, shifted, with the tibialis) whose tibialis pop at
+    6915 s inflated the envelope for half a second, the shortest leg movement WASM
+    scores (122 µV peak, 36 µV mean: a spike, not a muscle). It is dropped; every other
+    movement of the night is kept."""
+    import crampwatch.detect.frame_detector as fd
+    from crampwatch.detect.training import simulated_night
+
+    night = simulated_night(44140, 2.0, "shifted", cramp_boost=4.0, tibialis=True)
+    pops = [
+        e.onset_s
+        for e in night.truth
+        if e.type == "signal_issue"
+        and "step_uv" in (e.details or {})
+        and "emg_tibialis" in e.details["channels"]
+    ]
+
+    def movements():
+        events = detect_recording(night.recording, device_id="t", model=model)
+        return [e.onset_s for e in events if e.type == "leg_movement" and e.end_s is not None]
+
+    def at_pops(onsets):
+        return [t for t in onsets if any(abs(t - p) < 1.5 for p in pops)]
+
+    kept = movements()
+    assert pops and at_pops(kept) == []
+    monkeypatch.setattr(fd, "POP_LM_MAX_S", -1.0)
+    unguarded = movements()
+    assert at_pops(unguarded)
+    assert sorted(set(unguarded) - set(at_pops(unguarded))) == sorted(kept)

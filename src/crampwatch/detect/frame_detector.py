@@ -71,6 +71,10 @@ WALK_MIN_MOTION_G = 0.2
 # tremor out). Chosen on development seeds (calf-only dense nights 43000-43011 and
 # 45000-45011).
 CALF_ONLY_LM_ONSET_UV = 1.0
+# an electrode pop inflates the envelope for about half a second, the shortest leg
+# movement WASM scores: a movement no longer than this that holds a pop on the scored
+# channel is the pop, not the muscle
+POP_LM_MAX_S = 1.0
 LM_MOTION_RATIO = 2.0
 LM_MOTION_MARGIN_G = 0.004
 
@@ -167,6 +171,7 @@ class FrameDetector:
         # any leg movement (walking): the legs' activity then is not a sleep movement
         self._upright_runs = FlagRuns()
         self._walking_runs = FlagRuns(min_s=self._lm.max_s)
+        self._pop_runs = FlagRuns()  # electrode pops on the channel leg movements use
         self._held: list[LegMovement] = []
         self.stats = DetectorStats()
         self._i_cramp = self.model.classes.index("cramp")
@@ -329,6 +334,8 @@ class FrameDetector:
         # WASM scores leg movements on the tibialis anterior; without it, on the calf
         # while the shin moves (CALF_ONLY_LM_ONSET_UV; documented cost in the model card)
         m = "tib" if self.has_tib else "calf"
+        if self.has_tib:  # calf-only movements are small in the calf EMG: not judged so
+            self._pop_runs.push(t, column(frames, "tib_pop") > 0)
         if self.emg_units_known:
             above = column(frames, f"{m}_above_rest_uv")
         else:  # WASM thresholds relative to the running resting level
@@ -376,7 +383,8 @@ class FrameDetector:
         return self._periodic.advance(float(t[idx[0]]))
 
     def _covered(self, lm: LegMovement, now: float) -> bool:
-        """Inside a position change, a cramp or the shin upright, known at frame time
+        """Inside a position change, a cramp or the shin upright, or a short one that is
+        an electrode pop (``POP_LM_MAX_S``), known at frame time
         ``now`` (spans decided later in the same chunk are ignored, so the result does
         not depend on chunking). Up and about (walking, standing), the legs move and
         work: not the movements of a sleeper (WASM 2016 scores them in bed)."""
@@ -390,7 +398,12 @@ class FrameDetector:
         for onset_s, end_s, decided_s in self._cramp_spans[-4:]:
             if decided_s <= now and lm.end_s > onset_s and (end_s is None or lm.onset_s < end_s):
                 return True
-        return False
+        spiky = lm.mean_uv < 0.5 * lm.peak_uv
+        return (
+            spiky
+            and lm.duration_s <= POP_LM_MAX_S + 1e-9
+            and self._pop_runs.overlap(lm.onset_s - FRAME_S, lm.end_s + FRAME_S)
+        )
 
     def _lm_event(self, lm: LegMovement) -> Event:
         if lm.periodic:
