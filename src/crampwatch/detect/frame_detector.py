@@ -71,10 +71,12 @@ WALK_MIN_MOTION_G = 0.2
 # tremor out). Chosen on development seeds (calf-only dense nights 43000-43011 and
 # 45000-45011).
 CALF_ONLY_LM_ONSET_UV = 1.0
-# an electrode pop inflates the envelope for about half a second, the shortest leg
-# movement WASM scores: a movement no longer than this that holds a pop on the scored
-# channel is the pop, not the muscle
+# an electrode pop inflates the tibialis envelope for about half a second, the shortest
+# leg movement WASM scores: a movement no longer than POP_LM_MAX_S that holds a pop and
+# is a spike (mean above rest < POP_SPIKE_RATIO × its peak; a muscle's burst is
+# flatter) is the pop, not the muscle. Chosen on development seeds (44100-44147).
 POP_LM_MAX_S = 1.0
+POP_SPIKE_RATIO = 0.5
 LM_MOTION_RATIO = 2.0
 LM_MOTION_MARGIN_G = 0.004
 
@@ -383,8 +385,8 @@ class FrameDetector:
         return self._periodic.advance(float(t[idx[0]]))
 
     def _covered(self, lm: LegMovement, now: float) -> bool:
-        """Inside a position change, a cramp or the shin upright, or a short one that is
-        an electrode pop (``POP_LM_MAX_S``), known at frame time
+        """Inside a position change, a cramp or the shin upright, or a short spike that
+        is a tibialis electrode pop (``POP_LM_MAX_S``), known at frame time
         ``now`` (spans decided later in the same chunk are ignored, so the result does
         not depend on chunking). Up and about (walking, standing), the legs move and
         work: not the movements of a sleeper (WASM 2016 scores them in bed)."""
@@ -398,7 +400,7 @@ class FrameDetector:
         for onset_s, end_s, decided_s in self._cramp_spans[-4:]:
             if decided_s <= now and lm.end_s > onset_s and (end_s is None or lm.onset_s < end_s):
                 return True
-        spiky = lm.mean_uv < 0.5 * lm.peak_uv
+        spiky = lm.mean_uv < POP_SPIKE_RATIO * lm.peak_uv
         return (
             spiky
             and lm.duration_s <= POP_LM_MAX_S + 1e-9
