@@ -467,8 +467,7 @@ class CrampTracker:
             med = np.median(sliding_window_view(env, self._med_window), axis=1)
             ext = np.concatenate([self._med_hist, med])
             self._med_hist = ext[n:]
-            k = self._frames(p.steep_rise_s)
-            before = ext[self._med_hist.shape[0] - k : ext.shape[0] - k]
+            before = ext[:n]  # the median steep_rise_s (the history's length) earlier
             jump = (med >= p.steep_rel) & (med >= p.steep_jump_ratio * before)
         return med, jump
 
