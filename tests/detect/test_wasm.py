@@ -41,6 +41,24 @@ def test_burst_shorter_than_half_a_second_is_not_a_movement():
     assert score_leg_movements(envelope(20, [(5.0, 0.4, 30.0)])) == []
 
 
+def test_a_movement_that_began_inside_the_frame_before_its_onset_frame_counts_from_it():
+    # a 0.5-s movement that starts part-way into a frame: that frame's RMS reads 5 µV
+    # (above the 2-µV offset level, below the 8-µV onset), the next four 20 µV
+    x = envelope(20, [(5.0, 0.1, 5.0), (5.1, 0.4, 20.0)])
+    (lm,) = score_leg_movements(x)
+    assert (lm.onset_s, lm.end_s) == (pytest.approx(5.0), pytest.approx(5.5))
+    # the same whichever push holds the frame before the onset frame
+    t = FRAME_S * np.arange(1, x.size + 1)
+    scorer = LegMovementScorer()
+    split = scorer.push(t[:51], x[:51]) + scorer.push(t[51:], x[51:])
+    assert split == [lm]
+    # a frame at rest before it is no part of it: 0.4 s is still no movement
+    assert score_leg_movements(envelope(20, [(5.0, 0.1, 1.5), (5.1, 0.4, 20.0)])) == []
+    # nor is a frame where no movement may begin
+    allowed = t > 5.15  # from the onset frame (5.1, 5.2] on
+    assert LegMovementScorer().push(t, x, onset_ok=allowed) == []
+
+
 def test_eleven_seconds_is_not_a_candidate_unilaterally_but_is_bilaterally():
     x = envelope(40, [(5.0, 11.0, 20.0)])
     (uni,) = score_leg_movements(x)

@@ -4,7 +4,10 @@ Frames arrive at a fixed hop (0.1 s in crampwatch, i.e. a 10 Hz frame rate) carr
 EMG envelope *above the resting level* in µV (the signal pipeline tracks the resting
 level). The rules (Ferri et al., Sleep Med 2016, WASM standards; AASM manual 2.6):
 
-- onset: the first frame with EMG ≥ 8 µV above the resting EMG;
+- onset: the first frame with EMG ≥ 8 µV above the resting EMG — or the frame before
+  it when that one is already above the 2-µV offset level: a frame's RMS averages the
+  movement's first fraction of a frame with the rest before it, so the frame in which
+  the EMG reaches 8 µV often reads less (without this a 0.5-s movement measures 0.4 s);
 - offset: the start of a period of ≥ 0.5 s during which EMG stays ≤ 2 µV above rest;
 - a *candidate* leg movement (CLM) lasts 0.5–10 s (monolateral) or 0.5–15 s
   (bilateral); shorter bursts are not movements, longer ones are not CLMs but still
@@ -149,6 +152,9 @@ class LegMovementScorer:
         self._sum = 0.0
         self._count = 0
         self._rearm = False
+        # the last frame of the previous push was above the offset level where a
+        # movement may start (an onset in the next push may have begun inside it)
+        self._prev_onset_frame = False
 
     @property
     def active(self) -> bool:
@@ -194,6 +200,9 @@ class LegMovementScorer:
         busy = np.zeros(x.shape, bool) if active is None else np.asarray(active, bool)
         out: list[LegMovement] = []
         i, n = 0, x.shape[0]
+        before = self._prev_onset_frame
+        if n:
+            self._prev_onset_frame = bool(x[-1] > self.offset_uv and may_start[-1])
         while i < n:
             if not self._active and self._rearm:
                 calm = np.flatnonzero((x[i:] <= self.offset_uv) & ok[i:] & ~busy[i:])
@@ -208,7 +217,8 @@ class LegMovementScorer:
                 if hits.size == 0:
                     return out
                 i += int(hits[0])
-                self._start(t_s[i], x[i])
+                partial = before if i == 0 else x[i - 1] > self.offset_uv and may_start[i - 1]
+                self._start(t_s[i], x[i], bool(partial))
                 i += 1
                 continue
             if not ok[i]:
@@ -232,9 +242,9 @@ class LegMovementScorer:
             i += 1
         return out
 
-    def _start(self, t: float, v: float) -> None:
+    def _start(self, t: float, v: float, began_in_frame_before: bool = False) -> None:
         self._active = True
-        self._onset_s = float(t) - self.frame_s
+        self._onset_s = float(t) - self.frame_s * (2 if began_in_frame_before else 1)
         self._quiet = 0
         self._peak = float(v)
         self._sum = float(v)
