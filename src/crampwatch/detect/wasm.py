@@ -242,7 +242,7 @@ class LegMovementScorer:
             i += 1
         return out
 
-    def _start(self, t: float, v: float, began_in_frame_before: bool = False) -> None:
+    def _start(self, t: float, v: float, began_in_frame_before: bool) -> None:
         self._active = True
         self._onset_s = float(t) - self.frame_s * (2 if began_in_frame_before else 1)
         self._quiet = 0
