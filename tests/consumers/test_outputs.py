@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import tempfile
 import time
 import wave
 
@@ -93,6 +94,9 @@ def test_a_ring_plays_the_generated_tone_until_silenced(tmp_path, monkeypatch) -
     bin_dir = tmp_path / "bin"
     fake_player(bin_dir, "aplay", works=True, log=tmp_path / "played")
     monkeypatch.setenv("PATH", str(bin_dir))
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     sound = SoundOutput(find_player().player)
 
     def peaks() -> list[int]:
@@ -110,3 +114,7 @@ def test_a_ring_plays_the_generated_tone_until_silenced(tmp_path, monkeypatch) -
         time.sleep(0.05)
     sound.handle(AlarmAction("silence", "d", "e1", text="ack"))
     assert max(peaks()) > 5000  # the generated tone went to the player
+    assert sound._thread is not None
+    sound._thread.join(timeout=10)
+    assert not sound._thread.is_alive()
+    assert list(scratch.iterdir()) == []  # the tone's files went with the silence

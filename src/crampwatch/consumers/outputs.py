@@ -211,7 +211,6 @@ class SoundOutput:
         self._thread: threading.Thread | None = None
         self._proc: subprocess.Popen[bytes] | None = None
         self._level = 1
-        self._dir = tempfile.mkdtemp(prefix="crampwatch-sound-")
 
     @property
     def available(self) -> bool:
@@ -233,9 +232,14 @@ class SoundOutput:
                 proc.terminate()
 
     def _loop(self) -> None:
+        # the tone's folder lives only while it plays: nothing is left in /tmp
+        with tempfile.TemporaryDirectory(prefix="crampwatch-sound-") as folder:
+            self._play_until_silenced(Path(folder))
+
+    def _play_until_silenced(self, folder: Path) -> None:
         while not self._stop.is_set():
             volume = min(1.0, 0.35 * self._level)
-            wav = beep_wav(Path(self._dir) / f"beep{self._level}.wav", volume=volume)
+            wav = beep_wav(folder / f"beep{self._level}.wav", volume=volume)
             try:
                 self._proc = subprocess.Popen(
                     [str(self.player), str(wav)],
