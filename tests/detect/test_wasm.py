@@ -59,6 +59,40 @@ def test_a_movement_that_began_inside_the_frame_before_its_onset_frame_counts_fr
     assert LegMovementScorer().push(t, x, onset_ok=allowed) == []
 
 
+def test_a_movement_no_other_sensor_saw_needs_half_a_second_at_the_onset_level():
+    """Where the shin's motion showed nothing, the calf may start a movement on its own
+    only with a burst at >= 8 uV for 0.5 s in a row: heartbeat spikes (0.2 s at 30 uV
+    every 0.6 s, 3 uV between them) make one long "movement" by the EMG rules alone, and
+    none with the burst rule; a 0.6-s burst, or the same spikes where the shin moved
+    part-way, do count."""
+    spikes = envelope(20, [(5.0 + 0.6 * k, 0.2, 30.0) for k in range(10)])
+    spikes[50:110] = np.maximum(spikes[50:110], 3.0)
+    t = FRAME_S * np.arange(1, spikes.size + 1)
+    unseen = np.ones(spikes.size, bool)
+    assert len(LegMovementScorer().push(t, spikes)) == 1
+    assert LegMovementScorer().push(t, spikes, burst_needed=unseen) == []
+    burst = envelope(20, [(5.0, 0.6, 20.0)])
+    (lm,) = LegMovementScorer().push(t, burst, burst_needed=unseen)
+    assert (lm.onset_s, lm.end_s) == (pytest.approx(5.0), pytest.approx(5.6))
+    # 0.4 s in a row at the level, then 0.4 s at 5 uV: long enough, but no burst
+    short = envelope(20, [(5.0, 0.4, 20.0), (5.4, 0.4, 5.0)])
+    assert len(LegMovementScorer().push(t, short)) == 1
+    assert LegMovementScorer().push(t, short, burst_needed=unseen) == []
+    # seen by the other sensor part-way (7-7.5 s): no burst needed
+    seen_later = unseen & ~((t > 7.0) & (t <= 7.5))
+    (lm,) = LegMovementScorer().push(t, spikes, burst_needed=seen_later)
+    assert lm.onset_s == pytest.approx(5.0)
+    # the burst is followed across pushes
+    scorer = LegMovementScorer()
+    split = [
+        scorer.push(t[i : i + 3], burst[i : i + 3], burst_needed=unseen[i : i + 3])
+        for i in range(0, t.size, 3)
+    ]
+    assert [m for ms in split for m in ms] == LegMovementScorer().push(
+        t, burst, burst_needed=unseen
+    )
+
+
 def test_eleven_seconds_is_not_a_candidate_unilaterally_but_is_bilaterally():
     x = envelope(40, [(5.0, 11.0, 20.0)])
     (uni,) = score_leg_movements(x)

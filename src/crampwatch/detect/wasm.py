@@ -151,6 +151,13 @@ class LegMovementScorer:
         self._peak = 0.0
         self._sum = 0.0
         self._count = 0
+        # a movement begun where no other sensor saw it: its EMG must hold the onset
+        # level for the shortest movement in a row (frames so far in the current run,
+        # and the longest run)
+        self._burst_frames = max(1, round(LM_MIN_S / self.frame_s))
+        self._emg_only = False
+        self._run = 0
+        self._longest_run = 0
         self._rearm = False
         # the last frame of the previous push was above the offset level where a
         # movement may start (an onset in the next push may have begun inside it)
@@ -181,6 +188,7 @@ class LegMovementScorer:
         valid: np.ndarray | None = None,
         onset_ok: np.ndarray | None = None,
         active: np.ndarray | None = None,
+        burst_needed: np.ndarray | None = None,
     ) -> list[LegMovement]:
         """Feed frames; return the movements whose offset was confirmed in them.
 
@@ -190,7 +198,12 @@ class LegMovementScorer:
         movement seen by another sensor as well (default: neither): ``onset_ok``, the
         frames where a movement may begin, and ``active``, frames that keep a movement
         going whatever the EMG (its offset is then the start of 0.5 s with neither).
-        Movements shorter than 0.5 s are dropped.
+        Movements shorter than 0.5 s are dropped. ``burst_needed`` (default: none) marks
+        frames where the other sensor saw nothing: a movement that begins there, and
+        that the other sensor does not see later either, counts only if its EMG stays
+        at ≥ ``ONSET_UV`` (8 µV) above rest for 0.5 s in a row somewhere in it (WASM's
+        onset level for its shortest movement). A QRS spike or an electrode pop lifts
+        one or two 0.1-s frames, a muscle's burst more.
         """
         t_s = np.asarray(t_s, dtype=np.float64)
         x = np.asarray(above_rest_uv, dtype=np.float64)
@@ -198,6 +211,7 @@ class LegMovementScorer:
         ok = ok & np.isfinite(x)
         may_start = ok if onset_ok is None else ok & np.asarray(onset_ok, bool)
         busy = np.zeros(x.shape, bool) if active is None else np.asarray(active, bool)
+        unseen = np.zeros(x.shape, bool) if burst_needed is None else np.asarray(burst_needed, bool)
         out: list[LegMovement] = []
         i, n = 0, x.shape[0]
         before = self._prev_onset_frame
@@ -218,7 +232,7 @@ class LegMovementScorer:
                     return out
                 i += int(hits[0])
                 partial = before if i == 0 else x[i - 1] > self.offset_uv and may_start[i - 1]
-                self._start(t_s[i], x[i], bool(partial))
+                self._start(t_s[i], x[i], bool(partial), bool(unseen[i]))
                 i += 1
                 continue
             if not ok[i]:
@@ -226,6 +240,8 @@ class LegMovementScorer:
                 i += 1
                 continue
             v = x[i]
+            # seen by the other sensor after all: no burst needed
+            self._emg_only = self._emg_only and bool(unseen[i])
             if v <= self.offset_uv and not busy[i]:
                 if self._quiet == 0:
                     self._quiet_start_s = t_s[i] - self.frame_s
@@ -236,15 +252,19 @@ class LegMovementScorer:
                         out.append(lm)
             else:
                 self._quiet = 0
+                self._run = self._run + 1 if v >= ONSET_UV else 0
+                self._longest_run = max(self._longest_run, self._run)
                 self._peak = max(self._peak, v)
                 self._sum += v
                 self._count += 1
             i += 1
         return out
 
-    def _start(self, t: float, v: float, began_in_frame_before: bool) -> None:
+    def _start(self, t: float, v: float, began_in_frame_before: bool, emg_only: bool) -> None:
         self._active = True
         self._onset_s = float(t) - self.frame_s * (2 if began_in_frame_before else 1)
+        self._emg_only = emg_only
+        self._run = self._longest_run = 1 if v >= ONSET_UV else 0
         self._quiet = 0
         self._peak = float(v)
         self._sum = float(v)
@@ -255,6 +275,8 @@ class LegMovementScorer:
         self._quiet = 0
         dur = self._quiet_start_s - self._onset_s
         if dur < LM_MIN_S - 1e-9:
+            return None
+        if self._emg_only and self._longest_run < self._burst_frames:
             return None
         return LegMovement(
             onset_s=round(float(self._onset_s), 6),
