@@ -78,6 +78,10 @@ def test_a_movement_no_other_sensor_saw_needs_half_a_second_at_the_onset_level()
     short = envelope(20, [(5.0, 0.4, 20.0), (5.4, 0.4, 5.0)])
     assert len(LegMovementScorer().push(t, short)) == 1
     assert LegMovementScorer().push(t, short, burst_needed=unseen) == []
+    # 0.3 s at the level, 0.1 s at rest (too short to end it), 0.3 s again: no burst
+    broken = envelope(20, [(5.0, 0.3, 20.0), (5.4, 0.3, 20.0)])
+    assert len(LegMovementScorer().push(t, broken)) == 1
+    assert LegMovementScorer().push(t, broken, burst_needed=unseen) == []
     # seen by the other sensor part-way (7-7.5 s): no burst needed
     seen_later = unseen & ~((t > 7.0) & (t <= 7.5))
     (lm,) = LegMovementScorer().push(t, spikes, burst_needed=seen_later)

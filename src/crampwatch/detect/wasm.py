@@ -243,6 +243,7 @@ class LegMovementScorer:
             # seen by the other sensor after all: no burst needed
             self._emg_only = self._emg_only and bool(unseen[i])
             if v <= self.offset_uv and not busy[i]:
+                self._run = 0
                 if self._quiet == 0:
                     self._quiet_start_s = t_s[i] - self.frame_s
                 self._quiet += 1
