@@ -821,8 +821,9 @@ class CrampTracker:
         (:meth:`_steep`) and holds the level it landed on, steady (its lowest 1-s median
         ≥ ``steady_ratio`` × its highest since the jump's last frame), ``steep_hold_s`` s
         after the jump, the guards holding for ``k_frames`` frames in a row and the mean
-        cramp share over the hold ≥ ``steep_share``: a tone rise creeps up, a cramp jumps. A twitch
-        burst that lifts the median on a tone is no jump the tone then holds."""
+        cramp share over the hold ≥ ``steep_share``: a tone rise creeps up, a cramp
+        jumps. A twitch burst that lifts the median on a tone is no jump the tone then
+        holds."""
         p = self.p
         self._steep_streak = self._steep_streak + 1 if ok else 0
         since = self._steep_since
