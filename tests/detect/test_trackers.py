@@ -191,6 +191,41 @@ def test_tibialis_dominant_activity_is_not_a_calf_cramp():
     assert len(run_ratio(np.full(N, np.nan))) == 2  # no tibialis channel: no veto
 
 
+def test_the_tibialis_as_active_as_the_calf_as_it_starts_vetoes_the_whole_run():
+    # a leg movement or a stretch works both muscles as the calf starts, and the
+    # tibialis may relax first, leaving a calf that looks like a cramp's
+    p, rel, rel1s, motion, bad = cramp_inputs()
+    arrays = (p, rel, rel1s, motion, bad)
+    ratio = np.full(N, 4.0)
+    ratio[200:210] = 0.8  # the calf's first second
+    assert run(CrampTracker(), arrays, calf_tib_ratio=ratio) == []
+    # the same ratio 5 s before the calf's run does not matter
+    ratio = np.full(N, 4.0)
+    ratio[150:160] = 0.8
+    assert len(run(CrampTracker(), arrays, calf_tib_ratio=ratio)) == 2
+    # nor while the calf is barely above rest (the ratio of two resting levels is noise)
+    rel[195:200] = 2.0  # the run starts 0.5 s early, its 1-s envelope < min_rel1s
+    rel1s = np.convolve(rel, np.ones(10) / 10)[:N]
+    ratio = np.full(N, 4.0)
+    ratio[195:200] = 0.8
+    assert len(run(CrampTracker(), (p, rel, rel1s, motion, bad), calf_tib_ratio=ratio)) == 2
+
+
+def test_a_shank_moving_above_its_resting_level_as_the_calf_starts_vetoes_the_run():
+    # a voluntary stretch on a noisy accelerometer: the shin's jolt stays under the
+    # absolute onset limit (0.1 g) but is 3 x its own resting level
+    p, rel, rel1s, motion, bad = cramp_inputs()
+    rest = np.full(N, 0.02)
+    motion[:] = 0.02
+    motion[195:212] = 0.06
+    arrays = (p, rel, rel1s, motion, bad)
+    assert run(CrampTracker(), arrays, motion_rest_g=rest) == []
+    # motion unknown there (an accelerometer gap) does not veto
+    known = np.ones(N, bool)
+    known[195:212] = False
+    assert len(run(CrampTracker(), arrays, motion_rest_g=rest, motion_known=known)) == 2
+
+
 # --------------------------------------------------- escalation on sustained evidence
 
 
@@ -466,6 +501,20 @@ def test_a_twitch_burst_on_a_tone_is_not_cramp_force():
     rel = ramp(50, 250, 4.0)
     rel[300:304] = 40.0  # a 0.4-s twitch burst
     assert run(CrampTracker(NO_WAIT), tone_inputs(rel), p_active=np.ones(N)) == []
+
+
+def test_fasciculations_lifting_the_1_s_envelope_are_not_cramp_force():
+    # sparse spikes on a low tone: every third 0.1-s frame at 40 x rest lifts the 1-s
+    # envelope to 14 x, a jump from rest; the envelope's median stays at 3 x
+    rel = np.ones(N)
+    rel[200:450] = 3.0
+    rel[200:450:3] = 40.0
+    spiky = tone_inputs(rel)
+    assert spiky[2][300] >= 12.0
+    assert run(CrampTracker(NO_WAIT), spiky, p_active=np.ones(N)) == []
+    # a contraction at the same 1-s level throughout is one
+    dense = tone_inputs(np.where(rel > 1.0, spiky[2][300], 1.0))
+    assert len(run(CrampTracker(NO_WAIT), dense, p_active=np.ones(N))) == 2
 
 
 def test_a_jump_after_a_slow_prodrome_alarms():

@@ -124,11 +124,15 @@ class CrampParams:
     - the shank still: motion over the last second < ``max_motion_g`` and within
       ``still_ratio`` × its own resting level + ``still_margin_g`` (leg movements,
       stretches and turning move the shank; a cramping leg is held stiff); over the first
-      ``onset_window_s`` of the calf's rise < ``max_onset_motion_g``: turning over,
-      stretching and walking move the shin while the calf works (voluntary movement),
-      a cramp starts as an involuntary contraction of a leg at rest;
+      ``onset_window_s`` of the calf's rise < ``max_onset_motion_g`` and still by the
+      test above (unless its motion is unknown): turning over, stretching and walking
+      move the shin while the calf works (voluntary movement), a cramp starts as an
+      involuntary contraction of a leg at rest;
     - with a tibialis channel, the calf at least ``min_calf_tib_ratio`` times as far
-      above its rest as the tibialis anterior (1-s envelopes);
+      above its rest as the tibialis anterior (1-s envelopes), on every frame and over
+      the first ``onset_window_s`` of its rise once the calf is ≥ ``min_rel1s`` × rest
+      (a leg movement or a stretch works both muscles as the calf starts, and the
+      tibialis may relax first; the ratio of two resting levels is noise);
     - without one (or on frames where its ratio is NaN: a lost tibialis electrode), the
       calf continuously active for ``calf_only_min_active_s`` s before evidence counts,
       counted from the start of its jump to force once it has jumped (a leg movement at
@@ -173,6 +177,10 @@ class CrampParams:
       ``weak_jump_ratio``) × the 1-s envelope ``rise_allow_s`` s before the hold
       began (a slow creep is a tone rise; a cramp's contraction jumps above whatever
       tone preceded it); once reached, this holds for the rest of the calf's active run;
+    - dense: on the frame, the 1-s median of the 0.1-s envelope ≥ ``dense_ratio`` ×
+      the 1-s envelope (a contraction's envelope stays up through the second; sparse
+      fasciculations and twitches on a tone rise lift the 1-s envelope on a few
+      spikes);
     - and the calf channel without building electrode trouble (growing hum) for
       ``trouble_clean_s`` s.
 
@@ -189,6 +197,7 @@ class CrampParams:
     glitch_clean_s: float = 1.0
     max_motion_g: float = 0.35
     max_onset_motion_g: float = 0.1
+    dense_ratio: float = 0.5  # dense contraction: 1-s median ≥ this × 1-s envelope
     still_ratio: float = 1.3
     still_margin_g: float = 0.008
     min_active_p: float = 0.1
@@ -332,6 +341,7 @@ class _FrameTests:
     power: np.ndarray  # shank motion power, g²
     floor: np.ndarray  # its floor, g²
     tib_seen: np.ndarray  # the tibialis gives evidence (finite ratio)
+    onset_ok: np.ndarray  # may lie in a run's onset: shank still, calf dominant
     upright: np.ndarray  # the shin upright (standing, sitting up)
     lying_known: np.ndarray  # the shin's axis known and the shin not upright
     gravity: np.ndarray  # the shank's gravity vector, g (frames × 3; NaN: unknown)
@@ -360,6 +370,7 @@ class CrampTracker:
         # not re-alarm until the calf has relaxed)
         self._run_alarmed = False
         self._onset_motion = np.inf  # peak shin motion early in the current active run
+        self._onset_clean = False  # the run's onset: shank still, calf dominant
         # shank motion power (g², NaN: unknown) of the current active run's last frames
         self._still_frames = max(1, round(self.p.still_window_s / fr))
         self._run_power: list[float] = []
@@ -506,6 +517,13 @@ class CrampTracker:
         glitch = np.asarray(x.calf_glitch, bool)
         strong, weak, jumped, quick_jump, quick_held = self._force(rel1)
         med1, steep_jump = self._steep(rel)
+        # a contraction is dense: its 0.1-s envelope stays up through the second, while
+        # sparse twitches and fasciculations lift the 1-s envelope on a few spikes only
+        with np.errstate(invalid="ignore"):
+            dense = med1 >= p.dense_ratio * rel1
+        strong &= dense
+        weak &= dense
+        quick_held &= dense
         # frames where the guards hold (either path may use them)
         guard = (rel1 >= p.min_rel1s) & (mot < p.max_motion_g) & ~bad & ~glitch
         guard &= p.shank_still(mot, x.motion_rest_g)
@@ -516,6 +534,11 @@ class CrampTracker:
         tib_seen = np.isfinite(ratio)
         guard &= ~(ratio < p.min_calf_tib_ratio)  # NaN (no tibialis) passes
         sustained_ok &= ~(ratio < max(p.min_calf_tib_ratio, p.sustain_calf_tib_ratio))
+        # a run's onset: the shank still by its own resting level and, once the calf
+        # is clearly active, the calf dominant (a voluntary movement moves the shin and
+        # works both muscles as the calf starts; a cramp starts in a leg at rest)
+        onset_ok = p.shank_still(mot, x.motion_rest_g) | ~np.asarray(x.motion_known, bool)
+        onset_ok &= ~((ratio < p.min_calf_tib_ratio) & (rel1 >= p.min_rel1s))
         # standing or sitting up, the sleeper is awake, and quiet standing works the
         # calf; the tibialis may be silent then (see CrampParams): no alarm while upright
         upright = np.asarray(x.upright, bool)
@@ -546,6 +569,7 @@ class CrampTracker:
             lying_known=np.asarray(x.upright_known, bool) & ~upright,
             gravity=np.asarray(x.gravity_g, float).reshape(len(x), 3),
             guard=guard,
+            onset_ok=onset_ok,
             cand=guard & (prob >= p.p_on),
             sustained_ok=sustained_ok,
             share=share,
@@ -625,6 +649,7 @@ class CrampTracker:
         if self._active_start is None:
             self._active_start = t - p.frame_s
             self._onset_motion = f.mot[i] if f.known[i] else 0.0
+            self._onset_clean = bool(f.onset_ok[i])
             self._run_power = []
             self._run_rel.clear()
             self._run_jumped = False
@@ -632,6 +657,8 @@ class CrampTracker:
             self._wait_streak, self._wait_confident = 0, False
         elif t - self._active_start <= p.onset_window_s + 1e-9 and f.known[i]:
             self._onset_motion = max(self._onset_motion, f.mot[i])
+        if t - self._active_start <= p.onset_window_s + 1e-9:
+            self._onset_clean &= bool(f.onset_ok[i])
         self._run_rel.append((t, float(f.rel1[i])))
         self._run_power.append(float(f.power[i]))
         del self._run_power[: -self._still_frames]
@@ -693,6 +720,7 @@ class CrampTracker:
             and self._since_bad > self._clean_needed
             and self._since_glitch > self._glitch_needed
             and self._onset_motion < p.max_onset_motion_g
+            and self._onset_clean
             and t - self._last_end >= p.refractory_s
         )
         # without a tibialis, evidence counts once the calf has been active longer
