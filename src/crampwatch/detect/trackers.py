@@ -369,7 +369,6 @@ class CrampTracker:
         # cramp that ends while the calf stays active, e.g. standing up on the leg, must
         # not re-alarm until the calf has relaxed)
         self._run_alarmed = False
-        self._onset_motion = np.inf  # peak shin motion early in the current active run
         self._onset_clean = False  # the run's onset: shank still, calf dominant
         # shank motion power (g², NaN: unknown) of the current active run's last frames
         self._still_frames = max(1, round(self.p.still_window_s / fr))
@@ -534,10 +533,12 @@ class CrampTracker:
         tib_seen = np.isfinite(ratio)
         guard &= ~(ratio < p.min_calf_tib_ratio)  # NaN (no tibialis) passes
         sustained_ok &= ~(ratio < max(p.min_calf_tib_ratio, p.sustain_calf_tib_ratio))
-        # a run's onset: the shank still by its own resting level and, once the calf
-        # is clearly active, the calf dominant (a voluntary movement moves the shin and
-        # works both muscles as the calf starts; a cramp starts in a leg at rest)
-        onset_ok = p.shank_still(mot, x.motion_rest_g) | ~np.asarray(x.motion_known, bool)
+        # a run's onset: the shank still (below max_onset_motion_g and by its own resting
+        # level; unknown motion passes) and, once the calf is clearly active, the calf
+        # dominant (a voluntary movement moves the shin and works both muscles as the
+        # calf starts; a cramp starts in a leg at rest)
+        onset_ok = (mot < p.max_onset_motion_g) & p.shank_still(mot, x.motion_rest_g)
+        onset_ok |= ~np.asarray(x.motion_known, bool)
         onset_ok &= ~((ratio < p.min_calf_tib_ratio) & (rel1 >= p.min_rel1s))
         # standing or sitting up, the sleeper is awake, and quiet standing works the
         # calf; the tibialis may be silent then (see CrampParams): no alarm while upright
@@ -648,16 +649,13 @@ class CrampTracker:
             return
         if self._active_start is None:
             self._active_start = t - p.frame_s
-            self._onset_motion = f.mot[i] if f.known[i] else 0.0
             self._onset_clean = bool(f.onset_ok[i])
             self._run_power = []
             self._run_rel.clear()
             self._run_jumped = False
             self._run_quick = False
             self._wait_streak, self._wait_confident = 0, False
-        elif t - self._active_start <= p.onset_window_s + 1e-9 and f.known[i]:
-            self._onset_motion = max(self._onset_motion, f.mot[i])
-        if t - self._active_start <= p.onset_window_s + 1e-9:
+        elif t - self._active_start <= p.onset_window_s + 1e-9:
             self._onset_clean &= bool(f.onset_ok[i])
         self._run_rel.append((t, float(f.rel1[i])))
         self._run_power.append(float(f.power[i]))
@@ -719,7 +717,6 @@ class CrampTracker:
             and self._since_trouble > self._trouble_needed
             and self._since_bad > self._clean_needed
             and self._since_glitch > self._glitch_needed
-            and self._onset_motion < p.max_onset_motion_g
             and self._onset_clean
             and t - self._last_end >= p.refractory_s
         )
