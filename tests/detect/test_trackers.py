@@ -689,6 +689,18 @@ def test_a_persisting_contraction_needs_an_unbroken_firm_stretch_and_the_classif
     assert run(CrampTracker(params), arrays, upright_known=unknown, **tib) == []
 
 
+def test_a_firm_calf_whose_run_began_with_the_shin_moving_does_not_alarm_even_late():
+    # out of bed: the sleeper walks, then stands still (at the sink) with the calf
+    # working for minutes while the upright test is not yet sure; the shin moved as the
+    # calf's run began, and that holds the persistent path back as it does the others
+    # (a second generator's soak gave one such false alarm when it did not)
+    params = CrampParams(calf_only_min_active_s=0.0, persist_s=30.0)
+    p, rel, rel1s, motion, bad = tone_inputs(ramp(50, 60, 5.0))
+    assert run(CrampTracker(params), (p, rel, rel1s, motion, bad))  # a still start: late alarm
+    motion[45:62] = 0.25
+    assert run(CrampTracker(params), (p, rel, rel1s, motion, bad)) == []
+
+
 def test_a_persisting_contraction_survives_flickers_of_the_short_envelope():
     # a weak cramp's short envelope drops below active_rel for a frame now and then while
     # its 1-s envelope stays firm: minutes of evidence must not start again
