@@ -88,11 +88,11 @@ POP_SPIKE_RATIO = 0.5
 # least LOW_BAND_SHARE of which the tibialis is flagged (a bad frame, or its signal
 # issue open) with under LOW_BAND_HF_FRAC of its power above the spectral split (100 Hz,
 # or the band's middle at low rates: ``hf_frac``) is such an artefact. Both, because
-# muscle can be low-pitched too: a second generator's movements with a low MUAP
-# spectrum (at 400 Hz) have medians down to 0.12, many frames below 0.1: 7 were lost
-# to the spectral test alone, none to both. Per movement, the median
-# share: on development nights with the tibialis (44100-44105) no true movement below
-# 0.25; the movements that generator's failing tibialis electrode made, 0.02.
+# muscle can be low-pitched too. Per movement, the median share: on development nights
+# with the tibialis (44100-44105) no true movement below 0.25; on a second generator's
+# nights, true movements with a low MUAP spectrum down to 0.12 at 400 Hz, with many
+# frames below 0.1 (7 lost to the spectral test alone, none to both), and the movements
+# its failing tibialis electrode made, 0.02.
 LOW_BAND_HF_FRAC = 0.1
 LOW_BAND_SHARE = 0.5
 LM_MOTION_RATIO = 2.0
