@@ -337,7 +337,6 @@ class _FrameTests:
     quick_held: np.ndarray  # holding a steady partial contraction for quick_hold_s
     med1: np.ndarray  # 1-s median of the 0.1-s envelope × rest
     steep_jump: np.ndarray  # a steep jump of that median (see CrampTracker._steep)
-    known: np.ndarray  # shank motion says something about the leg
     power: np.ndarray  # shank motion power, g²
     floor: np.ndarray  # its floor, g²
     tib_seen: np.ndarray  # the tibialis gives evidence (finite ratio)
@@ -562,7 +561,6 @@ class CrampTracker:
             quick_held=quick_held,
             med1=med1,
             steep_jump=steep_jump,
-            known=np.asarray(x.motion_known, bool),
             power=np.asarray(x.motion_power_g2, float),
             floor=np.asarray(x.motion_floor_g2, float),
             tib_seen=tib_seen,
